@@ -1,0 +1,22 @@
+package deps
+import (
+	_ "github.com/twmb/franz-go/pkg/kgo"
+	_ "github.com/twmb/franz-go/pkg/kadm"
+	_ "github.com/twmb/franz-go/pkg/kfake"
+	_ "github.com/twmb/franz-go/pkg/sr"
+	_ "github.com/twmb/franz-go/plugin/kzap"
+	_ "github.com/twmb/franz-go/plugin/kprom"
+	_ "github.com/linkedin/goavro/v2"
+	_ "github.com/redis/go-redis/v9"
+	_ "github.com/alicebob/miniredis/v2"
+	_ "go.uber.org/zap"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/prometheus/client_golang/prometheus/promhttp"
+	_ "github.com/nyaruka/phonenumbers"
+	_ "github.com/adrg/strutil"
+	_ "github.com/adrg/strutil/metrics"
+	_ "gopkg.in/yaml.v3"
+	_ "golang.org/x/text/unicode/norm"
+	_ "golang.org/x/net/idna"
+	_ "github.com/contactsync/contactsync/schemas"
+)

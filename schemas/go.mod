@@ -1,0 +1,3 @@
+module github.com/contactsync/contactsync/schemas
+
+go 1.26.0
