@@ -1,0 +1,196 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/contactsync/contactsync/pkg/avrocodec"
+	"github.com/contactsync/contactsync/pkg/kafkaops"
+	"github.com/contactsync/contactsync/pkg/obs"
+	"github.com/contactsync/contactsync/pkg/pipeline"
+	"github.com/contactsync/contactsync/pkg/pipeline/collector"
+	"github.com/contactsync/contactsync/pkg/pipeline/ingest"
+	"github.com/contactsync/contactsync/pkg/pipeline/matcher"
+	"github.com/contactsync/contactsync/pkg/pipeline/router"
+	"github.com/contactsync/contactsync/pkg/redisstore"
+	"github.com/contactsync/contactsync/pkg/stream"
+)
+
+// Stage names, as accepted by `contactsync run`.
+const (
+	StageIngest    = "ingest"
+	StageMatcher   = "matcher"
+	StageRouter    = "router"
+	StageCollector = "collector"
+)
+
+// AllStages lists every stage in pipeline order.
+var AllStages = []string{StageIngest, StageMatcher, StageRouter, StageCollector}
+
+// App holds a process's dependencies, built once from Config.
+type App struct {
+	cfg      Config
+	log      *zap.Logger
+	reg      *prometheus.Registry
+	rdb      redis.UniversalClient
+	ownRedis bool
+	codec    *avrocodec.Codec
+	metrics  *pipeline.Metrics
+	rules    *rulesAdapter
+	kgoOpts  []kgo.Opt
+	runners  []*stream.Runner
+}
+
+// Option adjusts how an App is built (tests and the demo use them).
+type Option func(*App)
+
+// WithRedisClient uses rdb instead of dialling Config.RedisAddr.
+func WithRedisClient(rdb redis.UniversalClient) Option {
+	return func(a *App) { a.rdb = rdb }
+}
+
+// WithKafkaOptions appends client options to every stage's Kafka client.
+func WithKafkaOptions(opts ...kgo.Opt) Option {
+	return func(a *App) { a.kgoOpts = append(a.kgoOpts, opts...) }
+}
+
+// New builds the App: it loads and validates the rules (no stage starts on
+// an invalid config), compiles the schemas and connects to Redis.
+func New(ctx context.Context, cfg Config, log *zap.Logger, reg *prometheus.Registry, opts ...Option) (*App, error) {
+	a := &App{cfg: cfg, log: log, reg: reg}
+	for _, o := range opts {
+		o(a)
+	}
+	var err error
+	if a.rules, err = newRulesAdapter(cfg); err != nil {
+		return nil, err
+	}
+	if a.codec, err = newCodec(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if a.metrics, err = pipeline.NewMetrics(reg); err != nil {
+		return nil, err
+	}
+	if a.rdb == nil {
+		a.rdb = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
+		a.ownRedis = true
+	}
+	return a, nil
+}
+
+// Close releases what New opened.
+func (a *App) Close() error {
+	if a.ownRedis {
+		return a.rdb.Close()
+	}
+	return nil
+}
+
+// Codec is the process's Avro codec.
+func (a *App) Codec() *avrocodec.Codec { return a.codec }
+
+// Redis is the process's Redis client.
+func (a *App) Redis() redis.UniversalClient { return a.rdb }
+
+// Systems are the target systems named by the rules (one sink topic each).
+func (a *App) Systems() []string { return a.rules.systems() }
+
+// Topics returns every topic the pipeline uses.
+func (a *App) Topics() []string { return a.cfg.Topics.All(a.Systems()) }
+
+// Queue is the kick-out and review store.
+func (a *App) Queue() *redisstore.Queue {
+	return redisstore.NewQueue(a.rdb, redisstore.Keys{Prefix: a.cfg.RedisPrefix}, a.codec, a.cfg.KickOutRetention)
+}
+
+type stage interface {
+	stream.Processor
+	InputTopics() []string
+}
+
+func (a *App) newStage(name string) (stage, error) {
+	keys := redisstore.Keys{Prefix: a.cfg.RedisPrefix}
+	switch name {
+	case StageIngest:
+		return newIngest(a.cfg, a.codec, a.metrics)
+	case StageMatcher:
+		return matcher.New(a.cfg.Topics, a.codec, redisstore.NewExactResolver(a.rdb, keys), a.metrics), nil
+	case StageRouter:
+		return router.New(a.cfg.Topics, a.codec, a.rules, redisstore.NewStateStore(a.rdb, keys, 0), a.metrics), nil
+	case StageCollector:
+		return collector.New(a.cfg.Topics, a.codec, a.Queue(), a.metrics), nil
+	}
+	return nil, fmt.Errorf("unknown stage %q (stages: %v)", name, AllStages)
+}
+
+// Runner builds the stream runner of one stage.
+func (a *App) Runner(name string) (*stream.Runner, error) {
+	st, err := a.newStage(name)
+	if err != nil {
+		return nil, err
+	}
+	group := a.cfg.GroupPrefix + "-" + name
+	return stream.New(stream.Config{
+		Name:            name,
+		Brokers:         a.cfg.KafkaBrokers,
+		Group:           group,
+		Topics:          st.InputTopics(),
+		TransactionalID: group + "-" + a.cfg.Instance,
+		SessionTimeout:  a.cfg.SessionTimeout,
+	}, st, a.log.Named(name), a.reg, a.kgoOpts...)
+}
+
+// Run runs the named stages and the admin server until ctx ends, then shuts
+// everything down gracefully. extra handlers are served on the admin port.
+func (a *App) Run(ctx context.Context, stages []string, extra map[string]http.Handler) error {
+	if len(stages) == 0 {
+		return errors.New("no stage to run")
+	}
+	var ready []obs.ReadyFunc
+	var runners []*stream.Runner
+	for _, name := range stages {
+		if !slices.Contains(AllStages, name) {
+			return fmt.Errorf("unknown stage %q (stages: %v)", name, AllStages)
+		}
+		r, err := a.Runner(name)
+		if err != nil {
+			return err
+		}
+		runners = append(runners, r)
+		ready = append(ready, r.Ready)
+	}
+	admin, err := obs.NewAdmin(a.cfg.AdminAddr, a.reg, a.log, ready, extra)
+	if err != nil {
+		return err
+	}
+	a.log.Info("contactsync running", zap.Strings("stages", stages), zap.String("admin", admin.Addr()))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return admin.Run(gctx) })
+	for _, r := range runners {
+		g.Go(func() error { return r.Run(gctx) })
+	}
+	return g.Wait()
+}
+
+// Inputs returns every stage's group and input topics, in pipeline order.
+func (a *App) Inputs() ([]kafkaops.GroupInputs, error) {
+	var out []kafkaops.GroupInputs
+	for _, name := range AllStages {
+		st, err := a.newStage(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, kafkaops.GroupInputs{Group: a.cfg.GroupPrefix + "-" + name, Topics: st.InputTopics()})
+	}
+	return out, nil
+}
+

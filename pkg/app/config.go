@@ -1,0 +1,121 @@
+// Package app wires contactsync's stages from configuration: it is the one
+// composition root shared by the per-stage services and the all-in-one CLI.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/contactsync/contactsync/pkg/pipeline"
+)
+
+// Config is the process configuration, read from the environment.
+type Config struct {
+	KafkaBrokers      []string
+	RedisAddr         string
+	SchemaRegistryURL string // empty: registry-less, embedded schema ids
+	RulesFile         string // empty: the embedded default rules
+	Topics            pipeline.Topics
+	Partitions        int32
+	GroupPrefix       string
+	Instance          string // stable per replica; part of transactional ids
+	AdminAddr         string
+	LogLevel          string
+	DefaultRegion     string // phone numbers without a country code
+	OfflineSystem     string
+	OnlineSystem      string
+	RedisPrefix       string
+	KickOutRetention  time.Duration
+	MaxReplays        int
+	SessionTimeout    time.Duration
+}
+
+// Env documents every variable ConfigFromEnv reads, with its default.
+var Env = []struct{ Name, Default, Help string }{
+	{"KAFKA_BROKERS", "127.0.0.1:9092", "comma-separated seed brokers"},
+	{"REDIS_ADDR", "127.0.0.1:6379", "Redis address (host:port)"},
+	{"SCHEMA_REGISTRY_URL", "", "Confluent-compatible schema registry; empty = embedded schema ids"},
+	{"CONTACTSYNC_RULES", "", "rules YAML file; empty = built-in default rules"},
+	{"CONTACTSYNC_TOPIC_PREFIX", "contactsync.", "prefix of every default topic name"},
+	{"CONTACTSYNC_TOPIC_OFFLINE_CDC", "<prefix>offline.cdc", "Debezium topic of the offline system"},
+	{"CONTACTSYNC_TOPIC_ONLINE_EVENTS", "<prefix>online.events", "online webhook events topic"},
+	{"CONTACTSYNC_PARTITIONS", "3", "partitions of topics created by `contactsync topics`"},
+	{"CONTACTSYNC_GROUP_PREFIX", "contactsync", "consumer group prefix; group = <prefix>-<stage>"},
+	{"CONTACTSYNC_INSTANCE", "<hostname>", "stable replica name; transactional id = <group>-<instance>"},
+	{"CONTACTSYNC_ADMIN_ADDR", "127.0.0.1:9100", "admin HTTP (/metrics /healthz /readyz)"},
+	{"CONTACTSYNC_LOG_LEVEL", "info", "debug | info | warn | error"},
+	{"CONTACTSYNC_DEFAULT_REGION", "US", "ISO region for phone numbers without a country code"},
+	{"CONTACTSYNC_OFFLINE_SYSTEM", "offline", "name of the offline system of record"},
+	{"CONTACTSYNC_ONLINE_SYSTEM", "online", "name of the online system that sends webhooks"},
+	{"CONTACTSYNC_REDIS_PREFIX", "cs", "prefix of every Redis key"},
+	{"CONTACTSYNC_KICKOUT_RETENTION", "720h", "how long kick-outs and review items are kept"},
+	{"CONTACTSYNC_MAX_REPLAYS", "10", "replays after which a record stays in the queue"},
+	{"CONTACTSYNC_SESSION_TIMEOUT", "10s", "consumer group session timeout"},
+}
+
+// ConfigFromEnv reads the configuration; all problems are reported at once.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	duration := func(name, def string) time.Duration {
+		d, err := time.ParseDuration(get(name, def))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		return d
+	}
+	integer := func(name, def string) int {
+		n, err := strconv.Atoi(get(name, def))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		return n
+	}
+	host, _ := os.Hostname()
+	prefix := get("CONTACTSYNC_TOPIC_PREFIX", "contactsync.")
+	topics := pipeline.Topics{
+		OfflineCDC:   get("CONTACTSYNC_TOPIC_OFFLINE_CDC", prefix+"offline.cdc"),
+		OnlineEvents: get("CONTACTSYNC_TOPIC_ONLINE_EVENTS", prefix+"online.events"),
+		Replay:       prefix + "replay",
+		Changes:      prefix + "changes",
+		Matched:      prefix + "matched",
+		KickOuts:     prefix + "kickouts",
+		Review:       prefix + "review",
+		SinkPrefix:   prefix + "sink.",
+	}
+	cfg := Config{
+		KafkaBrokers:      strings.Split(get("KAFKA_BROKERS", "127.0.0.1:9092"), ","),
+		RedisAddr:         get("REDIS_ADDR", "127.0.0.1:6379"),
+		SchemaRegistryURL: get("SCHEMA_REGISTRY_URL", ""),
+		RulesFile:         get("CONTACTSYNC_RULES", ""),
+		Topics:            topics,
+		Partitions:        int32(integer("CONTACTSYNC_PARTITIONS", "3")),
+		GroupPrefix:       get("CONTACTSYNC_GROUP_PREFIX", "contactsync"),
+		Instance:          get("CONTACTSYNC_INSTANCE", host),
+		AdminAddr:         get("CONTACTSYNC_ADMIN_ADDR", "127.0.0.1:9100"),
+		LogLevel:          get("CONTACTSYNC_LOG_LEVEL", "info"),
+		DefaultRegion:     get("CONTACTSYNC_DEFAULT_REGION", "US"),
+		OfflineSystem:     get("CONTACTSYNC_OFFLINE_SYSTEM", "offline"),
+		OnlineSystem:      get("CONTACTSYNC_ONLINE_SYSTEM", "online"),
+		RedisPrefix:       get("CONTACTSYNC_REDIS_PREFIX", "cs"),
+		KickOutRetention:  duration("CONTACTSYNC_KICKOUT_RETENTION", "720h"),
+		MaxReplays:        integer("CONTACTSYNC_MAX_REPLAYS", "10"),
+		SessionTimeout:    duration("CONTACTSYNC_SESSION_TIMEOUT", "10s"),
+	}
+	if cfg.Instance == "" {
+		errs = append(errs, errors.New("CONTACTSYNC_INSTANCE: empty and no hostname"))
+	}
+	if cfg.Partitions < 1 {
+		errs = append(errs, errors.New("CONTACTSYNC_PARTITIONS: must be at least 1"))
+	}
+	return cfg, errors.Join(errs...)
+}

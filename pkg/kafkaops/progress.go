@@ -1,0 +1,128 @@
+package kafkaops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// GroupInputs is one consumer group and the topics it consumes.
+type GroupInputs struct {
+	Group  string
+	Topics []string
+}
+
+// Behind returns how many records the groups have not yet committed past,
+// summed over every partition of their input topics. Groups are checked in
+// the given (pipeline) order, so 0 means the whole pipeline is idle: every
+// upstream output was committed before its downstream end offsets were read.
+func Behind(ctx context.Context, adm *kadm.Client, inputs []GroupInputs) (int64, error) {
+	var behind int64
+	for _, in := range inputs {
+		ends, err := adm.ListEndOffsets(ctx, in.Topics...)
+		if err != nil {
+			return 0, fmt.Errorf("end offsets: %w", err)
+		}
+		if err := ends.Error(); err != nil {
+			return 0, fmt.Errorf("end offsets: %w", err)
+		}
+		committed, err := adm.FetchOffsets(ctx, in.Group)
+		if err != nil {
+			return 0, fmt.Errorf("committed offsets of %s: %w", in.Group, err)
+		}
+		ends.Each(func(o kadm.ListedOffset) {
+			c, ok := committed.Lookup(o.Topic, o.Partition)
+			at := int64(0)
+			if ok && c.Err == nil {
+				at = c.At
+			}
+			if o.Offset > at {
+				behind += o.Offset - at
+			}
+		})
+	}
+	return behind, nil
+}
+
+// WaitIdle polls until Behind is 0 or ctx ends.
+func WaitIdle(ctx context.Context, brokers []string, inputs []GroupInputs) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last int64 = -1
+	for {
+		behind, err := Behind(ctx, adm, inputs)
+		if err == nil && behind == 0 {
+			return nil
+		}
+		if err == nil {
+			last = behind
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return fmt.Errorf("pipeline not idle: %w", errors.Join(err, ctx.Err()))
+			}
+			return fmt.Errorf("pipeline not idle, %d records behind: %w", last, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// ReadTopic returns every committed record of topic, reading from the start
+// to the end offsets listed when it begins.
+func ReadTopic(ctx context.Context, brokers []string, topic string) ([]*kgo.Record, error) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	if err := ends.Error(); err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	remaining := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			remaining[o.Partition] = o.Offset
+		}
+	})
+	var out []*kgo.Record
+	for len(remaining) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", topic, err)
+		}
+		fs.EachError(func(_ string, _ int32, ferr error) { err = ferr })
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", topic, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if end, ok := remaining[r.Partition]; ok && r.Offset+1 >= end {
+				delete(remaining, r.Partition)
+			}
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+		})
+	}
+	return out, nil
+}

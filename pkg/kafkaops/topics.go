@@ -1,0 +1,36 @@
+// Package kafkaops holds the Kafka chores shared by the CLI, the demo and the
+// tests: creating topics, telling whether the pipeline is idle, and reading
+// a topic back.
+package kafkaops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// EnsureTopics creates the topics that do not exist yet. Existing topics are
+// left as they are (their partition count is the operator's business).
+func EnsureTopics(ctx context.Context, brokers []string, topics []string, partitions int32, replication int16) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	resp, err := adm.CreateTopics(ctx, partitions, replication, nil, topics...)
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	var errs []error
+	for _, t := range resp.Sorted() {
+		if t.Err != nil && !errors.Is(t.Err, kerr.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("topic %s: %w", t.Topic, t.Err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,258 @@
+// Package router is the third stage: it applies the per-field rules to each
+// matched change against the person's golden state and emits, per target
+// system, only the fields that must change there; changes that need a
+// person's approval go to the review topic.
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/pipeline"
+	"github.com/contactsync/contactsync/pkg/redisstore"
+)
+
+// StageName is the stage's name in logs, metrics and kick-outs.
+const StageName = "router"
+
+// Verdict is the rules engine's answer for one change.
+type Verdict struct {
+	State   []byte // the person's new serialised state
+	Sinks   []contact.SinkRecord
+	Reviews []contact.ReviewItem
+	// KickOutReason, when set, kicks the change out (with KickOutError).
+	KickOutReason string
+	KickOutError  error
+	// EchoSystems lists systems whose change was recognised as the echo of
+	// the sync's own write and dropped.
+	EchoSystems []string
+}
+
+// Engine applies the field rules. It must be deterministic: the same state
+// and change give the same verdict.
+type Engine interface {
+	Apply(state []byte, m contact.Matched) (Verdict, error)
+}
+
+// StateStore keeps golden states and per-event output memos.
+type StateStore interface {
+	Memos(ctx context.Context, refs []redisstore.EventRef) ([][]byte, error)
+	Load(ctx context.Context, personIDs []string) (map[string]redisstore.StoredState, error)
+	Save(ctx context.Context, commits []redisstore.Commit) error
+}
+
+// Codec decodes the stage's input and encodes its outputs.
+type Codec interface {
+	pipeline.KickOutEncoder
+	DecodeMatched([]byte) (contact.Matched, error)
+	EncodeSink(contact.SinkRecord) ([]byte, error)
+	EncodeReview(contact.ReviewItem) ([]byte, error)
+}
+
+// Stage is the router stage.
+type Stage struct {
+	topics  pipeline.Topics
+	codec   Codec
+	engine  Engine
+	store   StateStore
+	metrics *pipeline.Metrics
+}
+
+// New returns the router stage.
+func New(topics pipeline.Topics, codec Codec, engine Engine, store StateStore, m *pipeline.Metrics) *Stage {
+	return &Stage{topics: topics, codec: codec, engine: engine, store: store, metrics: m}
+}
+
+// InputTopics are the topics the stage consumes.
+func (s *Stage) InputTopics() []string { return []string{s.topics.Matched} }
+
+type item struct {
+	in   *kgo.Record
+	m    contact.Matched
+	memo []byte
+}
+
+// Process implements stream.Processor with three Redis round trips per
+// batch: memos, states, and one atomic commit per person.
+func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record, error) {
+	out := pipeline.NewOutput(StageName, s.topics, s.codec, s.metrics)
+	var items []item
+	for _, r := range batch {
+		m, err := s.codec.DecodeMatched(r.Value)
+		if err != nil {
+			if kerr := out.KickOut(r, pipeline.ReasonAvro, err, nil); kerr != nil {
+				return nil, kerr
+			}
+			continue
+		}
+		items = append(items, item{in: r, m: m})
+	}
+	if len(items) == 0 {
+		return out.Records, nil
+	}
+
+	refs := make([]redisstore.EventRef, len(items))
+	for i, it := range items {
+		refs[i] = redisstore.EventRef{PersonID: it.m.Match.PersonID, EventID: it.m.Change.EventID}
+	}
+	memos, err := s.store.Memos(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	var persons []string
+	seen := map[string]bool{}
+	for i := range items {
+		items[i].memo = memos[i]
+		p := items[i].m.Match.PersonID
+		if memos[i] == nil && !seen[p] {
+			seen[p] = true
+			persons = append(persons, p)
+		}
+	}
+	stored, err := s.store.Load(ctx, persons)
+	if err != nil {
+		return nil, err
+	}
+
+	commits := map[string]*redisstore.Commit{}
+	var order []string
+	for _, it := range items {
+		if it.memo != nil {
+			// Done before (a redone batch, or a redelivered event): emit
+			// exactly what was emitted then, and change nothing.
+			recs, err := decodeMemo(it.memo)
+			if err != nil {
+				return nil, fmt.Errorf("memo of event %s: %w", it.m.Change.EventID, err)
+			}
+			for _, r := range recs {
+				out.Emit(r)
+			}
+			if s.metrics != nil {
+				s.metrics.Duplicates.WithLabelValues(StageName).Inc()
+			}
+			continue
+		}
+		p := it.m.Match.PersonID
+		c, ok := commits[p]
+		if !ok {
+			st := stored[p]
+			c = &redisstore.Commit{PersonID: p, BaseVersion: st.Version, State: st.Data, Memos: map[string][]byte{}}
+			commits[p] = c
+			order = append(order, p)
+		}
+		if _, dup := c.Memos[it.m.Change.EventID]; dup {
+			continue // the same event twice in one batch
+		}
+		recs, newState, err := s.route(it, c.State)
+		if err != nil {
+			return nil, err
+		}
+		memo, err := encodeMemo(recs)
+		if err != nil {
+			return nil, err
+		}
+		c.State = newState
+		c.Memos[it.m.Change.EventID] = memo
+		for _, r := range recs {
+			out.Emit(r)
+		}
+	}
+	toSave := make([]redisstore.Commit, 0, len(order))
+	for _, p := range order {
+		toSave = append(toSave, *commits[p])
+	}
+	if err := s.store.Save(ctx, toSave); err != nil {
+		return nil, err
+	}
+	return out.Records, nil
+}
+
+// route applies the rules to one change and returns its output records and
+// the person's new state. Panics in the engine become a kick-out.
+func (s *Stage) route(it item, state []byte) ([]*kgo.Record, []byte, error) {
+	var v Verdict
+	err := pipeline.Guard(func() error {
+		var err error
+		v, err = s.engine.Apply(state, it.m)
+		return err
+	})
+	var pe *pipeline.PanicError
+	if errors.As(err, &pe) {
+		v = Verdict{State: state, KickOutReason: pipeline.ReasonInternal, KickOutError: err}
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("apply rules: %w", err)
+	}
+	sub := pipeline.NewOutput(StageName, s.topics, s.codec, s.metrics)
+	if v.KickOutReason != "" {
+		err := sub.KickOut(it.in, v.KickOutReason, v.KickOutError, func(ko *contact.KickOut) {
+			ko.EventID = it.m.Change.EventID
+			ko.PersonID = it.m.Match.PersonID
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, sr := range v.Sinks {
+		val, err := s.codec.EncodeSink(sr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode sink record: %w", err)
+		}
+		sub.Emit(&kgo.Record{Topic: s.topics.Sink(sr.TargetSystem), Key: []byte(sr.PersonID), Value: val})
+		if s.metrics != nil {
+			s.metrics.SinkRecords.WithLabelValues(sr.TargetSystem, string(sr.Entity), string(sr.Op)).Inc()
+		}
+	}
+	for _, rv := range v.Reviews {
+		val, err := s.codec.EncodeReview(rv)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode review item: %w", err)
+		}
+		sub.Emit(&kgo.Record{Topic: s.topics.Review, Key: []byte(rv.ID), Value: val})
+		if s.metrics != nil {
+			s.metrics.Reviews.WithLabelValues(rv.TargetSystem).Inc()
+		}
+	}
+	if s.metrics != nil {
+		for _, sys := range v.EchoSystems {
+			s.metrics.Echoes.WithLabelValues(sys).Inc()
+		}
+	}
+	return sub.Records, v.State, nil
+}
+
+// memoRecord is how an output record is remembered.
+type memoRecord struct {
+	Topic   string            `json:"t"`
+	Key     []byte            `json:"k,omitempty"`
+	Value   []byte            `json:"v,omitempty"`
+	Headers []kgo.RecordHeader `json:"h,omitempty"`
+}
+
+func encodeMemo(recs []*kgo.Record) ([]byte, error) {
+	ms := make([]memoRecord, len(recs))
+	for i, r := range recs {
+		ms[i] = memoRecord{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}
+	}
+	b, err := json.Marshal(ms)
+	if err != nil {
+		return nil, fmt.Errorf("encode memo: %w", err)
+	}
+	return b, nil
+}
+
+func decodeMemo(b []byte) ([]*kgo.Record, error) {
+	var ms []memoRecord
+	if err := json.Unmarshal(b, &ms); err != nil {
+		return nil, fmt.Errorf("decode memo: %w", err)
+	}
+	recs := make([]*kgo.Record, len(ms))
+	for i, m := range ms {
+		recs[i] = &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Headers: m.Headers}
+	}
+	return recs, nil
+}

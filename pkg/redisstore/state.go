@@ -1,0 +1,164 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrStateConflict means a person's state changed under us: another worker
+// wrote it since we read it. The batch is redone from the new state.
+var ErrStateConflict = errors.New("person state changed concurrently")
+
+// StateStore keeps each person's golden state and, per event, the outputs
+// computed for it. The two are written atomically (one hash tag per person,
+// one script), so after a crash between this write and the Kafka commit the
+// redone event re-emits its remembered outputs instead of being swallowed
+// by a state that already contains it.
+type StateStore struct {
+	rdb     redis.UniversalClient
+	keys    Keys
+	memoTTL time.Duration
+}
+
+// NewStateStore returns the store; memos live for memoTTL (0: 7 days), which
+// bounds how late a redelivered event is still recognised.
+func NewStateStore(rdb redis.UniversalClient, keys Keys, memoTTL time.Duration) *StateStore {
+	if memoTTL == 0 {
+		memoTTL = 7 * 24 * time.Hour
+	}
+	return &StateStore{rdb: rdb, keys: keys, memoTTL: memoTTL}
+}
+
+// EventRef names one event of one person.
+type EventRef struct{ PersonID, EventID string }
+
+// Memos returns the remembered outputs of the given events (nil where none).
+func (s *StateStore) Memos(ctx context.Context, refs []EventRef) ([][]byte, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.StringCmd, len(refs))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, r := range refs {
+			cmds[i] = p.Get(ctx, s.keys.Memo(r.PersonID, r.EventID))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read memos: %w", err)
+	}
+	out := make([][]byte, len(refs))
+	for i, c := range cmds {
+		b, err := c.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read memo: %w", err)
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// StoredState is a person's serialised state and its version (0: none yet).
+type StoredState struct {
+	Data    []byte
+	Version int64
+}
+
+// Load returns the stored state of each person.
+func (s *StateStore) Load(ctx context.Context, personIDs []string) (map[string]StoredState, error) {
+	cmds := make(map[string]*redis.SliceCmd, len(personIDs))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range personIDs {
+			cmds[id] = p.HMGet(ctx, s.keys.State(id), "data", "version")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read states: %w", err)
+	}
+	out := make(map[string]StoredState, len(personIDs))
+	for id, c := range cmds {
+		vals := c.Val()
+		data, _ := vals[0].(string)
+		var version int64
+		if v, ok := vals[1].(string); ok {
+			if _, err := fmt.Sscan(v, &version); err != nil {
+				return nil, fmt.Errorf("state version of %s: %w", id, err)
+			}
+		}
+		out[id] = StoredState{Data: []byte(data), Version: version}
+	}
+	return out, nil
+}
+
+// Commit is one person's new state and the memos of the events that led to it.
+type Commit struct {
+	PersonID     string
+	BaseVersion  int64 // the version the new state was computed from
+	State        []byte
+	Memos        map[string][]byte // event id -> outputs
+}
+
+// commitScript writes a state if its version is still the base version and
+// stores the memos. KEYS[1] = state, KEYS[2..] = memo keys. ARGV[1] = base
+// version, ARGV[2] = state, ARGV[3] = memo TTL seconds, ARGV[4..] = memos.
+var commitScript = redis.NewScript(`
+local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if cur ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'version', cur + 1)
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i + 2], 'EX', tonumber(ARGV[3]))
+end
+return 1`)
+
+// Save writes every commit; it fails with ErrStateConflict if any person's
+// state moved since it was loaded (the other commits still apply, and the
+// redone batch finds their memos).
+func (s *StateStore) Save(ctx context.Context, commits []Commit) error {
+	if len(commits) == 0 {
+		return nil
+	}
+	cmds := make([]*redis.Cmd, len(commits))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range commits {
+			keys := []string{s.keys.State(c.PersonID)}
+			args := []any{c.BaseVersion, c.State, int64(s.memoTTL.Seconds())}
+			for eventID, memo := range c.Memos {
+				keys = append(keys, s.keys.Memo(c.PersonID, eventID))
+				args = append(args, memo)
+			}
+			cmds[i] = commitScript.EvalSha(ctx, p, keys, args...)
+		}
+		return nil
+	})
+	if isNoScript(err) {
+		if err := commitScript.Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("load commit script: %w", err)
+		}
+		return s.Save(ctx, commits)
+	}
+	if err != nil {
+		return fmt.Errorf("save states: %w", err)
+	}
+	for i, c := range cmds {
+		ok, err := c.Int()
+		if err != nil {
+			return fmt.Errorf("save state of %s: %w", commits[i].PersonID, err)
+		}
+		if ok == 0 {
+			return fmt.Errorf("person %s: %w", commits[i].PersonID, ErrStateConflict)
+		}
+	}
+	return nil
+}
+
+func isNoScript(err error) bool {
+	return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT")
+}

@@ -1,0 +1,312 @@
+// Package stream runs one pipeline stage as a Kafka consume-process-produce
+// loop with exactly-once semantics: every poll is one Kafka transaction that
+// holds the stage's output records and the consumed offsets, so a crash at
+// any point either commits both or neither.
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+	"github.com/twmb/franz-go/plugin/kzap"
+	"go.uber.org/zap"
+)
+
+// Processor turns one poll's records into output records.
+//
+// Bad input must not be returned as an error: the processor turns it into a
+// kick-out record so the partition moves on. A returned error means the
+// stage could not work at all (Redis down, say): the transaction is aborted,
+// the session rewinds to the last committed offsets, and the same records
+// are offered again after a backoff.
+type Processor interface {
+	Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record, error)
+}
+
+// ProcessorFunc adapts a function to Processor.
+type ProcessorFunc func(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record, error)
+
+// Process calls f.
+func (f ProcessorFunc) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record, error) {
+	return f(ctx, batch)
+}
+
+// Config configures a Runner.
+type Config struct {
+	Name    string // stage name, used in logs and metrics
+	Brokers []string
+	Group   string
+	Topics  []string
+	// TransactionalID must be stable per running instance (e.g. group name
+	// plus a replica ordinal): a restarted instance then fences its crashed
+	// predecessor at once instead of waiting for the transaction timeout.
+	TransactionalID string
+	// InstanceID enables static group membership (fast restarts); optional.
+	InstanceID         string
+	MaxPollRecords     int
+	SessionTimeout     time.Duration
+	TransactionTimeout time.Duration
+	// ProcessTimeout bounds one batch, including during shutdown drain.
+	ProcessTimeout time.Duration
+	// ShutdownTimeout bounds the final commit and leaving the group.
+	ShutdownTimeout time.Duration
+	BackoffMin      time.Duration
+	BackoffMax      time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxPollRecords == 0 {
+		c.MaxPollRecords = 500
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 10 * time.Second
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = 30 * time.Second
+	}
+	if c.ProcessTimeout == 0 {
+		c.ProcessTimeout = 30 * time.Second
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 15 * time.Second
+	}
+	if c.BackoffMin == 0 {
+		c.BackoffMin = 100 * time.Millisecond
+	}
+	if c.BackoffMax == 0 {
+		c.BackoffMax = 5 * time.Second
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, errors.New("stage name is empty"))
+	}
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("no seed brokers"))
+	}
+	if c.Group == "" {
+		errs = append(errs, errors.New("consumer group is empty"))
+	}
+	if len(c.Topics) == 0 {
+		errs = append(errs, errors.New("no input topics"))
+	}
+	if c.TransactionalID == "" {
+		errs = append(errs, errors.New("transactional id is empty"))
+	}
+	return errors.Join(errs...)
+}
+
+// Runner is one stage's consume-process-produce loop.
+type Runner struct {
+	cfg     Config
+	proc    Processor
+	log     *zap.Logger
+	metrics *runnerMetrics
+	opts    []kgo.Opt
+	ready   atomic.Bool
+}
+
+// New validates cfg and returns a Runner. extra options are appended to the
+// client options (tests use them to shorten timeouts).
+func New(cfg Config, proc Processor, log *zap.Logger, reg prometheus.Registerer, extra ...kgo.Opt) (*Runner, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("stream %q: %w", cfg.Name, err)
+	}
+	m, err := newRunnerMetrics(reg, cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID("contactsync-" + cfg.Name),
+		kgo.TransactionalID(cfg.TransactionalID),
+		kgo.TransactionTimeout(cfg.TransactionTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RequireStableFetchOffsets(),
+		// Control records (transaction markers) are taken in and committed
+		// past, so a caught-up stage shows a lag of exactly 0 instead of
+		// stopping one short at its input's last commit marker.
+		kgo.KeepControlRecords(),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
+	}
+	if reg != nil {
+		opts = append(opts, kgo.WithHooks(kprom.NewMetrics("contactsync_kafka",
+			kprom.Registerer(prometheus.WrapRegistererWith(prometheus.Labels{"stage": cfg.Name}, reg)))))
+	}
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+	}
+	opts = append(opts, extra...)
+	return &Runner{cfg: cfg, proc: proc, log: log.With(zap.String("stage", cfg.Name)), metrics: m, opts: opts}, nil
+}
+
+// Ready reports whether the runner has a live Kafka session (for /readyz).
+func (r *Runner) Ready() bool { return r.ready.Load() }
+
+// Run consumes until ctx is cancelled, then finishes the batch in hand,
+// commits it and leaves the group within ShutdownTimeout. A session that
+// fails for good (e.g. fenced) is replaced after a backoff; Run returns only
+// on shutdown.
+func (r *Runner) Run(ctx context.Context) error {
+	backoff := newBackoff(r.cfg.BackoffMin, r.cfg.BackoffMax)
+	for {
+		err := r.runSession(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.metrics.sessionRestarts.Inc()
+		r.log.Warn("kafka session ended; starting a new one", zap.Error(err))
+		if !backoff.wait(ctx) {
+			return nil
+		}
+	}
+}
+
+func (r *Runner) runSession(ctx context.Context) error {
+	sess, err := kgo.NewGroupTransactSession(r.opts...)
+	if err != nil {
+		return fmt.Errorf("new session: %w", err)
+	}
+	r.ready.Store(true)
+	defer func() {
+		r.ready.Store(false)
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
+		defer cancel()
+		done := make(chan struct{})
+		go func() { sess.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-closeCtx.Done():
+			r.log.Warn("leaving the group did not finish within the shutdown timeout")
+		}
+	}()
+
+	backoff := newBackoff(r.cfg.BackoffMin, r.cfg.BackoffMax)
+	for {
+		fetches := sess.PollRecords(ctx, r.cfg.MaxPollRecords)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				r.log.Warn("fetch error", zap.String("topic", topic), zap.Int32("partition", partition), zap.Error(err))
+			}
+		})
+		polled := fetches.Records()
+		if len(polled) == 0 {
+			continue
+		}
+		batch := polled[:0:0]
+		for _, rec := range polled {
+			if !rec.Attrs.IsControl() {
+				batch = append(batch, rec)
+			}
+		}
+		committed, err := r.transact(ctx, sess, batch)
+		if err != nil {
+			return err
+		}
+		if committed {
+			backoff.reset()
+			continue
+		}
+		// Aborted: the session rewound to the committed offsets and the
+		// same records come again. Back off so a sick dependency can heal.
+		if !backoff.wait(ctx) {
+			return ctx.Err()
+		}
+	}
+}
+
+// transact processes one batch inside one Kafka transaction. It reports
+// whether the transaction committed; an error means the session is unusable.
+func (r *Runner) transact(ctx context.Context, sess *kgo.GroupTransactSession, batch []*kgo.Record) (bool, error) {
+	if err := sess.Begin(); err != nil {
+		return false, fmt.Errorf("begin transaction: %w", err)
+	}
+	// The batch in hand is finished even when shutdown starts, so that its
+	// work is committed rather than redone; ProcessTimeout bounds it.
+	workCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ProcessTimeout)
+	defer cancel()
+
+	var (
+		out  []*kgo.Record
+		perr error
+	)
+	if len(batch) > 0 { // a poll of only control records just commits past them
+		start := time.Now()
+		out, perr = r.proc.Process(workCtx, batch)
+		r.metrics.processSeconds.Observe(time.Since(start).Seconds())
+		r.metrics.recordsIn.Add(float64(len(batch)))
+	}
+
+	var produceFailures atomic.Int64
+	if perr == nil {
+		for _, rec := range out {
+			// Never a cancellable context here: a cancelled produce fails
+			// its promise, and the transaction must then abort, not commit.
+			sess.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
+				if err != nil {
+					produceFailures.Add(1)
+				}
+			})
+		}
+	} else {
+		r.metrics.processErrors.Inc()
+		r.log.Warn("batch failed; aborting and retrying", zap.Int("records", len(batch)), zap.Error(perr))
+	}
+
+	try := kgo.TransactionEndTry(perr == nil)
+	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout+r.cfg.TransactionTimeout)
+	defer endCancel()
+	committed, err := sess.End(endCtx, try && produceFailures.Load() == 0)
+	if err != nil {
+		return false, fmt.Errorf("end transaction: %w", err)
+	}
+	if !committed {
+		r.metrics.aborted.Inc()
+		if perr == nil {
+			r.log.Warn("transaction aborted (rebalance or produce failure); batch will be redone",
+				zap.Int64("produce_failures", produceFailures.Load()))
+		}
+		return false, nil
+	}
+	r.metrics.committed.Inc()
+	r.metrics.recordsOut.Add(float64(len(out)))
+	return true, nil
+}
+
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func newBackoff(lo, hi time.Duration) *backoff { return &backoff{min: lo, max: hi, cur: lo} }
+
+func (b *backoff) reset() { b.cur = b.min }
+
+// wait sleeps for the current backoff (doubling it) and reports false if ctx
+// ended first. Waiting here paces retries; it is not synchronisation.
+func (b *backoff) wait(ctx context.Context) bool {
+	t := time.NewTimer(b.cur)
+	defer t.Stop()
+	b.cur = min(b.cur*2, b.max)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,15 @@
+// Command kickouts runs contactsync's collector stage as its own service. It scales
+// out by running more replicas: they share the Kafka consumer group
+// contactsync-collector (give each a stable CONTACTSYNC_INSTANCE).
+// Configuration is read from the environment: see `contactsync env`.
+package main
+
+import (
+	"os"
+
+	"github.com/contactsync/contactsync/pkg/app"
+)
+
+func main() {
+	os.Exit(app.Main([]string{app.StageCollector}, os.Getenv, os.Stderr))
+}

@@ -1,0 +1,15 @@
+// Command router runs contactsync's router stage as its own service. It scales
+// out by running more replicas: they share the Kafka consumer group
+// contactsync-router (give each a stable CONTACTSYNC_INSTANCE).
+// Configuration is read from the environment: see `contactsync env`.
+package main
+
+import (
+	"os"
+
+	"github.com/contactsync/contactsync/pkg/app"
+)
+
+func main() {
+	os.Exit(app.Main([]string{app.StageRouter}, os.Getenv, os.Stderr))
+}
