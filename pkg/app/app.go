@@ -193,4 +193,3 @@ func (a *App) Inputs() ([]kafkaops.GroupInputs, error) {
 	}
 	return out, nil
 }
-

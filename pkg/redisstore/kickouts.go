@@ -184,4 +184,3 @@ func (q *Queue) CountKickOuts(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
-

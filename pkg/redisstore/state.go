@@ -100,10 +100,10 @@ func (s *StateStore) Load(ctx context.Context, personIDs []string) (map[string]S
 
 // Commit is one person's new state and the memos of the events that led to it.
 type Commit struct {
-	PersonID     string
-	BaseVersion  int64 // the version the new state was computed from
-	State        []byte
-	Memos        map[string][]byte // event id -> outputs
+	PersonID    string
+	BaseVersion int64 // the version the new state was computed from
+	State       []byte
+	Memos       map[string][]byte // event id -> outputs
 }
 
 // commitScript writes a state if its version is still the base version and

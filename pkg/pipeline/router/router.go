@@ -227,9 +227,9 @@ func (s *Stage) route(it item, state []byte) ([]*kgo.Record, []byte, error) {
 
 // memoRecord is how an output record is remembered.
 type memoRecord struct {
-	Topic   string            `json:"t"`
-	Key     []byte            `json:"k,omitempty"`
-	Value   []byte            `json:"v,omitempty"`
+	Topic   string             `json:"t"`
+	Key     []byte             `json:"k,omitempty"`
+	Value   []byte             `json:"v,omitempty"`
 	Headers []kgo.RecordHeader `json:"h,omitempty"`
 }
 
