@@ -11,7 +11,7 @@ MODULES := schemas pkg services/ingest services/matcher services/router services
 SERVICES := ingest matcher router kickouts contactsync
 HARNESS := deploy/harness/harness.sh
 FEBRL := $(abspath ../shared/data/febrl)
-STATICCHECK_VERSION := 2026.1
+STATICCHECK_VERSION := v0.8.2
 GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
 BENCH_FLAGS ?= -run '^$$' -bench . -benchmem -count 1
 

@@ -134,7 +134,6 @@ func New(cfg Config, proc Processor, log *zap.Logger, reg prometheus.Registerer,
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.RequireStableFetchOffsets(),
 		// Control records (transaction markers) are taken in and committed
 		// past, so a caught-up stage shows a lag of exactly 0 instead of
 		// stopping one short at its input's last commit marker.

@@ -1,0 +1,125 @@
+package router_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/internal/testenv"
+	"github.com/contactsync/contactsync/pkg/pipeline"
+	"github.com/contactsync/contactsync/pkg/pipeline/router"
+	"github.com/contactsync/contactsync/pkg/redisstore"
+)
+
+// jsonCodec stands in for Avro: the router only needs round trips.
+type jsonCodec struct{}
+
+func (jsonCodec) EncodeKickOut(k contact.KickOut) ([]byte, error)   { return json.Marshal(k) }
+func (jsonCodec) EncodeSink(s contact.SinkRecord) ([]byte, error)   { return json.Marshal(s) }
+func (jsonCodec) EncodeReview(r contact.ReviewItem) ([]byte, error) { return json.Marshal(r) }
+func (jsonCodec) DecodeMatched(b []byte) (m contact.Matched, err error) {
+	return m, json.Unmarshal(b, &m)
+}
+
+// countingEngine counts changes per person in its state and sends every
+// change to the offline system.
+type countingEngine struct{ calls int }
+
+func (e *countingEngine) Apply(state []byte, m contact.Matched) (router.Verdict, error) {
+	e.calls++
+	n := 0
+	if len(state) > 0 {
+		if err := json.Unmarshal(state, &n); err != nil {
+			return router.Verdict{}, err
+		}
+	}
+	n++
+	next, _ := json.Marshal(n)
+	return router.Verdict{State: next, Sinks: []contact.SinkRecord{{
+		EventID: m.Change.EventID + "/offline", PersonID: m.Match.PersonID, TargetSystem: "offline",
+		Entity: contact.EntityContact, Op: contact.SinkUpdate, Reason: fmt.Sprintf("change %d", n),
+	}}}, nil
+}
+
+func matchedRecord(t *testing.T, person, event string, offset int64) *kgo.Record {
+	t.Helper()
+	b, err := json.Marshal(contact.Matched{
+		Change: contact.Change{EventID: event, SourceSystem: "online", SourceRecordID: "w1"},
+		Match:  contact.Match{PersonID: person, Decision: contact.DecisionKnown},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &kgo.Record{Topic: "matched", Partition: 0, Offset: offset, Key: []byte(person), Value: b}
+}
+
+func TestRedoneBatchReemitsRememberedOutputs(t *testing.T) {
+	rdb, _ := testenv.Redis(t)
+	ctx := testenv.Context(t, time.Minute)
+	keys := redisstore.Keys{Prefix: testenv.Unique("t")}
+	engine := &countingEngine{}
+	st := router.New(pipeline.DefaultTopics(), jsonCodec{}, engine, redisstore.NewStateStore(rdb, keys, time.Hour), nil)
+
+	batch := []*kgo.Record{matchedRecord(t, "p-1", "e1", 0), matchedRecord(t, "p-1", "e2", 1), matchedRecord(t, "p-2", "e3", 2)}
+	first, err := st.Process(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 3 || engine.calls != 3 {
+		t.Fatalf("first pass: %d outputs, %d engine calls; want 3 and 3", len(first), engine.calls)
+	}
+	// The Kafka commit "failed" after Redis was written: the same batch
+	// comes again. It must produce the same records without applying again.
+	again, err := st.Process(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if engine.calls != 3 {
+		t.Errorf("redone batch applied the rules again (%d calls)", engine.calls)
+	}
+	if len(again) != len(first) {
+		t.Fatalf("redone batch emitted %d records, want %d", len(again), len(first))
+	}
+	for i := range first {
+		if first[i].Topic != again[i].Topic || !bytes.Equal(first[i].Value, again[i].Value) {
+			t.Errorf("output %d differs on redo:\n first %s %s\n again %s %s", i, first[i].Topic, first[i].Value, again[i].Topic, again[i].Value)
+		}
+	}
+	// A new event for p-1 continues from the stored state (2 changes so far).
+	next, err := st.Process(ctx, []*kgo.Record{matchedRecord(t, "p-1", "e4", 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sr contact.SinkRecord
+	if err := json.Unmarshal(next[0].Value, &sr); err != nil {
+		t.Fatal(err)
+	}
+	if sr.Reason != "change 3" {
+		t.Errorf("state not carried over: got %q, want %q", sr.Reason, "change 3")
+	}
+}
+
+func TestStateConflictFailsTheBatch(t *testing.T) {
+	rdb, _ := testenv.Redis(t)
+	ctx := testenv.Context(t, time.Minute)
+	store := redisstore.NewStateStore(rdb, redisstore.Keys{Prefix: testenv.Unique("t")}, time.Hour)
+	if err := store.Save(ctx, []redisstore.Commit{{PersonID: "p", BaseVersion: 0, State: []byte("1")}}); err != nil {
+		t.Fatal(err)
+	}
+	err := store.Save(ctx, []redisstore.Commit{{PersonID: "p", BaseVersion: 0, State: []byte("2")}})
+	if err == nil {
+		t.Fatal("a save from a stale version must fail")
+	}
+	got, err := store.Load(ctx, []string{"p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got["p"].Data) != "1" || got["p"].Version != 1 {
+		t.Errorf("state = %q v%d, want \"1\" v1", got["p"].Data, got["p"].Version)
+	}
+}
