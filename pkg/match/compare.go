@@ -1,0 +1,428 @@
+package match
+
+import (
+	"github.com/adrg/strutil/metrics"
+
+	"github.com/contactsync/contactsync/pkg/normalize"
+)
+
+// NullLevel is the level of a comparison when either record lacks the
+// value. It contributes nothing to the match weight: a missing value is
+// neutral evidence.
+const NullLevel = -1
+
+// Levels holds the level reached by each comparison for one pair of records,
+// indexed like Comparisons(); NullLevel where a value is missing.
+type Levels [numComparisons]int8
+
+// levelDef is one graded outcome of a comparison, with the m and u
+// probabilities used before any training (the base model).
+type levelDef struct {
+	label string
+	m, u  float64
+	// tf marks the exact-match level whose u is replaced by the value's
+	// frequency in the index (term-frequency adjustment).
+	tf bool
+}
+
+// comparison compares one attribute of two records into ordered levels: the
+// first level whose condition holds wins, from the strongest agreement to
+// "else".
+type comparison struct {
+	name string
+	// group names comparisons whose disagreements are one piece of evidence
+	// (the address fields change together when a person moves); see
+	// Model.GroupFloors.
+	group  string
+	levels []levelDef
+	// level returns the index of the level the pair reaches, or NullLevel.
+	level func(a, b *Record) int
+	// tfValue is the value whose frequency adjusts the tf level.
+	tfValue func(r *Record) string
+}
+
+// Comparison indexes, in model order.
+const (
+	cmpGiven = iota
+	cmpFamily
+	cmpDOB
+	cmpEmail
+	cmpPhone
+	cmpHouseNumber
+	cmpStreet
+	cmpAddressLine2
+	cmpLocality
+	cmpRegion
+	cmpPostcode
+	numComparisons
+)
+
+// Level indexes the code relies on: every comparison's exact level is its
+// first, and the given-name comparison's swapped level is its fourth.
+const (
+	levelExact        = 0
+	levelGivenSwapped = 3
+)
+
+// comparisons is the fixed comparison design; a Model supplies m and u for
+// each level by name and label. The base m and u are rough, deliberately
+// conservative figures for contact data, used for levels the training data
+// cannot inform (no email or phone in FEBRL, say).
+var comparisons = [numComparisons]comparison{
+	cmpGiven: {
+		name: "given_name",
+		levels: []levelDef{
+			{"exact", 0.80, 0.005, true},
+			{"nickname", 0.02, 0.0005, false},
+			{"jw92", 0.06, 0.002, false},
+			{"swapped", 0.01, 0.00005, false},
+			{"jw88", 0.03, 0.003, false},
+			{"jw70", 0.04, 0.05, false},
+			{"else", 0.04, 0.9395, false},
+		},
+		level:   compareGiven,
+		tfValue: func(r *Record) string { return r.Given },
+	},
+	cmpFamily: {
+		name: "family_name",
+		levels: []levelDef{
+			{"exact", 0.85, 0.002, true},
+			{"jw92", 0.07, 0.001, false},
+			{"jw88", 0.02, 0.002, false},
+			{"jw70", 0.03, 0.03, false},
+			{"else", 0.03, 0.965, false},
+		},
+		level:   compareFamily,
+		tfValue: func(r *Record) string { return r.Family },
+	},
+	cmpDOB: {
+		name: "date_of_birth",
+		levels: []levelDef{
+			{"exact", 0.85, 0.0001, false},
+			{"dl1", 0.08, 0.002, false},
+			{"dl2", 0.03, 0.02, false},
+			{"else", 0.04, 0.9779, false},
+		},
+		level: func(a, b *Record) int { return editLevels(a.DOB, b.DOB, 2) },
+	},
+	cmpEmail: {
+		name: "email",
+		levels: []levelDef{
+			{"exact", 0.90, 0.00001, true},
+			{"same_user", 0.02, 0.0001, false},
+			{"jw88", 0.02, 0.001, false},
+			{"else", 0.06, 0.99889, false},
+		},
+		level:   compareEmail,
+		tfValue: func(r *Record) string { return r.EmailKey },
+	},
+	cmpPhone: {
+		name: "phone",
+		levels: []levelDef{
+			{"exact", 0.85, 0.00001, true},
+			{"same_last8", 0.03, 0.00002, false},
+			{"dl1", 0.03, 0.0001, false},
+			{"else", 0.09, 0.99987, false},
+		},
+		level:   comparePhone,
+		tfValue: func(r *Record) string { return r.Phone },
+	},
+	cmpHouseNumber: {
+		name:  "house_number",
+		group: "address",
+		levels: []levelDef{
+			{"exact", 0.85, 0.01, false},
+			{"dl1", 0.05, 0.05, false},
+			{"else", 0.10, 0.94, false},
+		},
+		level: func(a, b *Record) int { return editLevels(a.HouseNumber, b.HouseNumber, 1) },
+	},
+	cmpStreet: {
+		name:  "street",
+		group: "address",
+		levels: []levelDef{
+			{"exact", 0.80, 0.001, false},
+			{"jw92", 0.07, 0.002, false},
+			{"lines_swapped", 0.02, 0.0005, false},
+			{"jw80", 0.04, 0.02, false},
+			{"else", 0.07, 0.9765, false},
+		},
+		level: compareStreet,
+	},
+	cmpAddressLine2: {
+		name:  "address_line2",
+		group: "address",
+		levels: []levelDef{
+			{"exact", 0.75, 0.005, false},
+			{"jw90", 0.10, 0.01, false},
+			{"else", 0.15, 0.985, false},
+		},
+		level: func(a, b *Record) int {
+			if a.Street != b.Street && linesSwapped(a, b) {
+				// Counted once, by the street comparison's lines_swapped level.
+				return NullLevel
+			}
+			return similarityLevels(a.AddressLine2, b.AddressLine2, 0.90)
+		},
+	},
+	cmpLocality: {
+		name:  "locality",
+		group: "address",
+		levels: []levelDef{
+			{"exact", 0.85, 0.002, false},
+			{"jw90", 0.07, 0.003, false},
+			{"else", 0.08, 0.995, false},
+		},
+		level: func(a, b *Record) int { return similarityLevels(a.Locality, b.Locality, 0.90) },
+	},
+	cmpRegion: {
+		name:  "region",
+		group: "address",
+		levels: []levelDef{
+			{"exact", 0.95, 0.25, false},
+			{"else", 0.05, 0.75, false},
+		},
+		level: func(a, b *Record) int { return similarityLevels(a.Region, b.Region) },
+	},
+	cmpPostcode: {
+		name:  "postcode",
+		group: "address",
+		levels: []levelDef{
+			{"exact", 0.85, 0.001, false},
+			{"dl1", 0.08, 0.02, false},
+			{"else", 0.07, 0.979, false},
+		},
+		level: func(a, b *Record) int { return editLevels(a.Postcode, b.Postcode, 1) },
+	},
+}
+
+// Comparisons returns the names of the comparisons in model order.
+func Comparisons() []string {
+	out := make([]string, numComparisons)
+	for i := range comparisons {
+		out[i] = comparisons[i].name
+	}
+	return out
+}
+
+// Compare returns the level each comparison reaches for records a and b.
+func Compare(a, b *Record) Levels {
+	var lv Levels
+	for i := range comparisons {
+		lv[i] = int8(comparisons[i].level(a, b))
+	}
+	return lv
+}
+
+func compareGiven(a, b *Record) int {
+	if a.Given == "" || b.Given == "" {
+		return NullLevel
+	}
+	if a.Given == b.Given {
+		return 0
+	}
+	if normalize.IsNickname(a.Given, b.Given) {
+		return 1
+	}
+	jw := jaroWinkler(a.Given, b.Given)
+	switch {
+	case jw >= 0.92:
+		return 2
+	case swappedNames(a, b):
+		return 3
+	case jw >= 0.88:
+		return 4
+	case jw >= 0.70:
+		return 5
+	}
+	return 6
+}
+
+func compareFamily(a, b *Record) int {
+	if a.Family == "" || b.Family == "" {
+		return NullLevel
+	}
+	if a.Family == b.Family {
+		return 0
+	}
+	jw := jaroWinkler(a.Family, b.Family)
+	switch {
+	case jw >= 0.92:
+		return 1
+	case swappedNames(a, b):
+		// The given-name comparison's "swapped" level already counts this
+		// agreement; counting it here too would weigh one event twice.
+		return NullLevel
+	case jw >= 0.88:
+		return 2
+	case jw >= 0.70:
+		return 3
+	}
+	return 4
+}
+
+// swappedNames reports whether the given and family names were entered the
+// other way round in one of the records.
+func swappedNames(a, b *Record) bool {
+	if a.Given == "" || a.Family == "" || b.Given == "" || b.Family == "" {
+		return false
+	}
+	return jaroWinkler(a.Given, b.Family) >= 0.92 && jaroWinkler(a.Family, b.Given) >= 0.92
+}
+
+func compareEmail(a, b *Record) int {
+	if a.EmailKey == "" || b.EmailKey == "" {
+		return NullLevel
+	}
+	if a.EmailKey == b.EmailKey {
+		return 0
+	}
+	if emailUser(a.EmailKey) == emailUser(b.EmailKey) {
+		return 1
+	}
+	if jaroWinkler(a.EmailKey, b.EmailKey) >= 0.88 {
+		return 2
+	}
+	return 3
+}
+
+func emailUser(key string) string {
+	for i := len(key) - 1; i >= 0; i-- {
+		if key[i] == '@' {
+			return key[:i]
+		}
+	}
+	return key
+}
+
+func comparePhone(a, b *Record) int {
+	if a.Phone == "" || b.Phone == "" {
+		return NullLevel
+	}
+	if a.Phone == b.Phone {
+		return 0
+	}
+	// The same subscriber number under a different country code is usually
+	// a number read in the wrong default region.
+	if len(a.Phone) >= 9 && len(b.Phone) >= 9 && a.Phone[len(a.Phone)-8:] == b.Phone[len(b.Phone)-8:] {
+		return 1
+	}
+	if osaDistance(a.Phone, b.Phone) <= 1 {
+		return 2
+	}
+	return 3
+}
+
+func compareStreet(a, b *Record) int {
+	if a.Street == "" || b.Street == "" {
+		// A street moved wholly into line 2 on one side still counts.
+		if linesSwapped(a, b) {
+			return 2
+		}
+		return NullLevel
+	}
+	if a.Street == b.Street {
+		return 0
+	}
+	jw := jaroWinkler(a.Street, b.Street)
+	switch {
+	case jw >= 0.92:
+		return 1
+	case linesSwapped(a, b):
+		return 2
+	case jw >= 0.80:
+		return 3
+	}
+	return 4
+}
+
+// linesSwapped reports whether one record's street line is the other's
+// second address line: forms and systems disagree on which line holds the
+// street and which the building or estate name.
+func linesSwapped(a, b *Record) bool {
+	return a.Street != "" && b.AddressLine2 != "" && jaroWinkler(a.Street, b.AddressLine2) >= 0.92 ||
+		b.Street != "" && a.AddressLine2 != "" && jaroWinkler(b.Street, a.AddressLine2) >= 0.92
+}
+
+// editLevels grades two values by optimal-string-alignment distance: exact,
+// then one level per distance up to maxDist, then else.
+func editLevels(a, b string, maxDist int) int {
+	if a == "" || b == "" {
+		return NullLevel
+	}
+	if a == b {
+		return 0
+	}
+	d := osaDistance(a, b)
+	if d <= maxDist {
+		return d
+	}
+	return maxDist + 1
+}
+
+// similarityLevels grades two values: exact, then one level per Jaro-Winkler
+// threshold (descending), then else.
+func similarityLevels(a, b string, thresholds ...float64) int {
+	if a == "" || b == "" {
+		return NullLevel
+	}
+	if a == b {
+		return 0
+	}
+	if len(thresholds) > 0 {
+		jw := jaroWinkler(a, b)
+		for i, t := range thresholds {
+			if jw >= t {
+				return i + 1
+			}
+		}
+	}
+	return len(thresholds) + 1
+}
+
+// jaroWinkler is the Jaro-Winkler similarity (prefix scale 0.1, up to four
+// prefix characters) from adrg/strutil, which matches the reference values.
+func jaroWinkler(a, b string) float64 {
+	jw := metrics.JaroWinkler{CaseSensitive: true}
+	return jw.Compare(a, b)
+}
+
+// osaDistance is the optimal string alignment distance (restricted
+// Damerau-Levenshtein): insertions, deletions, substitutions and
+// transpositions of adjacent characters, no substring edited twice. It
+// counts a swapped pair of digits in a date ("19560409" / "19560490") as one
+// edit. Written here because none of the MIT-licensed string libraries
+// available to the project provides it (antzucaro/matchr does, under GPL).
+func osaDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	n, m := len(ra), len(rb)
+	if n == 0 {
+		return m
+	}
+	if m == 0 {
+		return n
+	}
+	// Three rolling rows: two back (for transpositions), previous, current.
+	prev2 := make([]int, m+1)
+	prev := make([]int, m+1)
+	cur := make([]int, m+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= n; i++ {
+		cur[0] = i
+		for j := 1; j <= m; j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			best := min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				best = min(best, prev2[j-2]+1)
+			}
+			cur[j] = best
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[m]
+}
