@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
+
+	"github.com/contactsync/contactsync/pkg/failpoint"
 )
 
 // Processor turns one poll's records into output records.
@@ -58,6 +60,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	BackoffMin      time.Duration
 	BackoffMax      time.Duration
+	// Failpoints crash the process at named points (fault tests only).
+	Failpoints *failpoint.Set
 }
 
 func (c *Config) setDefaults() {
@@ -112,6 +116,8 @@ type Runner struct {
 	metrics *runnerMetrics
 	opts    []kgo.Opt
 	ready   atomic.Bool
+	// failpoints is never nil (an empty set does nothing).
+	failpoints *failpoint.Set
 }
 
 // New validates cfg and returns a Runner. extra options are appended to the
@@ -149,7 +155,11 @@ func New(cfg Config, proc Processor, log *zap.Logger, reg prometheus.Registerer,
 		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
 	}
 	opts = append(opts, extra...)
-	return &Runner{cfg: cfg, proc: proc, log: log.With(zap.String("stage", cfg.Name)), metrics: m, opts: opts}, nil
+	fp := cfg.Failpoints
+	if fp == nil {
+		fp = &failpoint.Set{}
+	}
+	return &Runner{cfg: cfg, proc: proc, log: log.With(zap.String("stage", cfg.Name)), metrics: m, opts: opts, failpoints: fp}, nil
 }
 
 // Ready reports whether the runner has a live Kafka session (for /readyz).
@@ -268,10 +278,18 @@ func (r *Runner) transact(ctx context.Context, sess *kgo.GroupTransactSession, b
 		r.log.Warn("batch failed; aborting and retrying", zap.Int("records", len(batch)), zap.Error(perr))
 	}
 
-	try := kgo.TransactionEndTry(perr == nil)
 	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout+r.cfg.TransactionTimeout)
 	defer endCancel()
-	committed, err := sess.End(endCtx, try && produceFailures.Load() == 0)
+	if perr == nil {
+		// Every promise must have reported before the failures are counted:
+		// a produce error does not abort a transaction by itself, so
+		// committing past it would lose the record silently.
+		if err := sess.Client().Flush(endCtx); err != nil {
+			perr = fmt.Errorf("flush: %w", err)
+		}
+	}
+	r.failpoints.Hit(r.cfg.Name + ".before-commit")
+	committed, err := sess.End(endCtx, kgo.TransactionEndTry(perr == nil && produceFailures.Load() == 0))
 	if err != nil {
 		return false, fmt.Errorf("end transaction: %w", err)
 	}
@@ -283,6 +301,7 @@ func (r *Runner) transact(ctx context.Context, sess *kgo.GroupTransactSession, b
 		}
 		return false, nil
 	}
+	r.failpoints.Hit(r.cfg.Name + ".after-commit")
 	r.metrics.committed.Inc()
 	r.metrics.recordsOut.Add(float64(len(out)))
 	return true, nil
