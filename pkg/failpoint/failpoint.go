@@ -63,3 +63,10 @@ func (s *Set) Hit(name string) {
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	select {} // the signal is on its way
 }
+
+// On reports whether name is configured with probability 1: a switch rather
+// than a crash, used to break a safety mechanism on purpose and show that
+// the fault suite notices.
+func (s *Set) On(name string) bool {
+	return s != nil && s.prob[name] == 1
+}

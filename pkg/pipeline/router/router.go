@@ -61,6 +61,9 @@ type Stage struct {
 	engine  Engine
 	store   StateStore
 	metrics *pipeline.Metrics
+	// UnsafeSkipMemos ignores remembered outputs, breaking exactly-once on
+	// purpose (fault-suite self-check only).
+	UnsafeSkipMemos bool
 }
 
 // New returns the router stage.
@@ -107,9 +110,11 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 	var persons []string
 	seen := map[string]bool{}
 	for i := range items {
-		items[i].memo = memos[i]
+		if !s.UnsafeSkipMemos {
+			items[i].memo = memos[i]
+		}
 		p := items[i].m.Match.PersonID
-		if memos[i] == nil && !seen[p] {
+		if items[i].memo == nil && !seen[p] {
 			seen[p] = true
 			persons = append(persons, p)
 		}

@@ -1,0 +1,124 @@
+package faults
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/contactsync/contactsync/pkg/contact"
+)
+
+// Report is the checker's verdict. A correct run has zero Lost, Duplicated
+// and Unexpected.
+type Report struct {
+	Lost, Duplicated, Unexpected int
+	// Examples describe the first problems found, for the failure message.
+	Examples []string
+	// Counts of what was seen, for the log.
+	Gifts, Creates, Updates, KickOuts int
+}
+
+// OK reports whether nothing was lost, duplicated or unexpected.
+func (r Report) OK() bool { return r.Lost == 0 && r.Duplicated == 0 && r.Unexpected == 0 }
+
+func (r Report) String() string {
+	s := fmt.Sprintf("lost=%d duplicated=%d unexpected=%d (gifts=%d creates=%d updates=%d kick-outs=%d)",
+		r.Lost, r.Duplicated, r.Unexpected, r.Gifts, r.Creates, r.Updates, r.KickOuts)
+	if len(r.Examples) > 0 {
+		s += "\n  " + strings.Join(r.Examples, "\n  ")
+	}
+	return s
+}
+
+func (r *Report) note(kind *int, format string, args ...any) {
+	*kind++
+	if len(r.Examples) < 20 {
+		r.Examples = append(r.Examples, fmt.Sprintf(format, args...))
+	}
+}
+
+// Check compares what the pipeline produced with what the input demands.
+// sinks holds every record of every sink topic; kickOuts every kick-out.
+// onlineSystem is the name of the online system (its events start "evt-").
+func Check(exp Expectation, offlineSystem, onlineSystem string, sinks []contact.SinkRecord, kickOuts []contact.KickOut) Report {
+	var r Report
+	byEvent := map[string]int{}
+	gifts := map[string]int{}
+	creates := map[string]int{}
+	for _, s := range sinks {
+		byEvent[s.EventID]++
+		if !strings.HasPrefix(s.CausationID, "evt-") {
+			r.note(&r.Unexpected, "sink record %s to %s caused by offline change %s (an echo or no-op must cause nothing)", s.EventID, s.TargetSystem, s.CausationID)
+		}
+		switch {
+		case s.Entity == contact.EntityGift:
+			r.Gifts++
+			if s.TargetSystem != offlineSystem || s.Gift == nil {
+				r.note(&r.Unexpected, "gift record %s to %s", s.EventID, s.TargetSystem)
+				continue
+			}
+			gifts[s.Gift.GiftID]++
+		case s.Op == contact.SinkCreate:
+			r.Creates++
+			id := s.Links[onlineSystem]
+			if s.TargetSystem != offlineSystem || !exp.Creates[id] {
+				r.note(&r.Unexpected, "contact create %s in %s for online record %q (not a new donor)", s.EventID, s.TargetSystem, id)
+				continue
+			}
+			creates[id]++
+		default:
+			r.Updates++
+		}
+	}
+	for id, n := range byEvent {
+		if n > 1 {
+			r.note(&r.Duplicated, "sink event %s emitted %d times", id, n)
+		}
+	}
+	check := func(what string, want map[string]bool, got map[string]int) {
+		for _, id := range sortedKeys(want) {
+			switch n := got[id]; {
+			case n == 0:
+				r.note(&r.Lost, "%s %s never reached the offline sink", what, id)
+			case n > 1: // twice is a duplicate even under two event ids
+				r.note(&r.Duplicated, "%s %s reached the offline sink %d times", what, id, n)
+			}
+		}
+		for id := range got {
+			if !want[id] {
+				r.note(&r.Unexpected, "%s %s is not in the input", what, id)
+			}
+		}
+	}
+	check("gift", exp.Gifts, gifts)
+	check("new donor", exp.Creates, creates)
+
+	kicked := map[string]int{}
+	for _, k := range kickOuts {
+		r.KickOuts++
+		kicked[string(k.Key)]++
+	}
+	for key, n := range kicked {
+		switch {
+		case !exp.Poison[key]:
+			r.note(&r.Unexpected, "record %q was kicked out but is valid", key)
+		case n > 1:
+			r.note(&r.Duplicated, "record %q kicked out %d times", key, n)
+		}
+	}
+	for _, key := range sortedKeys(exp.Poison) {
+		if kicked[key] == 0 {
+			r.note(&r.Lost, "poison record %q has no kick-out", key)
+		}
+	}
+	return r
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,63 @@
+package faults
+
+import (
+	"testing"
+
+	"github.com/contactsync/contactsync/pkg/contact"
+)
+
+// The checker must be able to fail: a lost, a doubled and an unexpected
+// record are each reported.
+func TestCheck(t *testing.T) {
+	exp := Expectation{
+		Gifts:   map[string]bool{"g-1": true, "g-2": true},
+		Creates: map[string]bool{"web-n1": true},
+		Poison:  map[string]bool{"bad-1": true},
+	}
+	gift := func(ev, id string) contact.SinkRecord {
+		return contact.SinkRecord{EventID: ev, CausationID: "evt-" + id, TargetSystem: "offline", Entity: contact.EntityGift, Op: contact.SinkCreate, Gift: &contact.Gift{GiftID: id}}
+	}
+	create := contact.SinkRecord{EventID: "c-1", CausationID: "evt-1", TargetSystem: "offline", Entity: contact.EntityContact, Op: contact.SinkCreate, Links: map[string]string{"online": "web-n1"}}
+	good := []contact.SinkRecord{create, gift("s-1", "g-1"), gift("s-2", "g-2")}
+	kos := []contact.KickOut{{Key: []byte("bad-1")}}
+
+	for _, tc := range []struct {
+		name                  string
+		sinks                 []contact.SinkRecord
+		kos                   []contact.KickOut
+		lost, dup, unexpected int
+	}{
+		{"exact", good, kos, 0, 0, 0},
+		{"gift lost", good[:2], kos, 1, 0, 0},
+		{"create lost", good[1:], kos, 1, 0, 0},
+		{"same record twice", append(append([]contact.SinkRecord{}, good...), good[1]), kos, 0, 2, 0},
+		{"gift twice under two ids", append(append([]contact.SinkRecord{}, good...), gift("s-9", "g-1")), kos, 0, 1, 0},
+		{"echo caused output", append(append([]contact.SinkRecord{}, good...), contact.SinkRecord{EventID: "u-1", CausationID: "offline:pg:1", TargetSystem: "online", Op: contact.SinkUpdate}), kos, 0, 0, 1},
+		{"kick-out lost", good, nil, 1, 0, 0},
+		{"valid record kicked out", good, append(append([]contact.KickOut{}, kos...), contact.KickOut{Key: []byte("web-1")}), 0, 0, 1},
+		{"kick-out twice", good, append(append([]contact.KickOut{}, kos...), kos...), 0, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Check(exp, "offline", "online", tc.sinks, tc.kos)
+			if r.Lost != tc.lost || r.Duplicated != tc.dup || r.Unexpected != tc.unexpected {
+				t.Fatalf("got %s; want lost=%d duplicated=%d unexpected=%d", r, tc.lost, tc.dup, tc.unexpected)
+			}
+		})
+	}
+}
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	a, b := Generate(3, 50, 500), Generate(3, 50, 500)
+	if len(a.Flow) != len(b.Flow) || len(a.Expect.Gifts) != len(b.Expect.Gifts) {
+		t.Fatal("same seed, different streams")
+	}
+	for i := range a.Flow {
+		if string(a.Flow[i].Value) != string(b.Flow[i].Value) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+	if len(a.Expect.Poison) == 0 || len(a.Expect.Creates) == 0 || a.Expect.Echoes == 0 || len(a.Expect.Gifts) < 400 {
+		t.Fatalf("stream lacks variety: %d poison, %d creates, %d echoes, %d gifts",
+			len(a.Expect.Poison), len(a.Expect.Creates), a.Expect.Echoes, len(a.Expect.Gifts))
+	}
+}

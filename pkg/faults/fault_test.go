@@ -1,0 +1,322 @@
+package faults
+
+import (
+	"context"
+
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/contactsync/contactsync/pkg/avrocodec"
+	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/internal/testenv"
+	"github.com/contactsync/contactsync/pkg/kafkaops"
+)
+
+// envInt reads a positive integer setting of the suite.
+func envInt(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+// TestExactlyOnceUnderFaults feeds a known stream through the four stages,
+// each running as two processes, while it kills them with SIGKILL at random
+// (and at failpoints between Redis writes and the Kafka commit), restarts
+// Redis once and the broker once. Then it checks the sinks and kick-outs
+// against what the input demands: nothing lost, nothing doubled.
+//
+// FAULT_EVENTS (default 20000) sizes the stream, FAULT_KILLS (default 12)
+// the number of process kills. FAULT_BREAK=memo disables the router's
+// per-event memo to show that the check catches a broken pipeline.
+func TestExactlyOnceUnderFaults(t *testing.T) {
+	brokers := testenv.RealKafka(t)
+	if os.Getenv("REDIS_ADDR") == "" {
+		t.Skip("REDIS_ADDR is unset: the fault suite needs the real redis-server that `make test` starts")
+	}
+	harness := os.Getenv("HARNESS_SH")
+	events, kills := envInt(t, "FAULT_EVENTS", 20000), envInt(t, "FAULT_KILLS", 12)
+	ctx := testenv.Context(t, 15*time.Minute)
+
+	bin := filepath.Join(t.TempDir(), "contactsync")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/contactsync/contactsync/services/contactsync")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+
+	name := testenv.Unique("fault")
+	failpoints := "ingest.before-commit=0.01,matcher.before-commit=0.02,router.before-commit=0.02,collector.before-commit=0.02"
+	env := []string{
+		"KAFKA_BROKERS=" + strings.Join(brokers, ","),
+		"REDIS_ADDR=" + os.Getenv("REDIS_ADDR"),
+		"CONTACTSYNC_TOPIC_PREFIX=" + name + ".",
+		"CONTACTSYNC_GROUP_PREFIX=" + name,
+		"CONTACTSYNC_REDIS_PREFIX=" + name,
+		"CONTACTSYNC_SESSION_TIMEOUT=6s",
+		"CONTACTSYNC_ADMIN_ADDR=127.0.0.1:0",
+		"CONTACTSYNC_LOG_LEVEL=warn",
+	}
+	if os.Getenv("FAULT_BREAK") == "memo" {
+		failpoints += ",router.skip-memo=1"
+	}
+	env = append(env, "CONTACTSYNC_FAILPOINTS="+failpoints)
+
+	topics := run(t, ctx, bin, env, "topics")
+	stream := Generate(11, events/10, events)
+	t.Logf("stream: %d offline contacts, %d online records; expect %d gifts, %d new donors, %d poison, %d echoes",
+		len(stream.Load), len(stream.Flow), len(stream.Expect.Gifts), len(stream.Expect.Creates), len(stream.Expect.Poison), stream.Expect.Echoes)
+
+	logs := t.TempDir()
+	var procs []*stageProc
+	for _, stage := range []string{"ingest", "matcher", "router", "collector"} {
+		for _, replica := range []string{"a", "b"} {
+			p := &stageProc{t: t, bin: bin, stage: stage, env: append(env[:len(env):len(env)], "CONTACTSYNC_INSTANCE="+replica), logDir: logs, name: stage + "-" + replica}
+			p.start()
+			procs = append(procs, p)
+		}
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			p.stop()
+		}
+	})
+
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordRetries(100), kgo.ProduceRequestTimeout(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	cdc, onlineTopic := topics[0], topics[1]
+	produce := func(ins []Input) {
+		recs := make([]*kgo.Record, len(ins))
+		for i, in := range ins {
+			topic := cdc
+			if in.Online {
+				topic = onlineTopic
+			}
+			recs[i] = &kgo.Record{Topic: topic, Key: in.Key, Value: in.Value}
+		}
+		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+	produce(stream.Load)
+
+	// Faults run while the stream flows in chunks.
+	faultsDone := make(chan struct{})
+	stopFaults := make(chan struct{})
+	go func() {
+		defer close(faultsDone)
+		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+		plan := make([]string, 0, kills+2)
+		for i := 0; i < kills; i++ {
+			plan = append(plan, "kill")
+		}
+		if harness != "" {
+			plan = append(plan, "restart-redis", "restart-kafka")
+		}
+		rng.Shuffle(len(plan), func(i, j int) { plan[i], plan[j] = plan[j], plan[i] })
+		for _, step := range plan {
+			select {
+			case <-stopFaults:
+				return
+			case <-time.After(time.Duration(1500+rng.IntN(2500)) * time.Millisecond): // pacing of faults, not synchronisation
+			}
+			switch step {
+			case "kill":
+				p := procs[rng.IntN(len(procs))]
+				t.Logf("fault: kill -9 %s", p.name)
+				p.kill()
+				p.start()
+			default:
+				t.Logf("fault: %s", step)
+				if out, err := exec.Command(harness, step).CombinedOutput(); err != nil {
+					t.Errorf("%s: %v\n%s", step, err, out)
+				}
+			}
+		}
+	}()
+	const chunk = 500
+	for i := 0; i < len(stream.Flow); i += chunk {
+		produce(stream.Flow[i:min(i+chunk, len(stream.Flow))])
+	}
+	<-faultsDone
+	close(stopFaults)
+
+	// Failpoints keep firing while work remains; a crashed process is
+	// restarted by its supervisor loop until the pipeline is idle.
+	var inputs []kafkaops.GroupInputs
+	prefix := name + "."
+	for _, g := range []struct {
+		stage  string
+		topics []string
+	}{
+		{"ingest", []string{topics[0], topics[1], prefix + "replay"}},
+		{"matcher", []string{prefix + "changes"}},
+		{"router", []string{prefix + "matched"}},
+		{"collector", []string{prefix + "kickouts", prefix + "review"}},
+	} {
+		inputs = append(inputs, kafkaops.GroupInputs{Group: name + "-" + g.stage, Topics: g.topics})
+	}
+	idleCtx, cancel := context.WithTimeout(ctx, 8*time.Minute)
+	defer cancel()
+	if err := kafkaops.WaitIdle(idleCtx, brokers, inputs); err != nil {
+		t.Fatalf("pipeline did not drain: %v", err)
+	}
+
+	codec, err := avrocodec.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sinks []contact.SinkRecord
+	for _, topic := range topics[2:] {
+		if !strings.HasPrefix(topic, prefix+"sink.") {
+			continue
+		}
+		recs, err := kafkaops.ReadTopic(ctx, brokers, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			s, err := codec.DecodeSink(r.Value)
+			if err != nil {
+				t.Fatalf("%s: %v", topic, err)
+			}
+			sinks = append(sinks, s)
+		}
+	}
+	recs, err := kafkaops.ReadTopic(ctx, brokers, prefix+"kickouts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kos []contact.KickOut
+	for _, r := range recs {
+		k, err := codec.DecodeKickOut(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kos = append(kos, k)
+	}
+	restarts := 0
+	for _, p := range procs {
+		restarts += p.restarts()
+	}
+	report := Check(stream.Expect, "offline", "online", sinks, kos)
+	t.Logf("after %d process restarts (kills and failpoint crashes): %s", restarts, report)
+	if !report.OK() {
+		t.Fatalf("exactly-once violated: %s", report)
+	}
+}
+
+// run runs a contactsync command to completion and returns its output lines.
+func run(t *testing.T, ctx context.Context, bin string, env []string, args ...string) []string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("contactsync %v: %v", args, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// stageProc supervises one stage process: it restarts it whenever it dies
+// (a failpoint crash) until stop.
+type stageProc struct {
+	t      *testing.T
+	bin    string
+	stage  string
+	name   string
+	env    []string
+	logDir string
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	stopped bool
+	starts  int
+}
+
+func (p *stageProc) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return
+	}
+	log, err := os.OpenFile(filepath.Join(p.logDir, p.name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		p.t.Errorf("log file: %v", err)
+		return
+	}
+	cmd := exec.Command(p.bin, "run", "--stages", p.stage)
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		p.t.Errorf("start %s: %v", p.name, err)
+		return
+	}
+	p.starts++
+	exited := make(chan struct{})
+	p.cmd, p.exited = cmd, exited
+	go func() {
+		_ = cmd.Wait()
+		_ = log.Close()
+		close(exited)
+		p.mu.Lock()
+		again := !p.stopped && p.cmd == cmd
+		p.mu.Unlock()
+		if again { // died on its own (a failpoint): restart, as a supervisor would
+			p.start()
+		}
+	}()
+}
+
+func (p *stageProc) kill() {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.cmd = nil
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+}
+
+func (p *stageProc) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+func (p *stageProc) restarts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.starts - 1
+}

@@ -1,0 +1,197 @@
+// Package faults is contactsync's fault suite: it generates a known input
+// stream (offline contacts, online gifts with duplicates, typos, echoes and
+// poison records), derives from the input alone what must come out, and
+// checks the sink and kick-out topics against it. The suite itself
+// (fault_test.go) runs the stages as processes on the real broker and Redis
+// and kills them, Redis and the broker while the stream flows.
+package faults
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// Input is one record to produce.
+type Input struct {
+	Online bool // online events topic, else the offline CDC topic
+	Key    []byte
+	Value  []byte
+}
+
+// Stream is a generated input with what it must produce.
+type Stream struct {
+	// Load is the offline initial load (Debezium snapshot rows).
+	Load []Input
+	// Flow is everything else, in production order.
+	Flow   []Input
+	Expect Expectation
+}
+
+// Expectation is derived from the input only, never from the pipeline.
+type Expectation struct {
+	// Gifts: every valid gift id must reach the offline sink exactly once.
+	Gifts map[string]bool
+	// Creates: every new online donor (by online record id) must be created
+	// in the offline system exactly once; known donors never.
+	Creates map[string]bool
+	// Poison: the key of every record that must be kicked out exactly once.
+	Poison map[string]bool
+	// Echoes counts the sync's own writes coming back as offline CDC. They,
+	// like every offline change after the initial load here, must cause
+	// nothing: their values are what the sync wrote.
+	Echoes int
+}
+
+type donor struct {
+	onlineID, offlineID           string
+	given, family, email, phone   string
+	street, city, region, zip, rs string
+}
+
+var (
+	givenNames  = []string{"Anna", "Ben", "Clara", "David", "Emma", "Felix", "Grace", "Henry", "Isla", "Jack", "Katherine", "Liam", "Maria", "Noah", "Olivia", "Peter", "Rosa", "Samuel", "Tara", "Victor"}
+	familyNames = []string{"Adams", "Brown", "Clarke", "Davies", "Evans", "Fischer", "Garcia", "Hughes", "Jones", "Khan", "Lewis", "Martin", "Nguyen", "Patel", "Roberts", "Smith", "Taylor", "Walker", "Young", "Zimmer"}
+	streets     = []string{"High Street", "Station Road", "Church Lane", "Park Avenue", "Mill Road", "Green Lane"}
+)
+
+// Generate builds a stream of about events online events over offline known
+// donors; the same seed gives the same stream.
+func Generate(seed uint64, offline, events int) Stream {
+	rng := rand.New(rand.NewPCG(seed, seed*31+7))
+	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	s := Stream{Expect: Expectation{Gifts: map[string]bool{}, Creates: map[string]bool{}, Poison: map[string]bool{}}}
+	mk := func(i int, prefix string) donor {
+		// Unique name per donor (a number in the family name keeps matching
+		// honest: the suite is about delivery, not about telling twins apart).
+		return donor{
+			given: givenNames[rng.IntN(len(givenNames))], family: fmt.Sprintf("%s%s", familyNames[rng.IntN(len(familyNames))], suffix(i, prefix)),
+			email: fmt.Sprintf("%s%d@example.org", prefix, i), phone: fmt.Sprintf("+1217%07d", phoneBase(prefix)+i),
+			street: fmt.Sprintf("%d %s", 1+i%300, streets[i%len(streets)]), city: "Springfield", region: "IL", zip: "62701",
+		}
+	}
+	known := make([]donor, offline)
+	for i := range known {
+		d := mk(i, "known")
+		d.offlineID, d.onlineID = fmt.Sprintf("OFF-%06d", i), fmt.Sprintf("web-k%06d", i)
+		d.rs = []string{"online", "direct_mail"}[i%2]
+		known[i] = d
+		s.Load = append(s.Load, debezium("r", d, base.Add(time.Duration(i)*time.Millisecond), "admin", int64(i)))
+	}
+	var fresh []donor
+	t := base.Add(time.Hour)
+	for i := 0; i < events; i++ {
+		t = t.Add(time.Second)
+		roll := rng.Float64()
+		switch {
+		case roll < 0.01: // poison: truncated JSON
+			key := fmt.Sprintf("bad-json-%d", i)
+			s.Flow = append(s.Flow, Input{Online: true, Key: []byte(key), Value: []byte(`{"event_id":"evt-` + key + `","type":"gift.created",`)})
+			s.Expect.Poison[key] = true
+			continue
+		case roll < 0.02: // poison: a gift of a negative amount
+			key := fmt.Sprintf("bad-amount-%d", i)
+			d := mk(1_000_000+i, "bad")
+			d.onlineID = key
+			in := online(fmt.Sprintf("evt-%s", key), d, t, &gift{ID: "g-" + key, Amount: "-5.00"})
+			s.Flow = append(s.Flow, in)
+			s.Expect.Poison[key] = true
+			continue
+		case roll < 0.03 && offline > 0: // echo: the sync's own write of unchanged values
+			j := rng.IntN(offline)
+			s.Flow = append(s.Flow, debezium("u", known[j], t, "contactsync", int64(10_000_000+i)))
+			s.Expect.Echoes++
+			continue
+		}
+		var d donor
+		if offline > 0 && roll < 0.6 {
+			d = known[rng.IntN(offline)]
+			if rng.IntN(4) == 0 { // a typo in the online name
+				d.given = swap(rng, d.given)
+			}
+		} else if len(fresh) == 0 || rng.IntN(3) == 0 {
+			d = mk(len(fresh), "new")
+			d.onlineID = fmt.Sprintf("web-n%06d", len(fresh))
+			fresh = append(fresh, d)
+			s.Expect.Creates[d.onlineID] = true
+		} else {
+			d = fresh[rng.IntN(len(fresh))]
+		}
+		g := &gift{ID: fmt.Sprintf("g-%07d", i), Amount: []string{"10.00", "25.00", "50.00", "12.50"}[rng.IntN(4)]}
+		in := online(fmt.Sprintf("evt-%07d", i), d, t, g)
+		s.Flow = append(s.Flow, in)
+		s.Expect.Gifts[g.ID] = true
+		if rng.IntN(20) == 0 { // redelivered by the webhook sender
+			s.Flow = append(s.Flow, in)
+		}
+	}
+	return s
+}
+
+func suffix(i int, prefix string) string {
+	return fmt.Sprintf("-%s%d", strings.ToUpper(prefix[:1]), i)
+}
+
+func phoneBase(prefix string) int {
+	switch prefix {
+	case "known":
+		return 1_000_000
+	case "new":
+		return 4_000_000
+	}
+	return 7_000_000
+}
+
+func swap(rng *rand.Rand, s string) string {
+	if len(s) < 4 {
+		return s
+	}
+	i := 1 + rng.IntN(len(s)-2)
+	b := []byte(s)
+	b[i], b[i+1] = b[i+1], b[i]
+	return string(b)
+}
+
+type gift struct{ ID, Amount string }
+
+func online(eventID string, d donor, at time.Time, g *gift) Input {
+	ev := map[string]any{
+		"event_id": eventID, "type": "gift.created", "system": "online", "occurred_at": at.Format(time.RFC3339), "origin": "api",
+		"contact": map[string]any{
+			"id": d.onlineID, "reference_source": "online", "first_name": d.given, "last_name": d.family,
+			"email": d.email, "phone": d.phone,
+			"address": map[string]any{"line1": d.street, "city": d.city, "region": d.region, "postcode": d.zip, "country": "US"},
+		},
+		"gift": map[string]any{"id": g.ID, "amount": g.Amount, "currency": "USD", "received_at": at.Format(time.RFC3339), "campaign": "fault-suite"},
+	}
+	return Input{Online: true, Key: []byte(d.onlineID), Value: mustJSON(ev)}
+}
+
+func debezium(op string, d donor, at time.Time, by string, lsn int64) Input {
+	row := map[string]any{
+		"id": d.offlineID, "first_name": d.given, "last_name": d.family, "email": d.email, "phone": d.phone,
+		"address1": d.street, "city": d.city, "state": d.region, "postcode": d.zip, "country": "US",
+		"do_not_email": false, "do_not_mail": false, "do_not_phone": false,
+		"reference_source": d.rs, "updated_by": by, "updated_at": at.Format(time.RFC3339Nano),
+	}
+	var before any
+	if op == "u" {
+		before = row
+	}
+	env := map[string]any{
+		"before": before, "after": row, "op": op, "ts_ms": at.UnixMilli(),
+		"source": map[string]any{"connector": "postgresql", "name": "offline", "ts_ms": at.UnixMilli(), "db": "donors",
+			"schema": "public", "table": "contacts", "lsn": lsn},
+	}
+	return Input{Key: mustJSON(map[string]any{"id": d.offlineID}), Value: mustJSON(env)}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // maps of plain values only
+	}
+	return b
+}
