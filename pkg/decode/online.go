@@ -1,0 +1,297 @@
+package decode
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/contactsync/contactsync/pkg/contact"
+)
+
+// OnlineConfig configures the online event decoder.
+type OnlineConfig struct {
+	// System names the source when an event has no "system" field.
+	System string
+}
+
+// Online decodes webhook events of online systems: contact.created,
+// contact.updated and gift.created (see README, "Online events").
+type Online struct {
+	cfg OnlineConfig
+}
+
+// NewOnline checks cfg.
+func NewOnline(cfg OnlineConfig) (*Online, error) {
+	if cfg.System == "" {
+		return nil, errors.New("online decoder: default system name is empty")
+	}
+	return &Online{cfg: cfg}, nil
+}
+
+// The online contact's JSON fields and their canonical fields. A key that
+// is absent or "" was not supplied; JSON null is an explicit clear.
+var (
+	onlineContactFields = []struct {
+		key   string
+		field contact.Field
+	}{
+		{"first_name", contact.GivenName}, {"last_name", contact.FamilyName}, {"organisation", contact.Organisation},
+		{"email", contact.Email}, {"phone", contact.Phone}, {"date_of_birth", contact.DateOfBirth},
+	}
+	onlineAddressFields = []struct {
+		key   string
+		field contact.Field
+	}{
+		{"line1", contact.AddressLine1}, {"line2", contact.AddressLine2}, {"city", contact.Locality},
+		{"region", contact.Region}, {"postcode", contact.Postcode}, {"country", contact.Country},
+	}
+	// Consent is stated positively online ("may email") and negatively
+	// offline ("do not email"); the canonical flags are the negative ones.
+	onlineConsentFields = []struct {
+		key   string
+		field contact.Field
+	}{
+		{"email", contact.DoNotEmail}, {"post", contact.DoNotMail}, {"phone", contact.DoNotPhone},
+	}
+)
+
+// Decode decodes one event into one change (a gift event carries its
+// donor's contact values too).
+func (o *Online) Decode(_, value []byte) ([]contact.Change, error) {
+	ev, err := parseObject(value)
+	if err != nil {
+		return nil, err
+	}
+	kind, _ := ev["type"].(string)
+	switch kind {
+	case "contact.created", "contact.updated", "gift.created":
+	case "":
+		return nil, errorf(ReasonEvent, "event has no type")
+	default:
+		return nil, errorf(ReasonEvent, "unknown event type %q", kind)
+	}
+	c := contact.Change{Op: contact.OpUpsert, Origin: contact.OriginUnknown, SourceSystem: o.cfg.System}
+	if c.EventID, err = optString(ev, "event_id"); err != nil {
+		return nil, err
+	}
+	if c.EventID == "" {
+		return nil, errorf(ReasonEventID, "event has no event_id")
+	}
+	sys, err := optString(ev, "system")
+	if err != nil {
+		return nil, err
+	}
+	if sys != "" {
+		c.SourceSystem = sys
+	}
+	origin, err := optString(ev, "origin")
+	if err != nil {
+		return nil, err
+	}
+	if origin != "" {
+		c.Origin = contact.Origin(origin)
+		if !contact.KnownOrigin(c.Origin) {
+			return nil, errorf(ReasonOrigin, "unknown origin %q", origin)
+		}
+	}
+	at, err := optString(ev, "occurred_at")
+	if err != nil {
+		return nil, err
+	}
+	if at == "" {
+		return nil, errorf(ReasonTime, "event has no occurred_at")
+	}
+	if c.SourceTime, err = parseTime(at); err != nil {
+		return nil, errorf(ReasonTime, "occurred_at: %v", err)
+	}
+
+	person, ok := ev["contact"].(map[string]any)
+	if !ok {
+		return nil, errorf(ReasonEvent, "event has no contact object")
+	}
+	id, ok := idString(person["id"])
+	if !ok {
+		return nil, errorf(ReasonMissingID, "contact has no id")
+	}
+	c.SourceRecordID = id
+	if c.ReferenceSource, err = optString(person, "reference_source"); err != nil {
+		return nil, err
+	}
+	if err := readText(person, onlineContactFields, &c, ""); err != nil {
+		return nil, err
+	}
+	if addr, present := person["address"]; present && addr != nil {
+		m, ok := addr.(map[string]any)
+		if !ok {
+			return nil, errorf(ReasonField, "address: %s, not an object", typeName(addr))
+		}
+		if err := readText(m, onlineAddressFields, &c, "address."); err != nil {
+			return nil, err
+		}
+	} else if present { // "address": null clears the whole address
+		for _, f := range onlineAddressFields {
+			c.Cleared = append(c.Cleared, f.field)
+		}
+	}
+	if consent, present := person["consent"]; present && consent != nil {
+		m, ok := consent.(map[string]any)
+		if !ok {
+			return nil, errorf(ReasonField, "consent: %s, not an object", typeName(consent))
+		}
+		for _, f := range onlineConsentFields {
+			v, present := m[f.key]
+			if !present || v == nil {
+				continue // consent is never cleared, only given or withdrawn
+			}
+			mayContact, ok := v.(bool)
+			if !ok {
+				return nil, errorf(ReasonField, "consent.%s: %s, not a boolean", f.key, typeName(v))
+			}
+			setValue(&c, f.field, fmt.Sprint(!mayContact))
+		}
+	}
+	sortFields(c.Cleared)
+
+	if kind == "gift.created" {
+		g, present := ev["gift"]
+		gm, ok := g.(map[string]any)
+		if !present || !ok {
+			return nil, errorf(ReasonEvent, "gift.created without a gift object")
+		}
+		if c.Gift, err = readGift(gm, c); err != nil {
+			return nil, err
+		}
+	}
+	// Decoded is not yet valid: a text in a decimal column, a year 0.
+	if err := Validate(c); err != nil {
+		return nil, err
+	}
+	return []contact.Change{c}, nil
+}
+
+func optString(m map[string]any, key string) (string, error) {
+	v, present := m[key]
+	if !present || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", errorf(ReasonField, "%s: %s, not a string", key, typeName(v))
+	}
+	return strings.TrimSpace(s), nil
+}
+
+func readText(m map[string]any, fields []struct {
+	key   string
+	field contact.Field
+}, c *contact.Change, path string) error {
+	for _, f := range fields {
+		v, present := m[f.key]
+		switch {
+		case !present:
+		case v == nil:
+			c.Cleared = append(c.Cleared, f.field)
+		default:
+			s, ok := v.(string)
+			if !ok {
+				return errorf(ReasonField, "%s%s: %s, not a string", path, f.key, typeName(v))
+			}
+			if s = strings.TrimSpace(s); s != "" {
+				setValue(c, f.field, s)
+			}
+		}
+	}
+	return nil
+}
+
+// currencyExponent is the number of minor-unit digits of ISO 4217
+// currencies that are not the usual two.
+var currencyExponent = map[string]int{
+	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+	"RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}
+
+func readGift(m map[string]any, c contact.Change) (*contact.Gift, error) {
+	g := &contact.Gift{}
+	var err error
+	str := func(key string) string {
+		if err != nil {
+			return ""
+		}
+		var s string
+		s, err = optString(m, key)
+		return s
+	}
+	id, ok := idString(m["id"])
+	if !ok {
+		return nil, errorf(ReasonGift, "gift has no id")
+	}
+	g.GiftID = id
+	g.Currency = strings.ToUpper(str("currency"))
+	g.Campaign, g.Fund, g.PaymentMethod = str("campaign"), str("fund"), str("payment_method")
+	received := str("received_at")
+	if err != nil {
+		return nil, err
+	}
+	g.ReceivedAt = c.SourceTime
+	if received != "" {
+		if g.ReceivedAt, err = parseTime(received); err != nil {
+			return nil, errorf(ReasonGift, "received_at: %v", err)
+		}
+	}
+	if !currencyRE.MatchString(g.Currency) {
+		return nil, errorf(ReasonGift, "currency must be an ISO 4217 code")
+	}
+	var amount string
+	switch v := m["amount"].(type) {
+	case string:
+		amount = strings.TrimSpace(v)
+	case json.Number:
+		amount = v.String()
+	case nil:
+		return nil, errorf(ReasonGift, "gift has no amount")
+	default:
+		return nil, errorf(ReasonGift, "amount: %s, not a decimal", typeName(v))
+	}
+	exp, ok := currencyExponent[g.Currency]
+	if !ok {
+		exp = 2
+	}
+	if g.AmountMinor, err = minorUnits(amount, exp); err != nil {
+		return nil, errorf(ReasonGift, "amount: %v", err)
+	}
+	if g.AmountMinor <= 0 {
+		return nil, errorf(ReasonGift, "amount must be positive")
+	}
+	return g, nil
+}
+
+// minorUnits converts a decimal amount to integer minor units exactly,
+// refusing more decimals than the currency has (never rounding money).
+func minorUnits(amount string, exponent int) (int64, error) {
+	if !decimalRE.MatchString(amount) || len(amount) > 40 {
+		return 0, fmt.Errorf("not a plain decimal number")
+	}
+	r, ok := new(big.Rat).SetString(amount)
+	if !ok {
+		return 0, fmt.Errorf("not a decimal number")
+	}
+	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(exponent)), nil)))
+	if !r.IsInt() {
+		return 0, fmt.Errorf("more than %d decimals", exponent)
+	}
+	if !r.Num().IsInt64() {
+		return 0, fmt.Errorf("out of range")
+	}
+	return r.Num().Int64(), nil
+}
+
+func setValue(c *contact.Change, f contact.Field, v string) {
+	if c.Values == nil {
+		c.Values = contact.Values{}
+	}
+	c.Values[f] = v
+}
