@@ -34,7 +34,9 @@ test: ## start real Kafka, Redis and PostgreSQL (installing them if needed), run
 	@session="make-test-$$$$"; \
 	trap 'HARNESS_SESSION=$$session $(HARNESS) down' EXIT; \
 	HARNESS_SESSION=$$session $(HARNESS) up; \
+	deploy/harness/browser-deps.sh; \
 	source .harness/env; \
+	export CI=$${CI:-true}; \
 	echo "real services: Kafka $${KAFKA_VERSION:-?} at $$KAFKA_BROKERS, Redis $${REDIS_VERSION:-?} at $$REDIS_ADDR"; \
 	$(MAKE) --no-print-directory test-go
 

@@ -18,7 +18,6 @@ import (
 	"github.com/contactsync/contactsync/pkg/obs"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/pipeline/collector"
-	"github.com/contactsync/contactsync/pkg/pipeline/ingest"
 	"github.com/contactsync/contactsync/pkg/pipeline/matcher"
 	"github.com/contactsync/contactsync/pkg/pipeline/router"
 	"github.com/contactsync/contactsync/pkg/redisstore"
@@ -47,7 +46,6 @@ type App struct {
 	metrics  *pipeline.Metrics
 	rules    *rulesAdapter
 	kgoOpts  []kgo.Opt
-	runners  []*stream.Runner
 }
 
 // Option adjusts how an App is built (tests and the demo use them).
@@ -107,6 +105,12 @@ func (a *App) Systems() []string { return a.rules.systems() }
 // Topics returns every topic the pipeline uses.
 func (a *App) Topics() []string { return a.cfg.Topics.All(a.Systems()) }
 
+// SinkTopic returns the sink topic of a target system.
+func (a *App) SinkTopic(system string) string { return a.cfg.Topics.Sink(system) }
+
+// Config returns the process configuration.
+func (a *App) Config() Config { return a.cfg }
+
 // Queue is the kick-out and review store.
 func (a *App) Queue() *redisstore.Queue {
 	return redisstore.NewQueue(a.rdb, redisstore.Keys{Prefix: a.cfg.RedisPrefix}, a.codec, a.cfg.KickOutRetention)
@@ -125,7 +129,9 @@ func (a *App) newStage(name string) (stage, error) {
 	case StageMatcher:
 		return matcher.New(a.cfg.Topics, a.codec, redisstore.NewExactResolver(a.rdb, keys), a.metrics), nil
 	case StageRouter:
-		return router.New(a.cfg.Topics, a.codec, a.rules, redisstore.NewStateStore(a.rdb, keys, 0), a.metrics), nil
+		st := router.New(a.cfg.Topics, a.codec, a.rules, redisstore.NewStateStore(a.rdb, keys, 0), a.metrics)
+		st.UnsafeSkipMemos = a.cfg.Failpoints.On("router.skip-memo")
+		return st, nil
 	case StageCollector:
 		return collector.New(a.cfg.Topics, a.codec, a.Queue(), a.metrics), nil
 	}
@@ -145,7 +151,11 @@ func (a *App) Runner(name string) (*stream.Runner, error) {
 		Group:           group,
 		Topics:          st.InputTopics(),
 		TransactionalID: group + "-" + a.cfg.Instance,
-		SessionTimeout:  a.cfg.SessionTimeout,
+		// Static membership: a restarted replica takes its partitions back
+		// at once instead of after a session timeout and a rebalance.
+		InstanceID:     group + "-" + a.cfg.Instance,
+		SessionTimeout: a.cfg.SessionTimeout,
+		Failpoints:     a.cfg.Failpoints,
 	}, st, a.log.Named(name), a.reg, a.kgoOpts...)
 }
 

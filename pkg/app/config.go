@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/contactsync/contactsync/pkg/failpoint"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 )
 
@@ -32,6 +33,7 @@ type Config struct {
 	KickOutRetention  time.Duration
 	MaxReplays        int
 	SessionTimeout    time.Duration
+	Failpoints        *failpoint.Set // fault tests only
 }
 
 // Env documents every variable ConfigFromEnv reads, with its default.
@@ -55,6 +57,7 @@ var Env = []struct{ Name, Default, Help string }{
 	{"CONTACTSYNC_KICKOUT_RETENTION", "720h", "how long kick-outs and review items are kept"},
 	{"CONTACTSYNC_MAX_REPLAYS", "10", "replays after which a record stays in the queue"},
 	{"CONTACTSYNC_SESSION_TIMEOUT", "10s", "consumer group session timeout"},
+	{failpoint.EnvVar, "", "fault tests only: name=probability,... crash points (e.g. router.before-commit=0.05)"},
 }
 
 // ConfigFromEnv reads the configuration; all problems are reported at once.
@@ -111,6 +114,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		MaxReplays:        integer("CONTACTSYNC_MAX_REPLAYS", "10"),
 		SessionTimeout:    duration("CONTACTSYNC_SESSION_TIMEOUT", "10s"),
 	}
+	fp, err := failpoint.Parse(getenv(failpoint.EnvVar))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Failpoints = fp
 	if cfg.Instance == "" {
 		errs = append(errs, errors.New("CONTACTSYNC_INSTANCE: empty and no hostname"))
 	}
