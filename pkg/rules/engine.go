@@ -202,6 +202,11 @@ func (e *Engine) Apply(state []byte, m contact.Matched) (Result, error) {
 			decide(in.field, "", ActClearIgnored, r.Name)
 			continue
 		}
+		g, has := st.Golden[in.field]
+		if (has && g.Value == in.value && g.Cleared == in.clear) || (!has && in.clear) {
+			decide(in.field, "", ActUnchanged, r.Name) // nothing new: not even worth a review
+			continue
+		}
 		if rv := r.Review; rv != nil && rv.From == src.Name && slices.Contains(rv.Origins, c.Origin) {
 			for _, t := range rv.To {
 				if held[t] == nil {
@@ -215,13 +220,8 @@ func (e *Engine) Apply(state []byte, m contact.Matched) (Result, error) {
 			decide(in.field, "", ActHeld, r.Name)
 			continue
 		}
-		g, has := st.Golden[in.field]
 		if action := e.conflict(r, g, has, in, c, src.Name, linking, st); action != "" {
 			decide(in.field, "", action, r.Name)
-			continue
-		}
-		if has && g.Value == in.value && g.Cleared == in.clear {
-			decide(in.field, "", ActUnchanged, r.Name)
 			continue
 		}
 		st.Version++
