@@ -60,7 +60,7 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	}
 
 	name := testenv.Unique("fault")
-	failpoints := "ingest.before-commit=0.01,matcher.before-commit=0.02,router.before-commit=0.02,collector.before-commit=0.02"
+	failpoints := "ingest.before-commit=0.01,matcher.before-commit=0.05,router.before-commit=0.1,collector.before-commit=0.02"
 	env := []string{
 		"KAFKA_BROKERS=" + strings.Join(brokers, ","),
 		"REDIS_ADDR=" + os.Getenv("REDIS_ADDR"),
@@ -115,7 +115,29 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 			t.Fatalf("produce: %v", err)
 		}
 	}
+	// Every stage's group and inputs, to tell when the pipeline is idle.
+	var inputs []kafkaops.GroupInputs
+	prefix := name + "."
+	for _, g := range []struct {
+		stage  string
+		topics []string
+	}{
+		{"ingest", []string{topics[0], topics[1], prefix + "replay"}},
+		{"matcher", []string{prefix + "changes"}},
+		{"router", []string{prefix + "matched"}},
+		{"collector", []string{prefix + "kickouts", prefix + "review"}},
+	} {
+		inputs = append(inputs, kafkaops.GroupInputs{Group: name + "-" + g.stage, Topics: g.topics})
+	}
+	// Point zero: the offline initial load is in before online traffic
+	// starts, as in a real go-live (else a donor's first gift could race
+	// her offline record and rightly create a new person).
 	produce(stream.Load)
+	loadCtx, loadDone := context.WithTimeout(ctx, 5*time.Minute)
+	if err := kafkaops.WaitIdle(loadCtx, brokers, inputs); err != nil {
+		t.Fatalf("initial load did not drain: %v", err)
+	}
+	loadDone()
 
 	// Faults run while the stream flows in chunks.
 	faultsDone := make(chan struct{})
@@ -159,20 +181,7 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	close(stopFaults)
 
 	// Failpoints keep firing while work remains; a crashed process is
-	// restarted by its supervisor loop until the pipeline is idle.
-	var inputs []kafkaops.GroupInputs
-	prefix := name + "."
-	for _, g := range []struct {
-		stage  string
-		topics []string
-	}{
-		{"ingest", []string{topics[0], topics[1], prefix + "replay"}},
-		{"matcher", []string{prefix + "changes"}},
-		{"router", []string{prefix + "matched"}},
-		{"collector", []string{prefix + "kickouts", prefix + "review"}},
-	} {
-		inputs = append(inputs, kafkaops.GroupInputs{Group: name + "-" + g.stage, Topics: g.topics})
-	}
+	// restarted by its supervisor until the pipeline is idle.
 	idleCtx, cancel := context.WithTimeout(ctx, 8*time.Minute)
 	defer cancel()
 	if err := kafkaops.WaitIdle(idleCtx, brokers, inputs); err != nil {

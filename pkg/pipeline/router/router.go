@@ -128,15 +128,20 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 	var order []string
 	for _, it := range items {
 		if it.memo != nil {
-			// Done before (a redone batch, or a redelivered event): emit
-			// exactly what was emitted then, and change nothing.
-			recs, err := decodeMemo(it.memo)
+			recs, input, err := decodeMemo(it.memo)
 			if err != nil {
 				return nil, fmt.Errorf("memo of event %s: %w", it.m.Change.EventID, err)
 			}
-			for _, r := range recs {
-				out.Emit(r)
+			if input == position(it.in) {
+				// The same input record again: this batch is being redone
+				// after a crash or an aborted transaction, so the first
+				// output never became visible. Emit exactly that again.
+				for _, r := range recs {
+					out.Emit(r)
+				}
 			}
+			// Otherwise it is another delivery of a done event (a webhook
+			// sent twice): its output is already out; emit nothing.
 			if s.metrics != nil {
 				s.metrics.Duplicates.WithLabelValues(StageName).Inc()
 			}
@@ -157,7 +162,7 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 		if err != nil {
 			return nil, err
 		}
-		memo, err := encodeMemo(recs)
+		memo, err := encodeMemo(position(it.in), recs)
 		if err != nil {
 			return nil, err
 		}
@@ -230,6 +235,13 @@ func (s *Stage) route(it item, state []byte) ([]*kgo.Record, []byte, error) {
 	return sub.Records, v.State, nil
 }
 
+// memo is how an event's output is remembered, with the input record that
+// produced it.
+type memo struct {
+	Input   string       `json:"in"`
+	Records []memoRecord `json:"out"`
+}
+
 // memoRecord is how an output record is remembered.
 type memoRecord struct {
 	Topic   string             `json:"t"`
@@ -238,26 +250,31 @@ type memoRecord struct {
 	Headers []kgo.RecordHeader `json:"h,omitempty"`
 }
 
-func encodeMemo(recs []*kgo.Record) ([]byte, error) {
-	ms := make([]memoRecord, len(recs))
+// position names an input record uniquely within the stage's input.
+func position(r *kgo.Record) string {
+	return fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset)
+}
+
+func encodeMemo(input string, recs []*kgo.Record) ([]byte, error) {
+	m := memo{Input: input, Records: make([]memoRecord, len(recs))}
 	for i, r := range recs {
-		ms[i] = memoRecord{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}
+		m.Records[i] = memoRecord{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}
 	}
-	b, err := json.Marshal(ms)
+	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode memo: %w", err)
 	}
 	return b, nil
 }
 
-func decodeMemo(b []byte) ([]*kgo.Record, error) {
-	var ms []memoRecord
-	if err := json.Unmarshal(b, &ms); err != nil {
-		return nil, fmt.Errorf("decode memo: %w", err)
+func decodeMemo(b []byte) ([]*kgo.Record, string, error) {
+	var m memo
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, "", fmt.Errorf("decode memo: %w", err)
 	}
-	recs := make([]*kgo.Record, len(ms))
-	for i, m := range ms {
-		recs[i] = &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Headers: m.Headers}
+	recs := make([]*kgo.Record, len(m.Records))
+	for i, r := range m.Records {
+		recs[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}
 	}
-	return recs, nil
+	return recs, m.Input, nil
 }

@@ -123,3 +123,27 @@ func TestStateConflictFailsTheBatch(t *testing.T) {
 		t.Errorf("state = %q v%d, want \"1\" v1", got["p"].Data, got["p"].Version)
 	}
 }
+
+// An event delivered twice as two input records (a webhook sent twice) is
+// applied once and emitted once; only a redo of the same record re-emits.
+func TestDuplicateDeliveryEmitsNothing(t *testing.T) {
+	rdb, _ := testenv.Redis(t)
+	ctx := testenv.Context(t, time.Minute)
+	engine := &countingEngine{}
+	st := router.New(pipeline.DefaultTopics(), jsonCodec{}, engine, redisstore.NewStateStore(rdb, redisstore.Keys{Prefix: testenv.Unique("t")}, time.Hour), nil)
+	first, err := st.Process(ctx, []*kgo.Record{matchedRecord(t, "p-1", "e1", 10)})
+	if err != nil || len(first) != 1 {
+		t.Fatalf("first delivery: %d records, %v", len(first), err)
+	}
+	second, err := st.Process(ctx, []*kgo.Record{matchedRecord(t, "p-1", "e1", 11)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second) != 0 || engine.calls != 1 {
+		t.Fatalf("second delivery emitted %d records after %d engine calls; want 0 and 1", len(second), engine.calls)
+	}
+	both, err := st.Process(ctx, []*kgo.Record{matchedRecord(t, "p-2", "e2", 12), matchedRecord(t, "p-2", "e2", 13)})
+	if err != nil || len(both) != 1 {
+		t.Fatalf("the same event twice in one batch: %d records, %v; want 1", len(both), err)
+	}
+}
