@@ -95,9 +95,10 @@ stop_pid() {
 	fi
 }
 
-# kill9 SVC: crash the service (fault tests), wait until it is gone.
+# kill9 SVC PORT: crash the service (fault tests), wait until it is gone and
+# its port is free (a restart that races the old socket fails to bind).
 kill9() {
-	local pid
+	local pid deadline=$((SECONDS + 30))
 	if pid=$(svc_pid "$1"); then
 		log "$1: kill -9 $pid"
 		kill -KILL "$pid"
@@ -105,6 +106,10 @@ kill9() {
 	else
 		log "$1: not running"
 	fi
+	while port_open "$2"; do
+		((SECONDS < deadline)) || die "$1: port $2 still taken after the kill"
+		sleep 0.2
+	done
 }
 
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
@@ -454,7 +459,7 @@ cmd_status() {
 cmd_restart_kafka() {
 	[[ -f $H/kafka/server.properties ]] || die "kafka: no data dir in $H/kafka: run up first"
 	local t0=$SECONDS
-	kill9 kafka
+	kill9 kafka "$KAFKA_PORT"
 	kafka_launch
 	log "kafka: restarted on the same data in $((SECONDS - t0))s"
 }
@@ -462,7 +467,7 @@ cmd_restart_kafka() {
 cmd_restart_redis() {
 	[[ -d $H/redis ]] || die "redis: no data dir in $H/redis: run up first"
 	local t0=$SECONDS
-	kill9 redis
+	kill9 redis "$REDIS_PORT"
 	redis_launch
 	log "redis: restarted on the same data in $((SECONDS - t0))s"
 }

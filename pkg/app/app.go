@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -14,6 +16,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/contactsync/contactsync/pkg/avrocodec"
+	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/dashboard"
 	"github.com/contactsync/contactsync/pkg/kafkaops"
 	"github.com/contactsync/contactsync/pkg/obs"
 	"github.com/contactsync/contactsync/pkg/pipeline"
@@ -46,6 +50,7 @@ type App struct {
 	metrics  *pipeline.Metrics
 	rules    *rulesAdapter
 	kgoOpts  []kgo.Opt
+	dashURL  atomic.Value
 }
 
 // Option adjusts how an App is built (tests and the demo use them).
@@ -113,7 +118,41 @@ func (a *App) Config() Config { return a.cfg }
 
 // Queue is the kick-out and review store.
 func (a *App) Queue() *redisstore.Queue {
-	return redisstore.NewQueue(a.rdb, redisstore.Keys{Prefix: a.cfg.RedisPrefix}, a.codec, a.cfg.KickOutRetention)
+	return redisstore.NewQueue(a.rdb, redisstore.Keys{Prefix: a.cfg.RedisPrefix}, a.codec, a.cfg.KickOutRetention,
+		redisstore.WithFacts(dashboard.Facts(a.sources(), a.codec)))
+}
+
+func (a *App) sources() dashboard.Sources {
+	return dashboard.Sources{Topics: a.cfg.Topics, OfflineSystem: a.cfg.OfflineSystem, OnlineSystem: a.cfg.OnlineSystem}
+}
+
+// DashboardDeps returns what the kick-out dashboard and CLI need; producer
+// puts replays on the replay topic.
+func (a *App) DashboardDeps(producer dashboard.Producer) (dashboard.Deps, error) {
+	decoders, err := newDecoders(a.cfg, a.codec)
+	if err != nil {
+		return dashboard.Deps{}, err
+	}
+	return dashboard.Deps{
+		Store: a.Queue(), Producer: producer, Codec: a.codec, Sources: a.sources(), MaxReplays: a.cfg.MaxReplays,
+		Decode: func(format string, r *kgo.Record) ([]contact.Change, error) {
+			d, ok := decoders[format]
+			if !ok {
+				return nil, fmt.Errorf("no decoder for format %q", format)
+			}
+			return d(r)
+		},
+		Log: a.log.Named("dashboard"), Registry: a.reg,
+	}, nil
+}
+
+// DashboardURL is where the dashboard listens once Run has started it
+// (empty when it does not run).
+func (a *App) DashboardURL() string {
+	if v := a.dashURL.Load(); v != nil {
+		return v.(string)
+	}
+	return ""
 }
 
 type stage interface {
@@ -185,6 +224,11 @@ func (a *App) Run(ctx context.Context, stages []string, extra map[string]http.Ha
 	a.log.Info("contactsync running", zap.Strings("stages", stages), zap.String("admin", admin.Addr()))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return admin.Run(gctx) })
+	if slices.Contains(stages, StageCollector) {
+		if err := a.startDashboard(gctx, g); err != nil {
+			return err
+		}
+	}
 	for _, r := range runners {
 		g.Go(func() error { return r.Run(gctx) })
 	}
@@ -202,4 +246,40 @@ func (a *App) Inputs() ([]kafkaops.GroupInputs, error) {
 		out = append(out, kafkaops.GroupInputs{Group: a.cfg.GroupPrefix + "-" + name, Topics: st.InputTopics()})
 	}
 	return out, nil
+}
+
+// startDashboard serves the kick-out dashboard beside the collector stage,
+// when logins or a token are configured.
+func (a *App) startDashboard(ctx context.Context, g *errgroup.Group) error {
+	dc := a.cfg.Dashboard
+	if dc.Users == "" && dc.TokenSHA256 == "" {
+		a.log.Warn("kick-out dashboard not started: set " + dashboard.EnvUsers + " or " + dashboard.EnvTokenSHA256)
+		return nil
+	}
+	producer, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(a.cfg.KafkaBrokers...)}, a.kgoOpts...)...)
+	if err != nil {
+		return fmt.Errorf("dashboard kafka client: %w", err)
+	}
+	deps, err := a.DashboardDeps(producer)
+	if err != nil {
+		producer.Close()
+		return err
+	}
+	srv, err := dashboard.New(dc, deps)
+	if err != nil {
+		producer.Close()
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	ln, err := net.Listen("tcp", dc.Addr)
+	if err != nil {
+		producer.Close()
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	a.dashURL.Store("http://" + ln.Addr().String() + "/")
+	a.log.Info("kick-out dashboard", zap.String("url", a.DashboardURL()))
+	g.Go(func() error {
+		defer producer.Close()
+		return srv.Serve(ctx, ln)
+	})
+	return nil
 }

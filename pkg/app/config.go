@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/contactsync/contactsync/pkg/dashboard"
 	"github.com/contactsync/contactsync/pkg/failpoint"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 )
@@ -34,6 +35,7 @@ type Config struct {
 	MaxReplays        int
 	SessionTimeout    time.Duration
 	Failpoints        *failpoint.Set // fault tests only
+	Dashboard         dashboard.Config
 }
 
 // Env documents every variable ConfigFromEnv reads, with its default.
@@ -57,6 +59,10 @@ var Env = []struct{ Name, Default, Help string }{
 	{"CONTACTSYNC_KICKOUT_RETENTION", "720h", "how long kick-outs and review items are kept"},
 	{"CONTACTSYNC_MAX_REPLAYS", "10", "replays after which a record stays in the queue"},
 	{"CONTACTSYNC_SESSION_TIMEOUT", "10s", "consumer group session timeout"},
+	{dashboard.EnvAddr, dashboard.DefaultAddr, "kick-out dashboard and API (served with the collector stage)"},
+	{dashboard.EnvUsers, "", "dashboard logins: name:bcrypt-hash,... (`contactsync kickouts hash-password`)"},
+	{dashboard.EnvTokenSHA256, "", "hex SHA-256 of a bearer token for scripts"},
+	{dashboard.EnvTokenName, "api-token", "who the token is in the audit log"},
 	{failpoint.EnvVar, "", "fault tests only: name=probability,... crash points (e.g. router.before-commit=0.05)"},
 }
 
@@ -119,6 +125,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	cfg.Failpoints = fp
+	cfg.Dashboard = dashboard.ConfigFromEnv(getenv)
 	if cfg.Instance == "" {
 		errs = append(errs, errors.New("CONTACTSYNC_INSTANCE: empty and no hostname"))
 	}

@@ -33,7 +33,8 @@ func newCodec(ctx context.Context, cfg Config) (*avrocodec.Codec, error) {
 	return c, nil
 }
 
-func newIngest(cfg Config, codec *avrocodec.Codec, m *pipeline.Metrics) (*ingest.Stage, error) {
+// newDecoders returns the decoder of every input format.
+func newDecoders(cfg Config, codec *avrocodec.Codec) (map[string]ingest.Decoder, error) {
 	deb, err := decode.NewDebezium(decode.DebeziumConfig{System: cfg.OfflineSystem})
 	if err != nil {
 		return nil, fmt.Errorf("debezium decoder: %w", err)
@@ -42,7 +43,7 @@ func newIngest(cfg Config, codec *avrocodec.Codec, m *pipeline.Metrics) (*ingest
 	if err != nil {
 		return nil, fmt.Errorf("online decoder: %w", err)
 	}
-	decoders := map[string]ingest.Decoder{
+	return map[string]ingest.Decoder{
 		pipeline.FormatDebezium: func(r *kgo.Record) ([]contact.Change, error) {
 			return deb.Decode(r.Key, r.Value, r.Topic, r.Partition, r.Offset)
 		},
@@ -56,6 +57,13 @@ func newIngest(cfg Config, codec *avrocodec.Codec, m *pipeline.Metrics) (*ingest
 			}
 			return []contact.Change{c}, nil
 		},
+	}, nil
+}
+
+func newIngest(cfg Config, codec *avrocodec.Codec, m *pipeline.Metrics) (*ingest.Stage, error) {
+	decoders, err := newDecoders(cfg, codec)
+	if err != nil {
+		return nil, err
 	}
 	return ingest.New(ingest.Config{
 		Topics: cfg.Topics,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/contactsync/contactsync/pkg/app"
 	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/dashboard"
 	"github.com/contactsync/contactsync/pkg/kafkaops"
 	"github.com/contactsync/contactsync/pkg/obs"
 )
@@ -27,8 +29,11 @@ type Options struct {
 	Offline int
 	Timeout time.Duration
 	Verbose bool
-	Out     io.Writer
-	Getenv  func(string) string // configuration; brokers and Redis are replaced by the embedded ones
+	// Serve keeps the pipeline and the kick-out dashboard running after the
+	// summary, until ctx ends (Ctrl-C).
+	Serve  bool
+	Out    io.Writer
+	Getenv func(string) string // configuration; brokers and Redis are replaced by the embedded ones
 }
 
 // Run starts an in-process Kafka (kfake) and Redis (miniredis), runs every
@@ -60,7 +65,13 @@ func Run(ctx context.Context, opts Options) error {
 	defer rdb.Close()
 
 	brokers := cluster.ListenAddrs()
+	login, password, err := dashboard.GenerateLogin("demo")
+	if err != nil {
+		return err
+	}
 	env := map[string]string{
+		dashboard.EnvUsers:            login,
+		dashboard.EnvAddr:             freeAddr(opts.Getenv(dashboard.EnvAddr), "127.0.0.1:8080"),
 		"KAFKA_BROKERS":               strings.Join(brokers, ","),
 		"REDIS_ADDR":                  mr.Addr(),
 		"CONTACTSYNC_ADMIN_ADDR":      "127.0.0.1:0",
@@ -129,6 +140,17 @@ func Run(ctx context.Context, opts Options) error {
 
 	if err := summarise(ctx, out, a, brokers, cfg.Topics.Matched, ds.Expect); err != nil {
 		return err
+	}
+	if opts.Serve {
+		fmt.Fprintf(out, "\nKick-out dashboard: %s  (user demo, password %s)\n", a.DashboardURL(), password)
+		fmt.Fprintln(out, "See, fix and replay the kick-outs, approve the review item; the pipeline keeps running. Ctrl-C stops.")
+		select {
+		case <-ctx.Done():
+		case err := <-runErr:
+			return fmt.Errorf("pipeline: %w", err)
+		}
+	} else {
+		fmt.Fprintln(out, "\n(run `make demo` in a terminal, or with DEMO_ARGS=-serve, to keep the kick-out dashboard open)")
 	}
 	stopPipeline()
 	if err := <-runErr; err != nil && !errors.Is(err, context.Canceled) {
@@ -270,4 +292,18 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n-1] + "…"
+}
+
+// freeAddr returns want (or def) when it can be listened on, else a free
+// port on loopback, so a second demo does not fail on a busy 8080.
+func freeAddr(want, def string) string {
+	if want == "" {
+		want = def
+	}
+	ln, err := net.Listen("tcp", want)
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	_ = ln.Close()
+	return want
 }

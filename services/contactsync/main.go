@@ -5,6 +5,7 @@
 //	contactsync demo [-seed N] [-offline N]
 //	contactsync topics
 //	contactsync rules check FILE
+//	contactsync kickouts list|show|replay|resolve|reviews|approve|reject|audit|hash-password
 //	contactsync match-eval --format febrl LEFT.csv [RIGHT.csv]
 //	contactsync env
 package main
@@ -20,10 +21,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
 	"github.com/contactsync/contactsync/pkg/app"
+	"github.com/contactsync/contactsync/pkg/dashboard"
 	"github.com/contactsync/contactsync/pkg/demo"
 	"github.com/contactsync/contactsync/pkg/kafkaops"
 	"github.com/contactsync/contactsync/pkg/matcheval"
+	"github.com/contactsync/contactsync/pkg/obs"
 	"github.com/contactsync/contactsync/pkg/rules"
 )
 
@@ -41,6 +48,7 @@ commands:
   demo        run the whole pipeline in-process on generated data and show what happened
   topics      create the pipeline's topics (idempotent)
   rules check validate a rules file
+  kickouts    list, show, replay kick-outs; approve or reject review items (see contactsync kickouts help)
   match-eval  evaluate matching on a labelled data set (FEBRL)
   env         list the configuration environment variables
 `
@@ -67,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err = rules.Check(rest[1]); err == nil {
 			fmt.Fprintf(stdout, "%s: ok\n", rest[1])
 		}
+	case "kickouts":
+		return kickouts(ctx, rest, getenv, stdout, stderr)
 	case "match-eval":
 		return matcheval.Main(rest, stdout, stderr)
 	case "env":
@@ -104,6 +114,8 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	fs.IntVar(&opts.Offline, "offline", 40, "offline contacts in the initial load")
 	fs.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "give up if the pipeline is not idle by then")
 	fs.BoolVar(&opts.Verbose, "v", false, "log the pipeline's own messages")
+	// In a terminal the demo keeps the dashboard open; in scripts it ends.
+	fs.BoolVar(&opts.Serve, "serve", isTerminal(os.Stdin), "keep the pipeline and kick-out dashboard running after the summary")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -127,4 +139,41 @@ func createTopics(ctx context.Context, getenv func(string) string, stdout io.Wri
 		fmt.Fprintln(stdout, t)
 	}
 	return nil
+}
+
+// kickouts runs the kick-out CLI against the configured Kafka and Redis.
+func kickouts(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "hash-password" || args[0] == "help") {
+		return dashboard.CLI(ctx, args, dashboard.Deps{}, stdout, stderr)
+	}
+	cfg, err := app.ConfigFromEnv(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "contactsync kickouts: config: %v\n", err)
+		return 1
+	}
+	a, err := app.New(ctx, cfg, zap.NewNop(), obs.NewRegistry())
+	if err != nil {
+		fmt.Fprintf(stderr, "contactsync kickouts: %v\n", err)
+		return 1
+	}
+	defer a.Close()
+	producer, err := kgo.NewClient(kgo.SeedBrokers(cfg.KafkaBrokers...))
+	if err != nil {
+		fmt.Fprintf(stderr, "contactsync kickouts: kafka: %v\n", err)
+		return 1
+	}
+	defer producer.Close()
+	deps, err := a.DashboardDeps(producer)
+	if err != nil {
+		fmt.Fprintf(stderr, "contactsync kickouts: %v\n", err)
+		return 1
+	}
+	return dashboard.CLI(ctx, args, deps, stdout, stderr)
+}
+
+// isTerminal reports whether f is a terminal (/dev/null is a character
+// device too, so the file mode cannot tell).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

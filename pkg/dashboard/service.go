@@ -1,0 +1,636 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/redisstore"
+)
+
+// Producer sends records to Kafka; *kgo.Client is one.
+type Producer interface {
+	ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults
+}
+
+// Deps are what the kick-out service works with. The HTTP server and the
+// CLI share them.
+type Deps struct {
+	// Store is the kick-out and review store. Build it with
+	// redisstore.WithFacts(Facts(sources, codec)) so kick-outs are indexed
+	// by system, record id and email.
+	Store *redisstore.Queue
+	// Producer sends replays and approved changes to the replay topic.
+	Producer Producer
+	Codec    Codec
+	Sources  Sources
+	// MaxReplays refuses a replay that ingest would kick out at once
+	// (CONTACTSYNC_MAX_REPLAYS); 0: no check here.
+	MaxReplays int
+	// Decode, if set, decodes JSON inputs as ingest does, so the record
+	// view shows the canonical change or the decoder's own error.
+	Decode DecodeFunc
+	Log    *zap.Logger
+	// Registry receives the service's metrics (nil: not registered).
+	Registry prometheus.Registerer
+	// Now replaces time.Now (tests).
+	Now func() time.Time
+}
+
+// Errors that map to a client's mistake rather than a failure.
+var (
+	// ErrInvalid: the request cannot be carried out as given (bad payload,
+	// missing reason).
+	ErrInvalid = errors.New("invalid request")
+	// ErrConflict: the item is not in a state that allows the action.
+	ErrConflict = errors.New("conflict")
+)
+
+// clientError is a refusal whose message is meant for the person asking;
+// errors.Is finds its kind (ErrInvalid, ErrConflict) and its cause.
+type clientError struct{ kind, err error }
+
+func (e clientError) Error() string   { return e.err.Error() }
+func (e clientError) Unwrap() []error { return []error{e.kind, e.err} }
+
+func invalidf(format string, a ...any) error {
+	return clientError{ErrInvalid, fmt.Errorf(format, a...)}
+}
+
+func conflictf(format string, a ...any) error {
+	return clientError{ErrConflict, fmt.Errorf(format, a...)}
+}
+
+// maxBulk bounds one bulk replay; the rest is left for the next one.
+const maxBulk = 1000
+
+// claimTTL bounds how long a crashed request can block an item.
+const claimTTL = 2 * time.Minute
+
+// Service is the kick-out, review and replay logic behind the API and the
+// CLI.
+type Service struct {
+	store      *redisstore.Queue
+	producer   Producer
+	codec      Codec
+	src        Sources
+	maxReplays int
+	decode     DecodeFunc
+	log        *zap.Logger
+	now        func() time.Time
+	metrics    *metrics
+}
+
+// NewService checks deps and registers the metrics.
+func NewService(deps Deps) (*Service, error) {
+	if deps.Store == nil || deps.Codec == nil {
+		return nil, errors.New("dashboard: Store and Codec are required")
+	}
+	s := &Service{store: deps.Store, producer: deps.Producer, codec: deps.Codec, src: deps.Sources.withDefaults(),
+		maxReplays: deps.MaxReplays, decode: deps.Decode, log: deps.Log, now: deps.Now}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	var err error
+	if s.metrics, err = newMetrics(deps.Registry, deps.Store); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ---------------------------------------------------------------- views
+
+// KickOutSummary is one line of the queue.
+type KickOutSummary struct {
+	ID              string    `json:"id"`
+	Status          string    `json:"status"`
+	Reason          string    `json:"reason"`
+	Stage           string    `json:"stage"`
+	System          string    `json:"system,omitempty"`
+	RecordID        string    `json:"record_id,omitempty"`
+	Error           string    `json:"error"`
+	FirstSeen       time.Time `json:"first_seen"`
+	ReplayCount     int       `json:"replay_count"`
+	EventID         string    `json:"event_id,omitempty"`
+	PersonID        string    `json:"person_id,omitempty"`
+	OriginalEventID string    `json:"original_event_id,omitempty"`
+	ReplayOf        string    `json:"replay_of,omitempty"`
+	ReplayedAs      string    `json:"replayed_as,omitempty"`
+}
+
+func summaryOf(k redisstore.StoredKickOut) KickOutSummary {
+	return KickOutSummary{ID: k.ID, Status: k.Status, Reason: k.Reason, Stage: k.Stage, System: k.System,
+		RecordID: k.RecordID, Error: k.Error, FirstSeen: k.FirstSeen.UTC(), ReplayCount: k.ReplayCount,
+		EventID: k.EventID, PersonID: k.PersonID, OriginalEventID: k.OriginalEventID,
+		ReplayOf: k.ReplayOf, ReplayedAs: k.ReplayedAs}
+}
+
+// HeaderView is a record header as shown to a person.
+type HeaderView struct {
+	Key   string  `json:"key"`
+	Value Payload `json:"value"`
+}
+
+// ReplayView is the replay of a kick-out, with the payload sent when a
+// person edited it.
+type ReplayView struct {
+	redisstore.ReplayInfo
+	Sent *Payload `json:"sent,omitempty"`
+}
+
+// KickOutDetail is the record view of one kick-out.
+type KickOutDetail struct {
+	KickOutSummary
+	Topic       string               `json:"topic"`
+	Partition   int32                `json:"partition"`
+	Offset      int64                `json:"offset"`
+	LastSeen    time.Time            `json:"last_seen"`
+	Help        string               `json:"help"`
+	Explanation string               `json:"explanation,omitempty"`
+	Key         Payload              `json:"key"`
+	Value       Payload              `json:"value"`
+	Headers     []HeaderView         `json:"headers"`
+	Decoded     Decoded              `json:"decoded"`
+	Replay      *ReplayView          `json:"replay,omitempty"`
+	Resolution  *redisstore.Decision `json:"resolution,omitempty"`
+	CanReplay   bool                 `json:"can_replay"`
+	// CannotReplay says why CanReplay is false.
+	CannotReplay string `json:"cannot_replay,omitempty"`
+	// EditKind and EditText are what the edit box offers (EditRawJSON or
+	// EditChangeJSON).
+	EditKind string `json:"edit_kind,omitempty"`
+	EditText string `json:"edit_text,omitempty"`
+}
+
+// ListResult is one page of the queue.
+type ListResult struct {
+	Items  []KickOutSummary `json:"items"`
+	Total  int              `json:"total"`
+	Offset int              `json:"offset"`
+	Limit  int              `json:"limit"`
+}
+
+// GroupView is the count of one reason in one stage, with its help text.
+type GroupView struct {
+	redisstore.GroupCount
+	Help string `json:"help"`
+}
+
+// Summary is the queue overview: groups, the daily chart and totals.
+type Summary struct {
+	Groups         []GroupView           `json:"groups"`
+	Days           []redisstore.DayCount `json:"days"`
+	Systems        []string              `json:"systems"`
+	Open           int64                 `json:"open"`
+	Replayed       int64                 `json:"replayed"`
+	Resolved       int64                 `json:"resolved"`
+	PendingReviews int64                 `json:"pending_reviews"`
+	From           time.Time             `json:"from"`
+	To             time.Time             `json:"to"`
+	RetentionDays  int                   `json:"retention_days"`
+}
+
+// ---------------------------------------------------------------- queue
+
+// List returns one page of kick-outs, newest first.
+func (s *Service) List(ctx context.Context, f redisstore.KickOutFilter) (ListResult, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 50
+	}
+	page, err := s.store.ListKickOuts(ctx, f)
+	if err != nil {
+		return ListResult{}, err
+	}
+	out := ListResult{Items: make([]KickOutSummary, len(page.Items)), Total: page.Total, Offset: f.Offset, Limit: f.Limit}
+	for i, k := range page.Items {
+		out.Items[i] = summaryOf(k)
+	}
+	return out, nil
+}
+
+// Summary counts the kick-outs that happened in [from, to) by group and
+// by day. Zero bounds mean the last 30 days.
+func (s *Service) Summary(ctx context.Context, from, to time.Time) (Summary, error) {
+	if to.IsZero() {
+		to = s.now().UTC()
+	}
+	if from.IsZero() {
+		from = to.AddDate(0, 0, -29)
+	}
+	groups, err := s.store.GroupCounts(ctx, from, to)
+	if err != nil {
+		return Summary{}, err
+	}
+	days, err := s.store.DailyCounts(ctx, from, to.Add(-time.Millisecond))
+	if err != nil {
+		return Summary{}, err
+	}
+	systems, err := s.store.Systems(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	pending, err := s.store.CountReviews(ctx, redisstore.ReviewPending)
+	if err != nil {
+		return Summary{}, err
+	}
+	out := Summary{Days: days, Systems: systems, PendingReviews: pending, From: from.UTC(), To: to.UTC(),
+		RetentionDays: int(s.store.Retention().Hours() / 24), Groups: []GroupView{}}
+	for _, g := range groups {
+		out.Groups = append(out.Groups, GroupView{GroupCount: g, Help: ReasonHelp(g.Reason)})
+		out.Open += g.Open
+		out.Replayed += g.Replayed
+		out.Resolved += g.Resolved
+	}
+	return out, nil
+}
+
+// Show returns the record view of one kick-out.
+func (s *Service) Show(ctx context.Context, id string) (KickOutDetail, error) {
+	k, err := s.store.KickOut(ctx, id)
+	if err != nil {
+		return KickOutDetail{}, err
+	}
+	o := originOf(s.src, k.KickOut)
+	d := KickOutDetail{
+		KickOutSummary: summaryOf(k),
+		Topic:          k.Topic, Partition: k.Partition, Offset: k.Offset, LastSeen: k.LastSeen.UTC(),
+		Help:        ReasonHelp(k.Reason),
+		Explanation: k.Explanation,
+		Key:         payloadOf(k.Key),
+		Value:       payloadOf(k.Value),
+		Headers:     []HeaderView{},
+		Decoded:     decodedOf(s.codec, s.decode, o, k.KickOut),
+		Resolution:  k.Resolution,
+	}
+	for _, h := range k.Headers {
+		d.Headers = append(d.Headers, HeaderView{Key: h.Key, Value: payloadOf(h.Value)})
+	}
+	if k.Replay != nil {
+		d.Replay = &ReplayView{ReplayInfo: *k.Replay}
+		if k.Replay.Edited {
+			p := payloadOf(k.Replay.Value)
+			d.Replay.Sent = &p
+		}
+	}
+	if why := s.cannotReplay(k, o); why != "" {
+		d.CannotReplay = why
+	} else {
+		d.CanReplay = true
+		d.EditKind, d.EditText = editableOf(s.codec, o, k.KickOut)
+	}
+	return d, nil
+}
+
+// cannotReplay says why a kick-out cannot be replayed now ("" if it can).
+func (s *Service) cannotReplay(k redisstore.StoredKickOut, o origin) string {
+	switch {
+	case k.Status == redisstore.KickOutReplayed && k.Replay != nil:
+		why := fmt.Sprintf("already replayed by %s on %s (replay #%d)", k.Replay.Who,
+			k.Replay.At.Format("2006-01-02 15:04 UTC"), k.Replay.Count)
+		if k.ReplayedAs != "" {
+			why += "; it failed again as " + k.ReplayedAs + ": work on that one"
+		}
+		return why
+	case k.Status == redisstore.KickOutResolved:
+		return "resolved without replay"
+	case k.Status != redisstore.KickOutOpen:
+		return "status is " + k.Status
+	case k.ReplayedAs != "":
+		// Replayed, but the process stopped before it could record that:
+		// the newer kick-out shows the replay happened.
+		return "a replay of it already failed again as " + k.ReplayedAs + ": work on that one"
+	case o.NotReplayable != "":
+		return o.NotReplayable
+	case s.maxReplays > 0 && k.ReplayCount+1 > s.maxReplays:
+		return fmt.Sprintf("replayed %d times already (the limit is %d): fix the cause first", k.ReplayCount, s.maxReplays)
+	case s.producer == nil:
+		return "this dashboard has no Kafka producer"
+	}
+	return ""
+}
+
+// ReplayResult is one successful replay.
+type ReplayResult struct {
+	ID string `json:"id"`
+	redisstore.ReplayInfo
+}
+
+// Replay sends one open kick-out to the replay topic, with edited as its
+// new payload when not nil, and marks it replayed once the produce
+// succeeded. It is refused (ErrConflict) for a kick-out that is replayed
+// or resolved already, or that another request is replaying.
+func (s *Service) Replay(ctx context.Context, id, who string, edited *string) (ReplayResult, error) {
+	res, err := s.replay(ctx, id, who, edited)
+	kind := "replay"
+	if edited != nil {
+		kind = "fix_resubmit"
+	}
+	switch {
+	case err == nil:
+		s.metrics.replays.WithLabelValues(kind, "ok").Inc()
+	case errors.Is(err, ErrConflict) || errors.Is(err, ErrInvalid) || errors.Is(err, redisstore.ErrNotFound):
+		s.metrics.replays.WithLabelValues(kind, "refused").Inc()
+	default:
+		s.metrics.replays.WithLabelValues(kind, "failed").Inc()
+	}
+	return res, err
+}
+
+func (s *Service) replay(ctx context.Context, id, who string, edited *string) (ReplayResult, error) {
+	if who == "" {
+		return ReplayResult{}, invalidf("who is replaying is unknown")
+	}
+	release, err := s.store.Claim(ctx, "ko", id, claimTTL)
+	if err != nil {
+		if errors.Is(err, redisstore.ErrBusy) {
+			return ReplayResult{}, conflictf("%s is being replayed by another request", id)
+		}
+		return ReplayResult{}, err
+	}
+	defer release()
+	// Read after claiming: a replay that finished just before is seen.
+	k, err := s.store.KickOut(ctx, id)
+	if err != nil {
+		return ReplayResult{}, err
+	}
+	o := originOf(s.src, k.KickOut)
+	if why := s.cannotReplay(k, o); why != "" {
+		return ReplayResult{}, conflictf("%s cannot be replayed: %s", id, why)
+	}
+	facts := factsOf(s.src, s.codec, k.KickOut)
+	rec, info, err := replayRecord(s.src, s.codec, k.KickOut, facts, edited)
+	if err != nil {
+		return ReplayResult{}, invalidf("%w", err)
+	}
+	results := s.producer.ProduceSync(ctx, rec)
+	if err := results.FirstErr(); err != nil {
+		return ReplayResult{}, fmt.Errorf("send %s to %s: %w", id, rec.Topic, err)
+	}
+	sent := results[0].Record
+	info.At, info.Who, info.Partition, info.Offset = s.now().UTC(), who, sent.Partition, sent.Offset
+	if err := s.store.MarkReplayed(ctx, id, info); err != nil {
+		// The record is on the replay topic; say so, so nobody sends it again.
+		s.log.Error("replayed kick-out could not be marked replayed", zap.String("id", id),
+			zap.Int64("offset", sent.Offset), zap.Error(err))
+		return ReplayResult{}, fmt.Errorf("%s was sent to %s (partition %d, offset %d) but could not be marked replayed: %w",
+			id, rec.Topic, sent.Partition, sent.Offset, err)
+	}
+	s.log.Info("kick-out replayed", zap.String("id", id), zap.String("who", who), zap.String("reason", k.Reason),
+		zap.Int("replay_count", info.Count), zap.Bool("edited", info.Edited),
+		zap.Int32("partition", sent.Partition), zap.Int64("offset", sent.Offset))
+	return ReplayResult{ID: id, ReplayInfo: info}, nil
+}
+
+// Selection picks kick-outs for a bulk replay: the given ids, or every
+// open kick-out that matches the filter.
+type Selection struct {
+	IDs    []string                 `json:"ids,omitempty"`
+	Filter redisstore.KickOutFilter `json:"-"`
+}
+
+// BulkProblem is a kick-out a bulk replay skipped or failed on.
+type BulkProblem struct {
+	ID  string `json:"id"`
+	Why string `json:"why"`
+}
+
+// BulkResult reports a bulk replay.
+type BulkResult struct {
+	// Matched is how many open kick-outs the selection holds.
+	Matched  int            `json:"matched"`
+	DryRun   bool           `json:"dry_run"`
+	Replayed []ReplayResult `json:"replayed"`
+	Skipped  []BulkProblem  `json:"skipped"`
+	Failed   []BulkProblem  `json:"failed"`
+	// Remaining were left for another run (at most 1000 per run).
+	Remaining int `json:"remaining"`
+}
+
+// ReplayMany replays a selection, oldest first, so that replays of the
+// same record reach the pipeline in their original order and an old change
+// cannot overtake a newer one. With dryRun it only counts.
+func (s *Service) ReplayMany(ctx context.Context, sel Selection, who string, dryRun bool) (BulkResult, error) {
+	ids, err := s.selectForReplay(ctx, sel)
+	if err != nil {
+		return BulkResult{}, err
+	}
+	res := BulkResult{Matched: len(ids), DryRun: dryRun, Replayed: []ReplayResult{}, Skipped: []BulkProblem{}, Failed: []BulkProblem{}}
+	if len(ids) > maxBulk {
+		res.Remaining, ids = len(ids)-maxBulk, ids[:maxBulk]
+	}
+	if dryRun {
+		return res, nil
+	}
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		r, err := s.Replay(ctx, id, who, nil)
+		switch {
+		case err == nil:
+			res.Replayed = append(res.Replayed, r)
+		case errors.Is(err, ErrConflict) || errors.Is(err, ErrInvalid) || errors.Is(err, redisstore.ErrNotFound):
+			res.Skipped = append(res.Skipped, BulkProblem{ID: id, Why: err.Error()})
+		default:
+			res.Failed = append(res.Failed, BulkProblem{ID: id, Why: err.Error()})
+		}
+	}
+	s.log.Info("bulk replay", zap.String("who", who), zap.Int("replayed", len(res.Replayed)),
+		zap.Int("skipped", len(res.Skipped)), zap.Int("failed", len(res.Failed)))
+	return res, nil
+}
+
+// selectForReplay returns the ids to replay, oldest first.
+func (s *Service) selectForReplay(ctx context.Context, sel Selection) ([]string, error) {
+	if len(sel.IDs) > 0 {
+		type item struct {
+			id string
+			at time.Time
+		}
+		var items []item
+		seen := map[string]bool{}
+		for _, id := range sel.IDs {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			k, err := s.store.KickOut(ctx, id)
+			if errors.Is(err, redisstore.ErrNotFound) {
+				items = append(items, item{id: id}) // reported as skipped
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, item{id: id, at: k.FirstSeen})
+		}
+		slices.SortStableFunc(items, func(a, b item) int { return a.at.Compare(b.at) })
+		ids := make([]string, len(items))
+		for i, it := range items {
+			ids[i] = it.id
+		}
+		return ids, nil
+	}
+	f := sel.Filter
+	if f.Reason == "" && f.Stage == "" && f.System == "" && f.Query == "" && f.From.IsZero() && f.To.IsZero() {
+		return nil, invalidf("choose kick-outs, or a reason, stage, system, search or time range, to replay")
+	}
+	f.Status = redisstore.KickOutOpen
+	ids, _, err := s.store.MatchingKickOutIDs(ctx, f, maxCandidatesBulk)
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(ids) // newest first -> oldest first
+	return ids, nil
+}
+
+const maxCandidatesBulk = 100_000
+
+// Resolve closes an open kick-out without replay, saying why.
+func (s *Service) Resolve(ctx context.Context, id, who, why string) error {
+	if strings.TrimSpace(why) == "" {
+		return invalidf("say why the kick-out is resolved")
+	}
+	err := s.store.Resolve(ctx, id, redisstore.Decision{Who: who, At: s.now().UTC(), Why: strings.TrimSpace(why)})
+	if err != nil {
+		return conflictOf(err)
+	}
+	s.log.Info("kick-out resolved", zap.String("id", id), zap.String("who", who))
+	return nil
+}
+
+func conflictOf(err error) error {
+	var se *redisstore.StatusError
+	if errors.As(err, &se) {
+		return conflictf("%s is %s already", se.ID, se.Status)
+	}
+	return err
+}
+
+// ---------------------------------------------------------------- reviews
+
+// FieldDiff is one held field of a review item.
+type FieldDiff struct {
+	Field    string `json:"field"`
+	Current  string `json:"current"`
+	Proposed string `json:"proposed"`
+}
+
+// ReviewView is a review item as shown to a person.
+type ReviewView struct {
+	ID             string               `json:"id"`
+	Status         string               `json:"status"`
+	PersonID       string               `json:"person_id"`
+	TargetSystem   string               `json:"target_system"`
+	Reason         string               `json:"reason"`
+	Created        time.Time            `json:"created"`
+	Fields         []FieldDiff          `json:"fields"`
+	Change         ChangeJSON           `json:"change"`
+	Decision       *redisstore.Decision `json:"decision,omitempty"`
+	EmittedEventID string               `json:"emitted_event_id,omitempty"`
+}
+
+func reviewViewOf(r redisstore.StoredReview) ReviewView {
+	v := ReviewView{ID: r.ID, Status: r.Status, PersonID: r.PersonID, TargetSystem: r.TargetSystem, Reason: r.Reason,
+		Created: r.Created.UTC(), Change: changeToJSON(r.Change), Decision: r.Decision,
+		EmittedEventID: r.EmittedEventID, Fields: []FieldDiff{}}
+	for _, f := range contact.Fields {
+		if p, ok := r.Proposed[f.Name]; ok {
+			v.Fields = append(v.Fields, FieldDiff{Field: string(f.Name), Current: r.Current[f.Name], Proposed: p})
+		}
+	}
+	return v
+}
+
+// Reviews lists review items with status ("" for all), newest first.
+func (s *Service) Reviews(ctx context.Context, status string, limit int) ([]ReviewView, error) {
+	if status != "" && !slices.Contains(redisstore.ReviewStatuses, status) {
+		return nil, invalidf("status %q is not one of %v", status, redisstore.ReviewStatuses)
+	}
+	items, err := s.store.ListReviews(ctx, status, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ReviewView, len(items))
+	for i, it := range items {
+		out[i] = reviewViewOf(it)
+	}
+	return out, nil
+}
+
+// Approve sends a pending item's held change onward (to the replay topic,
+// where it re-enters at ingest as an admin change) and records who
+// approved it and why.
+func (s *Service) Approve(ctx context.Context, id, who, why string) (ReviewView, error) {
+	if s.producer == nil {
+		return ReviewView{}, conflictf("this dashboard has no Kafka producer")
+	}
+	release, err := s.store.Claim(ctx, "rv", id, claimTTL)
+	if err != nil {
+		if errors.Is(err, redisstore.ErrBusy) {
+			return ReviewView{}, conflictf("%s is being decided by another request", id)
+		}
+		return ReviewView{}, err
+	}
+	defer release()
+	it, err := s.store.Review(ctx, id)
+	if err != nil {
+		return ReviewView{}, err
+	}
+	if it.Status != redisstore.ReviewPending {
+		return ReviewView{}, conflictf("%s is %s already", id, it.Status)
+	}
+	rec, change, err := approveRecord(s.src.Topics, s.codec, it.ReviewItem)
+	if err != nil {
+		return ReviewView{}, err
+	}
+	if err := s.producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		return ReviewView{}, fmt.Errorf("send approved change of %s: %w", id, err)
+	}
+	d := redisstore.Decision{Who: who, At: s.now().UTC(), Why: strings.TrimSpace(why)}
+	if err := s.store.DecideReview(ctx, id, redisstore.ReviewApproved, d, change.EventID); err != nil {
+		s.log.Error("approved change sent but the decision could not be recorded", zap.String("id", id), zap.Error(err))
+		return ReviewView{}, fmt.Errorf("the approved change of %s was sent but the decision could not be recorded: %w", id, err)
+	}
+	s.metrics.decisions.WithLabelValues(redisstore.ReviewApproved).Inc()
+	s.log.Info("review item approved", zap.String("id", id), zap.String("who", who), zap.String("target", it.TargetSystem))
+	it.Status, it.Decision, it.EmittedEventID = redisstore.ReviewApproved, &d, change.EventID
+	return reviewViewOf(it), nil
+}
+
+// Reject records who rejected a pending item and why; nothing is sent.
+func (s *Service) Reject(ctx context.Context, id, who, why string) (ReviewView, error) {
+	if strings.TrimSpace(why) == "" {
+		return ReviewView{}, invalidf("say why the change is rejected")
+	}
+	d := redisstore.Decision{Who: who, At: s.now().UTC(), Why: strings.TrimSpace(why)}
+	if err := s.store.DecideReview(ctx, id, redisstore.ReviewRejected, d, ""); err != nil {
+		return ReviewView{}, conflictOf(err)
+	}
+	s.metrics.decisions.WithLabelValues(redisstore.ReviewRejected).Inc()
+	s.log.Info("review item rejected", zap.String("id", id), zap.String("who", who))
+	it, err := s.store.Review(ctx, id)
+	if err != nil {
+		return ReviewView{}, err
+	}
+	return reviewViewOf(it), nil
+}
+
+// Audit returns the newest audit entries.
+func (s *Service) Audit(ctx context.Context, limit int) ([]redisstore.AuditEntry, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 200
+	}
+	return s.store.AuditLog(ctx, limit)
+}
