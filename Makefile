@@ -37,6 +37,7 @@ test: ## start real Kafka, Redis and PostgreSQL (installing them if needed), run
 	deploy/harness/browser-deps.sh; \
 	source .harness/env; \
 	export CI=$${CI:-true}; \
+	export CS_SCREENSHOT_DIR=$$(mktemp -d); \
 	echo "real services: Kafka $${KAFKA_VERSION:-?} at $$KAFKA_BROKERS, Redis $${REDIS_VERSION:-?} at $$REDIS_ADDR"; \
 	$(MAKE) --no-print-directory test-go
 
@@ -78,6 +79,11 @@ match-eval: ## evaluate matching on FEBRL (4a->4b linkage, 3 streaming dedupe)
 		echo "== match-eval $$args"; \
 		bin/contactsync match-eval --format febrl $$(for f in $$args; do echo $(FEBRL)/$$f; done); \
 	done
+
+.PHONY: screenshots
+screenshots: ## refresh docs/screenshots with the dashboard's browser test
+	deploy/harness/browser-deps.sh
+	cd pkg && CS_SCREENSHOT_DIR= go test -count=1 -run TestBrowser ./dashboard/
 
 .PHONY: harness-up harness-down
 harness-up: ## start real Kafka, Redis, PostgreSQL on loopback (idempotent)
