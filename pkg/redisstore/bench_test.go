@@ -1,0 +1,211 @@
+package redisstore_test
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/internal/testenv"
+	"github.com/contactsync/contactsync/pkg/match"
+	"github.com/contactsync/contactsync/pkg/normalize"
+	"github.com/contactsync/contactsync/pkg/pipeline/matcher"
+	"github.com/contactsync/contactsync/pkg/redisstore"
+)
+
+// benchBatch is the number of changes per Resolve call (one poll).
+const benchBatch = 500
+
+// febrl4 returns FEBRL4 (dataset4a then dataset4b) as canonical upserts
+// from two systems, as ingest would emit them. It finds shared/data/febrl
+// by walking up from the test directory and skips without it.
+func febrl4(b *testing.B) []contact.Change {
+	b.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for {
+		candidate := filepath.Join(dir, "shared", "data", "febrl")
+		if _, err := os.Stat(filepath.Join(candidate, "dataset4a.csv")); err == nil {
+			dir = candidate
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			b.Skip("FEBRL data not found: no shared/data/febrl in any parent directory")
+		}
+		dir = parent
+	}
+	var out []contact.Change
+	for _, name := range []string{"dataset4a", "dataset4b"} {
+		f, err := os.Open(filepath.Join(dir, name+".csv"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := csv.NewReader(f)
+		r.TrimLeadingSpace = true
+		r.FieldsPerRecord = 11
+		if _, err := r.Read(); err != nil { // header
+			b.Fatal(err)
+		}
+		for {
+			row, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			// rec_id, given_name, surname, street_number, address_1,
+			// address_2, suburb, postcode, state, date_of_birth, soc_sec_id
+			v := contact.Values{contact.Country: "AU"}
+			set := func(field contact.Field, s string) {
+				if s = strings.TrimSpace(s); s != "" {
+					v[field] = s
+				}
+			}
+			set(contact.GivenName, row[1])
+			set(contact.FamilyName, row[2])
+			set(contact.AddressLine1, row[3]+" "+row[4])
+			set(contact.AddressLine2, row[5])
+			set(contact.Locality, row[6])
+			set(contact.Postcode, row[7])
+			set(contact.Region, row[8])
+			set(contact.DateOfBirth, row[9])
+			canon, _ := normalize.Canonical(v, "AU")
+			out = append(out, upsert(name, strings.TrimSpace(row[0]), canon))
+		}
+		f.Close()
+	}
+	return out
+}
+
+// BenchmarkResolve streams FEBRL4 (10,000 records: 5,000 originals, then
+// their duplicates, from two systems) through the matcher stage's resolvers
+// in polls of 500, into an empty index per iteration, and reports matches/s:
+//
+//   - redis-match: MatchResolver on the Redis at REDIS_ADDR (skipped
+//     without one);
+//   - mem-match: the same matcher and polls over match.MemIndex in process,
+//     the ceiling that Redis's round trips are measured against;
+//   - redis-exact: ExactResolver, the foundation resolver (exact keys, one
+//     round trip per command), on the same Redis.
+//
+// Run them together (-bench BenchmarkResolve -v): the parent then logs
+// redis-match's rate as a ratio of the others'.
+func BenchmarkResolve(b *testing.B) {
+	changes := febrl4(b)
+	m := defaultMatcher(b)
+	polls := (len(changes) + benchBatch - 1) / benchBatch
+	rates := map[string]float64{}
+
+	// bench runs resolve over every poll of FEBRL4 b.N times, each time
+	// into a fresh index, and records the rate and the first decisions.
+	bench := func(b *testing.B, name string, resolve func(i int, poll []contact.Change) ([]contact.Decision, error), reset func()) {
+		decisions := map[contact.Decision]int{}
+		for i := 0; i < b.N; i++ {
+			for start := 0; start < len(changes); start += benchBatch {
+				ds, err := resolve(i, changes[start:min(start+benchBatch, len(changes))])
+				if err != nil {
+					b.Fatal(err)
+				}
+				if i == 0 {
+					for _, d := range ds {
+						decisions[d]++
+					}
+				}
+			}
+			b.StopTimer()
+			reset()
+			b.StartTimer()
+		}
+		b.StopTimer()
+		rates[name] = float64(b.N*len(changes)) / b.Elapsed().Seconds()
+		b.ReportMetric(rates[name], "matches/s")
+		b.Logf("decisions on FEBRL4: %v", decisions)
+	}
+
+	// onRedis runs a resolver made per iteration on the Redis at
+	// REDIS_ADDR, counting its round trips.
+	onRedis := func(b *testing.B, name string, newResolver func(rdb redis.UniversalClient, keys redisstore.Keys) matcher.Resolver) {
+		addr := os.Getenv("REDIS_ADDR")
+		if addr == "" {
+			b.Skip("REDIS_ADDR is unset: this benchmark needs a real redis-server")
+		}
+		rdb := redis.NewClient(&redis.Options{Addr: addr})
+		defer rdb.Close()
+		h := &trips{}
+		rdb.AddHook(h)
+		ctx := context.Background()
+		var (
+			keys     redisstore.Keys
+			r        matcher.Resolver
+			sent     int64
+			resolver = -1
+		)
+		b.ResetTimer()
+		bench(b, name, func(i int, poll []contact.Change) ([]contact.Decision, error) {
+			if i != resolver {
+				keys, resolver = redisstore.Keys{Prefix: testenv.Unique("bench")}, i
+				r = newResolver(rdb, keys)
+			}
+			before := h.total()
+			res, err := r.Resolve(ctx, poll)
+			sent += h.total() - before
+			ds := make([]contact.Decision, len(res))
+			for j, x := range res {
+				ds[j] = x.Match.Decision
+			}
+			return ds, err
+		}, func() { dropPrefix(b, rdb, keys.Prefix) })
+		b.ReportMetric(float64(sent)/float64(b.N*polls), "roundtrips/poll")
+	}
+
+	b.Run("redis-match", func(b *testing.B) {
+		onRedis(b, "redis-match", func(rdb redis.UniversalClient, keys redisstore.Keys) matcher.Resolver {
+			return redisstore.NewMatchResolver(rdb, keys, m)
+		})
+	})
+	b.Run("mem-match", func(b *testing.B) {
+		ctx := context.Background()
+		var idx *match.MemIndex
+		resolver := -1
+		b.ResetTimer()
+		bench(b, "mem-match", func(i int, poll []contact.Change) ([]contact.Decision, error) {
+			if i != resolver {
+				idx, resolver = match.NewMemIndex(), i
+			}
+			ins := make([]match.Incoming, len(poll))
+			for j, c := range poll {
+				ins[j] = match.Incoming{RecordID: redisstore.RecordID(c.SourceSystem, c.SourceRecordID), Record: match.FromValues(c.Values)}
+			}
+			res, err := m.MatchBatch(ctx, idx, ins)
+			ds := make([]contact.Decision, len(res))
+			for j, x := range res {
+				ds[j] = x.Decision
+			}
+			return ds, err
+		}, func() {})
+	})
+	b.Run("redis-exact", func(b *testing.B) {
+		onRedis(b, "redis-exact", func(rdb redis.UniversalClient, keys redisstore.Keys) matcher.Resolver {
+			return redisstore.NewExactResolver(rdb, keys)
+		})
+	})
+
+	if r := rates["redis-match"]; r > 0 {
+		for _, base := range []string{"mem-match", "redis-exact"} {
+			if rates[base] > 0 {
+				b.Logf("redis-match: %.0f matches/s = %.3f x %s (%.0f matches/s)", r, r/rates[base], base, rates[base])
+			}
+		}
+	}
+}

@@ -1,0 +1,906 @@
+package redisstore
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/contactsync/contactsync/pkg/match"
+)
+
+// MatchIndex is the Redis implementation of match.Index: the identity index
+// the matcher reads candidates from and writes its decisions to. It follows
+// the consistency contract of match.Index with match.MemIndex as the
+// reference behaviour (key versions, per-key person caps, conflicts).
+//
+// # Layout
+//
+// Every key carries a hash tag, and every atomic step (one command or one
+// Lua script) touches keys of one tag only, so a Redis Cluster can hold it
+// (P is Keys.Prefix, default "cs"):
+//
+//	P:mi:k:{KEY}          hash  v = version, n = persons ever added, g = "1" once generic
+//	P:mi:k:{KEY}:p        zset  the key's persons, scored by arrival (deleted when generic)
+//	P:mi:k:{KEY}:lock     string lock token of a person creation (PX lock TTL)
+//	P:mi:r:{RECORD}       string the person owning the record id ("system/id")
+//	P:mi:r:{RECORD}:lock  string lock token of a person creation
+//	P:p:{PERSON}:members  hash  record id -> "<seq> <match.Record JSON>"
+//	P:p:{PERSON}:seq      string member sequence (keeps members in arrival order)
+//	P:mi:t:{TERM}         string records holding a term-frequency value
+//	P:mi:{records}        string records in the index
+//	P:mi:r:{RECORD}:ev:E  string MatchResolver's decision on event E of the record
+//
+// The person keys share the tag of the person's links and golden state
+// (Keys.Links, Keys.State). A person exists while its members hash is not
+// empty.
+//
+// # Lookup
+//
+// A whole batch of queries costs two pipelined round trips: first every
+// distinct key's version and persons, record owner, term count and the total
+// (a key's version is read before its persons, so a concurrent addition can
+// only make the answer newer than its version, never older: a create decided
+// on it conflicts instead of missing a person), then the members of every
+// person found.
+//
+// # Commit
+//
+// A write that links a record to an existing person (or refreshes a known
+// record) needs no lock: it claims the record's owner with a compare-and-set
+// on the record key (conflict if another person holds it), then a script on
+// the person's tag checks that the person exists and adds the member (on a
+// missing person the owner claim is undone and the write conflicts), then
+// the person is added under each blocking key (one script per key, which
+// bumps the version and turns the key generic past its cap) and the term
+// counters are increased.
+//
+// Creating a person is what can make a duplicate, so it must check the
+// versions of several blocking keys that live in different slots; no single
+// script can. It is made atomic with per-key locks instead:
+//
+//  1. `SET lock token NX PX ttl` on the lock of every version-checked key
+//     and of the record, in sorted order, pipelined, each followed in the
+//     same pipeline by the read it protects (the key's version, the record's
+//     owner; the person's members). If any lock is taken, the ones acquired
+//     are released and the write conflicts.
+//  2. With all locks held: the versions, the owner and the person's absence
+//     are re-checked against what the write expects (conflict otherwise,
+//     releasing the locks);
+//  3. the person is created with its member (script on the person's tag);
+//  4. the record's owner is claimed (compare-and-set; a link of the same
+//     record by a process that took no lock may have won: then the person is
+//     removed again and the write conflicts);
+//  5. the person is added under every key, each key's lock released by the
+//     same script (if it still holds our token), the term counters
+//     increased, and the record's lock released (compare-and-delete).
+//
+// Why this is safe: every create that could duplicate this one shares a
+// blocking key with it, so it needs the same lock; while the lock is held,
+// only links (which never create a person) can change the key, and a create
+// that locks the key after the release sees the bumped version (step 5 adds
+// to a key and releases its lock in one script) and conflicts. Each slot has a single master that executes each command and
+// script atomically and a connection's commands in order, so the lock, the
+// read after it and the additions before the release are ordered per slot.
+// The lock TTL (10 s by default) is far above the time a create takes (a few
+// round trips), and a create whose locks are older than half the TTL when it
+// is about to make itself visible gives up instead; a lock can thus only
+// expire under a process that died (or stalled longer than the TTL, which
+// the design rules out). If a process dies holding locks, they expire after
+// the TTL; meanwhile creates under those keys conflict and retry. What it
+// wrote is invisible or idempotent, by the order of the steps:
+//
+//   - died after step 3: the person holds only this record, is under no key
+//     and owns no record, so no lookup returns it; redoing the record
+//     derives the same person id (match.DefaultPersonID is a function of the
+//     record id) and step 3 adopts a person whose only member is this record
+//     (under the record's lock, no one else can be creating it);
+//   - died after step 4: the record is known to the person, so redoing it
+//     decides "known", whose write adds the person under the keys it was
+//     missing from (a known record's write is not version-checked).
+//
+// Links are ordered the same way (owner, then member, then keys), so a link
+// that died half-way is completed by the redo's "known" write. Term counters
+// are increased only by the write that adds a record new to the index, so a
+// write that died before its last step leaves them one short: they weigh
+// evidence, they do not decide identity.
+//
+// Writes of one Commit are applied in order, each seeing the previous ones:
+// writes that share no key, record or person commute, so they are grouped
+// into waves (a write goes one wave after the last earlier write it shares
+// anything with) and each wave is applied with the steps above pipelined
+// across its writes: 3 round trips for a wave of links, 4 with creates.
+//
+// When a create conflicts because another process holds one of its locks,
+// Commit waits (up to LockWait) for those locks to go before it reports the
+// conflict, so that the matcher's fresh lookup sees the other creation
+// instead of deciding the same thing again.
+type MatchIndex struct {
+	rdb      redis.UniversalClient
+	keys     Keys
+	keyCap   func(key string) int
+	lockTTL  time.Duration
+	lockWait time.Duration
+	loaded   atomic.Bool
+	// failpoint, when set (tests only), is called after each step of a
+	// wave; an error aborts Commit there without any clean-up, as if the
+	// process had died.
+	failpoint func(step string) error
+}
+
+// MatchIndexOptions tune a MatchIndex; zero values take the defaults.
+type MatchIndexOptions struct {
+	// KeyCap is the per-key person cap (default match.KeyCap).
+	KeyCap func(key string) int
+	// LockTTL is the expiry of a creation's locks (default 10s). It must
+	// be far above the time a Commit takes.
+	LockTTL time.Duration
+	// LockWait bounds how long a create that found a lock taken waits for
+	// it to go before reporting the conflict (default 250ms).
+	LockWait time.Duration
+}
+
+// NewMatchIndex returns the index on rdb with default options.
+func NewMatchIndex(rdb redis.UniversalClient, keys Keys) *MatchIndex {
+	return NewMatchIndexWithOptions(rdb, keys, MatchIndexOptions{})
+}
+
+// NewMatchIndexWithOptions returns the index on rdb.
+func NewMatchIndexWithOptions(rdb redis.UniversalClient, keys Keys, opts MatchIndexOptions) *MatchIndex {
+	if opts.KeyCap == nil {
+		opts.KeyCap = match.KeyCap
+	}
+	if opts.LockTTL <= 0 {
+		opts.LockTTL = 10 * time.Second
+	}
+	if opts.LockWait <= 0 {
+		opts.LockWait = 250 * time.Millisecond
+	}
+	return &MatchIndex{rdb: rdb, keys: keys, keyCap: opts.KeyCap, lockTTL: opts.LockTTL, lockWait: opts.LockWait}
+}
+
+var _ match.Index = (*MatchIndex)(nil)
+
+// Key names of the index (see MatchIndex).
+func (k Keys) matchKey(key string) string        { return fmt.Sprintf("%s:mi:k:{%s}", k.p(), key) }
+func (k Keys) matchKeyPersons(key string) string { return fmt.Sprintf("%s:mi:k:{%s}:p", k.p(), key) }
+func (k Keys) matchKeyLock(key string) string    { return fmt.Sprintf("%s:mi:k:{%s}:lock", k.p(), key) }
+func (k Keys) recordOwner(recordID string) string {
+	return fmt.Sprintf("%s:mi:r:{%s}", k.p(), recordID)
+}
+func (k Keys) recordLock(recordID string) string {
+	return fmt.Sprintf("%s:mi:r:{%s}:lock", k.p(), recordID)
+}
+func (k Keys) personMembers(personID string) string {
+	return fmt.Sprintf("%s:p:{%s}:members", k.p(), personID)
+}
+func (k Keys) personSeq(personID string) string { return fmt.Sprintf("%s:p:{%s}:seq", k.p(), personID) }
+func (k Keys) termCount(term string) string     { return fmt.Sprintf("%s:mi:t:{%s}", k.p(), term) }
+func (k Keys) recordCount() string              { return k.p() + ":mi:{records}" }
+
+// casOwnerScript sets a record's owner if it is still the expected one ("":
+// none). KEYS[1] = owner; ARGV[1] = expected, ARGV[2] = new ("": delete).
+var casOwnerScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1]) or ''
+if cur ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1`)
+
+// addMemberScript adds (or replaces, at the end) a member of a person.
+// KEYS[1] = members, KEYS[2] = seq; ARGV[1] = record id, ARGV[2] = record
+// JSON, ARGV[3] = "new" (the person must not exist, or hold only this
+// record: the leftover of a creation that died) or "existing" (the person
+// must exist).
+var addMemberScript = redis.NewScript(`
+local n = redis.call('HLEN', KEYS[1])
+if ARGV[3] == 'new' then
+  if n > 1 or (n == 1 and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0) then return 0 end
+elseif n == 0 then
+  return 0
+end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2])
+return 1`)
+
+// removeMemberScript removes a member; a person left without members is
+// gone. KEYS[1] = members, KEYS[2] = seq; ARGV[1] = record id.
+var removeMemberScript = redis.NewScript(`
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
+return 1`)
+
+// addToKeyScript adds a person under a blocking key. KEYS[1] = key hash,
+// KEYS[2] = persons, KEYS[3] = the key's lock; ARGV[1] = person, ARGV[2] =
+// cap, ARGV[3] = the token of a lock to release ("": none). A generic key is
+// left alone; a person new to the key raises its count and, past the cap,
+// makes it generic (without a version bump, as MemIndex); otherwise the
+// version is bumped. A create releases its lock on the key here, so that
+// the addition and the release are one step.
+var addToKeyScript = redis.NewScript(`
+local r = 1
+if redis.call('HGET', KEYS[1], 'g') == '1' then
+  r = 0
+elseif not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+  if n > tonumber(ARGV[2]) then
+    redis.call('HSET', KEYS[1], 'g', '1')
+    redis.call('DEL', KEYS[2])
+    r = 2
+  else
+    redis.call('ZADD', KEYS[2], n, ARGV[1])
+  end
+end
+if r == 1 then redis.call('HINCRBY', KEYS[1], 'v', 1) end
+if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
+return r`)
+
+// unlockScript deletes a lock if it still holds our token.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`)
+
+var matchScripts = []*redis.Script{casOwnerScript, addMemberScript, removeMemberScript, addToKeyScript, unlockScript}
+
+// errScriptsReloaded reports that Redis had lost the index's scripts (a
+// restart or failover): they are loaded again and the caller retries.
+var errScriptsReloaded = errors.New("match index scripts were missing on the server and have been reloaded; retry")
+
+func (x *MatchIndex) loadScripts(ctx context.Context) error {
+	if x.loaded.Load() {
+		return nil
+	}
+	for _, s := range matchScripts {
+		if err := s.Load(ctx, x.rdb).Err(); err != nil {
+			return fmt.Errorf("match index: load scripts: %w", err)
+		}
+	}
+	x.loaded.Store(true)
+	return nil
+}
+
+// exec runs a pipeline and returns the first error of a command other than
+// redis.Nil (a missing key is an answer, not a failure).
+func (x *MatchIndex) exec(ctx context.Context, what string, fill func(p redis.Pipeliner)) error {
+	p := x.rdb.Pipeline()
+	fill(p)
+	if p.Len() == 0 {
+		return nil
+	}
+	cmds, _ := p.Exec(ctx)
+	for _, c := range cmds {
+		err := c.Err()
+		if err == nil || errors.Is(err, redis.Nil) {
+			continue
+		}
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			x.loaded.Store(false)
+			return fmt.Errorf("match index %s: %w", what, errScriptsReloaded)
+		}
+		return fmt.Errorf("match index %s: %w", what, err)
+	}
+	return nil
+}
+
+// keyRead is the pipelined read of one blocking key.
+type keyRead struct {
+	meta    *redis.SliceCmd
+	persons *redis.StringSliceCmd
+}
+
+func (r keyRead) state() match.KeyState {
+	vals := r.meta.Val()
+	var ks match.KeyState
+	if len(vals) == 3 {
+		ks.Version = parseInt(vals[0])
+		ks.Persons = int(parseInt(vals[1]))
+		ks.Generic = vals[2] == "1"
+	}
+	return ks
+}
+
+func parseInt(v any) int64 {
+	s, ok := v.(string)
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// Lookup implements match.Index in two pipelined round trips for the whole
+// batch.
+func (x *MatchIndex) Lookup(ctx context.Context, queries []match.Query) ([]match.Found, error) {
+	if len(queries) == 0 {
+		return []match.Found{}, nil
+	}
+	keyReads := map[string]keyRead{}
+	owners := map[string]*redis.StringCmd{}
+	terms := map[string]*redis.StringCmd{}
+	var total *redis.StringCmd
+	err := x.exec(ctx, "lookup", func(p redis.Pipeliner) {
+		for _, q := range queries {
+			if q.RecordID != "" {
+				if _, ok := owners[q.RecordID]; !ok {
+					owners[q.RecordID] = p.Get(ctx, x.keys.recordOwner(q.RecordID))
+				}
+			}
+			for _, k := range q.Keys {
+				if _, ok := keyReads[k]; !ok {
+					// Version before persons: see MatchIndex.
+					keyReads[k] = keyRead{
+						meta:    p.HMGet(ctx, x.keys.matchKey(k), "v", "n", "g"),
+						persons: p.ZRange(ctx, x.keys.matchKeyPersons(k), 0, -1),
+					}
+				}
+			}
+			for _, t := range q.Terms {
+				if _, ok := terms[t]; !ok {
+					terms[t] = p.Get(ctx, x.keys.termCount(t))
+				}
+			}
+		}
+		total = p.Get(ctx, x.keys.recordCount())
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// The persons to fetch: under a non-generic key, or known.
+	members := map[string]*redis.MapStringStringCmd{}
+	var order []string
+	want := func(id string) {
+		if _, ok := members[id]; !ok {
+			members[id] = nil
+			order = append(order, id)
+		}
+	}
+	for _, kr := range keyReads {
+		if !kr.state().Generic {
+			for _, id := range kr.persons.Val() {
+				want(id)
+			}
+		}
+	}
+	for _, c := range owners {
+		if id := c.Val(); id != "" {
+			want(id)
+		}
+	}
+	slices.Sort(order)
+	err = x.exec(ctx, "lookup members", func(p redis.Pipeliner) {
+		for _, id := range order {
+			members[id] = p.HGetAll(ctx, x.keys.personMembers(id))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	persons := make(map[string][]match.Member, len(order))
+	for _, id := range order {
+		ms, err := decodeMembers(members[id].Val())
+		if err != nil {
+			return nil, fmt.Errorf("match index lookup: person %s: %w", id, err)
+		}
+		if len(ms) > 0 {
+			persons[id] = ms
+		}
+	}
+
+	totalRecords, _ := total.Int64()
+	out := make([]match.Found, len(queries))
+	for qi, q := range queries {
+		f := match.Found{Keys: make([]match.KeyState, len(q.Keys)), TermCounts: make([]int64, len(q.Terms)), TotalRecords: totalRecords}
+		position := map[string]int{}
+		addPerson := func(id string, keyIndex int) {
+			if i, ok := position[id]; ok {
+				if keyIndex >= 0 && !slices.Contains(f.Persons[i].HitKeys, keyIndex) {
+					f.Persons[i].HitKeys = append(f.Persons[i].HitKeys, keyIndex)
+				}
+				return
+			}
+			ms, ok := persons[id]
+			if !ok {
+				return // emptied by a record moving away
+			}
+			p := match.Person{ID: id, Members: ms}
+			if keyIndex >= 0 {
+				p.HitKeys = []int{keyIndex}
+			}
+			position[id] = len(f.Persons)
+			f.Persons = append(f.Persons, p)
+		}
+		if q.RecordID != "" {
+			f.KnownPerson = owners[q.RecordID].Val()
+		}
+		for ki, k := range q.Keys {
+			kr := keyReads[k]
+			f.Keys[ki] = kr.state()
+			if f.Keys[ki].Generic {
+				continue
+			}
+			for _, id := range kr.persons.Val() {
+				addPerson(id, ki)
+			}
+		}
+		if f.KnownPerson != "" {
+			addPerson(f.KnownPerson, -1)
+		}
+		for ti, t := range q.Terms {
+			f.TermCounts[ti], _ = terms[t].Int64()
+		}
+		out[qi] = f
+	}
+	return out, nil
+}
+
+func encodeMember(r match.Record) (string, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return "", fmt.Errorf("encode member: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeMembers turns a members hash into members in arrival order.
+func decodeMembers(h map[string]string) ([]match.Member, error) {
+	type seqMember struct {
+		seq int64
+		m   match.Member
+	}
+	list := make([]seqMember, 0, len(h))
+	for id, v := range h {
+		seqText, data, ok := strings.Cut(v, " ")
+		if !ok {
+			return nil, fmt.Errorf("member %q: malformed value", id)
+		}
+		seq, err := strconv.ParseInt(seqText, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("member %q: sequence: %w", id, err)
+		}
+		sm := seqMember{seq: seq, m: match.Member{RecordID: id}}
+		if err := json.Unmarshal([]byte(data), &sm.m.Record); err != nil {
+			return nil, fmt.Errorf("member %q: %w", id, err)
+		}
+		list = append(list, sm)
+	}
+	slices.SortFunc(list, func(a, b seqMember) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]match.Member, len(list))
+	for i, sm := range list {
+		out[i] = sm.m
+	}
+	return out, nil
+}
+
+// PersonOf returns the person holding a record id ("" when none).
+func (x *MatchIndex) PersonOf(ctx context.Context, recordID string) (string, error) {
+	owners, err := x.owners(ctx, []string{recordID})
+	if err != nil {
+		return "", err
+	}
+	return owners[0], nil
+}
+
+// owners reads the owners of record ids in one round trip.
+func (x *MatchIndex) owners(ctx context.Context, recordIDs []string) ([]string, error) {
+	cmds := make([]*redis.StringCmd, len(recordIDs))
+	err := x.exec(ctx, "read owners", func(p redis.Pipeliner) {
+		for i, id := range recordIDs {
+			cmds[i] = p.Get(ctx, x.keys.recordOwner(id))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(recordIDs))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
+}
+
+// pending is the progress of one write through its wave.
+type pending struct {
+	i      int
+	w      *match.Write
+	member string // encoded record
+	// Create only.
+	token    string
+	locks    []string // sorted lock keys
+	lockCmds []*redis.Cmd
+	checked  []int // indexes into w.Keys whose version is checked
+	verCmds  []*redis.StringCmd
+	owner    *redis.StringCmd
+	hlen     *redis.IntCmd
+	hexists  *redis.BoolCmd
+	lockedAt time.Time
+	// Both.
+	step *redis.Cmd // the result of the last conditional step
+	done bool       // finished (applied or conflicted)
+}
+
+// Commit implements match.Index: writes are applied in order, each seeing
+// the previous ones (see MatchIndex for how).
+func (x *MatchIndex) Commit(ctx context.Context, writes []match.Write) ([]error, error) {
+	errs := make([]error, len(writes))
+	if len(writes) == 0 {
+		return errs, nil
+	}
+	if err := x.loadScripts(ctx); err != nil {
+		return nil, err
+	}
+	var valid []int
+	for i := range writes {
+		w := &writes[i]
+		switch {
+		case w.PersonID == "" || w.Member.RecordID == "":
+			errs[i] = errors.New("match index: write without person or record id")
+		case len(w.KeyVersions) != len(w.Keys):
+			errs[i] = fmt.Errorf("match index: %d key versions for %d keys", len(w.KeyVersions), len(w.Keys))
+		default:
+			valid = append(valid, i)
+		}
+	}
+	var contended []string
+	for _, wave := range waves(writes, valid) {
+		c, err := x.applyWave(ctx, writes, wave, errs)
+		contended = append(contended, c...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(contended) > 0 {
+		x.awaitRelease(ctx, contended)
+	}
+	return errs, nil
+}
+
+// waves groups writes so that a write comes one wave after the last
+// earlier write it shares a key, record or person with; writes of one wave
+// are independent and can be applied together.
+func waves(writes []match.Write, valid []int) [][]int {
+	last := map[string]int{}
+	var out [][]int
+	for _, i := range valid {
+		w := &writes[i]
+		res := make([]string, 0, len(w.Keys)+3)
+		for _, k := range w.Keys {
+			res = append(res, "k\x00"+k)
+		}
+		res = append(res, "r\x00"+w.Member.RecordID, "p\x00"+w.PersonID)
+		if w.ExpectPerson != "" {
+			res = append(res, "p\x00"+w.ExpectPerson)
+		}
+		wave := 0
+		for _, r := range res {
+			if l, ok := last[r]; ok && l+1 > wave {
+				wave = l + 1
+			}
+		}
+		for _, r := range res {
+			last[r] = wave
+		}
+		for len(out) <= wave {
+			out = append(out, nil)
+		}
+		out[wave] = append(out[wave], i)
+	}
+	return out
+}
+
+func conflict(what string) error { return fmt.Errorf("%s: %w", what, match.ErrConflict) }
+
+func newToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// applyWave applies independent writes with the steps pipelined across them.
+// It returns the lock keys found taken by others.
+func (x *MatchIndex) applyWave(ctx context.Context, writes []match.Write, wave []int, errs []error) (contended []string, err error) {
+	ps := make([]*pending, 0, len(wave))
+	for _, i := range wave {
+		w := &writes[i]
+		member, err := encodeMember(w.Member.Record)
+		if err != nil {
+			return nil, err
+		}
+		p := &pending{i: i, w: w, member: member}
+		if w.NewPerson {
+			p.token = newToken()
+			p.locks = append(p.locks, x.keys.recordLock(w.Member.RecordID))
+			for ki, k := range w.Keys {
+				if w.KeyVersions[ki] != match.AnyVersion {
+					p.checked = append(p.checked, ki)
+					p.locks = append(p.locks, x.keys.matchKeyLock(k))
+				}
+			}
+			slices.Sort(p.locks)
+			p.locks = slices.Compact(p.locks)
+		}
+		ps = append(ps, p)
+	}
+	// On a failure of Redis itself, release what we hold (best effort: the
+	// locks expire anyway) and report it.
+	defer func() {
+		if err != nil && !errors.Is(err, errFailpoint) {
+			x.releaseAll(ps)
+		}
+	}()
+
+	// Step 1: creates lock and read what the locks protect; links claim
+	// their record.
+	ttl := x.lockTTL.Milliseconds()
+	if err := x.exec(ctx, "commit lock", func(pl redis.Pipeliner) {
+		for _, p := range ps {
+			w := p.w
+			if !w.NewPerson {
+				p.step = casOwnerScript.EvalSha(ctx, pl, []string{x.keys.recordOwner(w.Member.RecordID)}, w.ExpectPerson, w.PersonID)
+				continue
+			}
+			p.lockedAt = time.Now()
+			for _, l := range p.locks {
+				p.lockCmds = append(p.lockCmds, pl.Do(ctx, "SET", l, p.token, "NX", "PX", ttl))
+			}
+			for _, ki := range p.checked {
+				p.verCmds = append(p.verCmds, pl.HGet(ctx, x.keys.matchKey(w.Keys[ki]), "v"))
+			}
+			p.owner = pl.Get(ctx, x.keys.recordOwner(w.Member.RecordID))
+			p.hlen = pl.HLen(ctx, x.keys.personMembers(w.PersonID))
+			p.hexists = pl.HExists(ctx, x.keys.personMembers(w.PersonID), w.Member.RecordID)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if err := x.fail("locked"); err != nil {
+		return nil, err
+	}
+
+	// Step 2: creates re-check under their locks and create the person;
+	// links add the member to the existing person.
+	if err := x.exec(ctx, "commit members", func(pl redis.Pipeliner) {
+		for _, p := range ps {
+			w := p.w
+			if !w.NewPerson {
+				if ok, _ := p.step.Int(); ok != 1 {
+					errs[p.i], p.done = conflict("record owner changed"), true
+					continue
+				}
+				p.step = x.addMember(ctx, pl, w, p.member, "existing")
+				continue
+			}
+			taken := false
+			for li, c := range p.lockCmds {
+				if c.Err() != nil { // redis.Nil: held by another
+					taken = true
+					contended = append(contended, p.locks[li])
+				}
+			}
+			if why := p.recheck(taken); why != "" {
+				errs[p.i], p.done = conflict(why), true
+				x.release(ctx, pl, p, nil)
+				continue
+			}
+			p.step = x.addMember(ctx, pl, w, p.member, "new")
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if err := x.fail("member"); err != nil {
+		return nil, err
+	}
+
+	// Step 3: creates claim their record; links finish, or undo their claim
+	// when the person was gone.
+	if err := x.exec(ctx, "commit owners", func(pl redis.Pipeliner) {
+		for _, p := range ps {
+			if p.done {
+				continue
+			}
+			w := p.w
+			added, _ := p.step.Int()
+			if !w.NewPerson {
+				p.done = true
+				if added != 1 {
+					errs[p.i] = conflict("person existence changed")
+					casOwnerScript.EvalSha(ctx, pl, []string{x.keys.recordOwner(w.Member.RecordID)}, w.PersonID, w.ExpectPerson)
+					continue
+				}
+				x.finish(ctx, pl, w, nil)
+				continue
+			}
+			if added != 1 {
+				errs[p.i], p.done = conflict("person existence changed"), true
+				x.release(ctx, pl, p, nil)
+				continue
+			}
+			if time.Since(p.lockedAt) > x.lockTTL/2 {
+				// Too slow to trust the locks any longer: undo.
+				errs[p.i], p.done = conflict("locks held too long"), true
+				x.removeMember(ctx, pl, w.PersonID, w.Member.RecordID)
+				x.release(ctx, pl, p, nil)
+				continue
+			}
+			p.step = casOwnerScript.EvalSha(ctx, pl, []string{x.keys.recordOwner(w.Member.RecordID)}, w.ExpectPerson, w.PersonID)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if err := x.fail("owner"); err != nil {
+		return nil, err
+	}
+
+	// Step 4: creates add the person under their keys and release.
+	if err := x.exec(ctx, "commit keys", func(pl redis.Pipeliner) {
+		for _, p := range ps {
+			if p.done {
+				continue
+			}
+			p.done = true
+			if ok, _ := p.step.Int(); ok != 1 {
+				errs[p.i] = conflict("record owner changed")
+				x.removeMember(ctx, pl, p.w.PersonID, p.w.Member.RecordID)
+				x.release(ctx, pl, p, nil)
+			} else {
+				x.finish(ctx, pl, p.w, p)
+			}
+		}
+	}); err != nil {
+		return nil, err
+	}
+	return contended, nil
+}
+
+// recheck returns why a create must not go on ("" if it can).
+func (p *pending) recheck(taken bool) string {
+	if taken {
+		return "blocking key locked by another matcher"
+	}
+	w := p.w
+	for j, ki := range p.checked {
+		v, _ := p.verCmds[j].Int64() // missing: 0
+		if v != w.KeyVersions[ki] {
+			return "key version changed"
+		}
+	}
+	if p.owner.Val() != w.ExpectPerson {
+		return "record owner changed"
+	}
+	if n := p.hlen.Val(); n > 1 || (n == 1 && !p.hexists.Val()) {
+		return "person existence changed"
+	}
+	return ""
+}
+
+// errFailpoint marks a simulated crash: nothing is cleaned up.
+var errFailpoint = errors.New("failpoint")
+
+func (x *MatchIndex) fail(step string) error {
+	if x.failpoint == nil {
+		return nil
+	}
+	if err := x.failpoint(step); err != nil {
+		return fmt.Errorf("match index: crash after step %q: %w: %w", step, errFailpoint, err)
+	}
+	return nil
+}
+
+func (x *MatchIndex) addMember(ctx context.Context, pl redis.Pipeliner, w *match.Write, member, mode string) *redis.Cmd {
+	return addMemberScript.EvalSha(ctx, pl, []string{x.keys.personMembers(w.PersonID), x.keys.personSeq(w.PersonID)},
+		w.Member.RecordID, member, mode)
+}
+
+func (x *MatchIndex) removeMember(ctx context.Context, pl redis.Pipeliner, personID, recordID string) {
+	removeMemberScript.EvalSha(ctx, pl, []string{x.keys.personMembers(personID), x.keys.personSeq(personID)}, recordID)
+}
+
+// finish makes an applied write visible under its keys: the person joins
+// every key, a record moved from another person leaves it, and the counters
+// of a record new to the index go up. A create (p != nil) releases its locks
+// here: each key's with the addition to the key, then the record's.
+func (x *MatchIndex) finish(ctx context.Context, pl redis.Pipeliner, w *match.Write, p *pending) {
+	released := map[string]bool{}
+	for _, k := range w.Keys {
+		lock, token := x.keys.matchKeyLock(k), ""
+		if p != nil && p.holds(lock) {
+			token, released[lock] = p.token, true
+		}
+		addToKeyScript.EvalSha(ctx, pl, []string{x.keys.matchKey(k), x.keys.matchKeyPersons(k), lock}, w.PersonID, x.keyCap(k), token)
+	}
+	if w.ExpectPerson != "" && w.ExpectPerson != w.PersonID {
+		x.removeMember(ctx, pl, w.ExpectPerson, w.Member.RecordID)
+	}
+	if w.ExpectPerson == "" {
+		for _, t := range w.Terms {
+			pl.Incr(ctx, x.keys.termCount(t))
+		}
+		pl.Incr(ctx, x.keys.recordCount())
+	}
+	if p != nil {
+		x.release(ctx, pl, p, released)
+	}
+}
+
+// holds reports whether the create acquired a lock.
+func (p *pending) holds(lock string) bool {
+	li := slices.Index(p.locks, lock)
+	return li >= 0 && li < len(p.lockCmds) && p.lockCmds[li].Err() == nil
+}
+
+// release queues the compare-and-delete of the locks a create acquired,
+// but those already released.
+func (x *MatchIndex) release(ctx context.Context, pl redis.Pipeliner, p *pending, released map[string]bool) {
+	for _, l := range p.locks {
+		if p.holds(l) && !released[l] {
+			unlockScript.EvalSha(ctx, pl, []string{l}, p.token)
+		}
+	}
+}
+
+// releaseAll releases every lock still held after a failure of Redis.
+func (x *MatchIndex) releaseAll(ps []*pending) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = x.loadScripts(ctx) // in case the failure was their loss
+	_ = x.exec(ctx, "release locks", func(pl redis.Pipeliner) {
+		for _, p := range ps {
+			if p.w.NewPerson && !p.done {
+				x.release(ctx, pl, p, nil)
+			}
+		}
+	})
+}
+
+// awaitRelease waits, up to LockWait, until the given locks are gone.
+func (x *MatchIndex) awaitRelease(ctx context.Context, locks []string) {
+	slices.Sort(locks)
+	locks = slices.Compact(locks)
+	deadline := time.Now().Add(x.lockWait)
+	delay := 500 * time.Microsecond
+	for {
+		n, err := x.existing(ctx, locks)
+		if err != nil || n == 0 {
+			return
+		}
+		if time.Now().Add(delay).After(deadline) {
+			return
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(2*delay, 20*time.Millisecond)
+	}
+}
+
+// existing counts the keys that exist (one EXISTS per key: keys of several
+// slots cannot share one command in a cluster).
+func (x *MatchIndex) existing(ctx context.Context, keys []string) (int64, error) {
+	cmds := make([]*redis.IntCmd, len(keys))
+	err := x.exec(ctx, "read locks", func(pl redis.Pipeliner) {
+		for i, k := range keys {
+			cmds[i] = pl.Exists(ctx, k)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, nil
+}
