@@ -1,9 +1,12 @@
 package decode
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +45,15 @@ func DefaultColumns() map[string]contact.Field {
 // off) of the offline contact table.
 type Debezium struct {
 	cfg DebeziumConfig
+	// columns are the mapped columns in field order, so that Cleared comes
+	// out sorted and the first bad column reported is always the same one.
+	columns []column
+}
+
+type column struct {
+	name  string
+	field contact.Field
+	kind  contact.Kind
 }
 
 // NewDebezium checks cfg and fills its defaults.
@@ -52,11 +64,26 @@ func NewDebezium(cfg DebeziumConfig) (*Debezium, error) {
 	if cfg.Columns == nil {
 		cfg.Columns = DefaultColumns()
 	}
-	for col, f := range cfg.Columns {
-		if _, ok := contact.Lookup(f); !ok {
-			return nil, fmt.Errorf("debezium decoder: column %q maps to unknown field %q", col, f)
+	d := &Debezium{}
+	pos := fieldPositions()
+	byField := map[contact.Field]string{}
+	for name, f := range cfg.Columns {
+		info, ok := contact.Lookup(f)
+		switch {
+		case name == "":
+			return nil, errors.New("debezium decoder: empty column name")
+		case !ok:
+			return nil, fmt.Errorf("debezium decoder: column %q maps to unknown field %q", name, f)
+		case byField[f] != "":
+			// Two columns for one field: which one wins would depend on
+			// the row, and a NULL in one would clear the other's value.
+			return nil, fmt.Errorf("debezium decoder: columns %q and %q both map to field %q",
+				min(name, byField[f]), max(name, byField[f]), f)
 		}
+		byField[f] = name
+		d.columns = append(d.columns, column{name: name, field: f, kind: info.Kind})
 	}
+	slices.SortFunc(d.columns, func(a, b column) int { return cmp.Compare(pos[a.field], pos[b.field]) })
 	def := func(s *string, v string) {
 		if *s == "" {
 			*s = v
@@ -67,7 +94,9 @@ func NewDebezium(cfg DebeziumConfig) (*Debezium, error) {
 	def(&cfg.UpdatedByColumn, "updated_by")
 	def(&cfg.UpdatedAtColumn, "updated_at")
 	def(&cfg.SyncUser, "contactsync")
-	return &Debezium{cfg: cfg}, nil
+	cfg.Columns = nil // d.columns is the copy; the caller may reuse its map
+	d.cfg = cfg
+	return d, nil
 }
 
 // columnType is what a schemas-on event says about one column.
@@ -76,10 +105,12 @@ type columnType struct {
 	scale   int
 }
 
-// Decode decodes one change event. A tombstone (empty value, which Kafka
-// log compaction uses after a delete) yields no change and no error.
+// Decode decodes one change event; topic, partition and offset name its
+// Kafka position, the event id of last resort. A tombstone (an empty value,
+// which Kafka log compaction keeps after a delete) yields no change and no
+// error: the delete itself came in the event before it.
 func (d *Debezium) Decode(key, value []byte, topic string, partition int32, offset int64) ([]contact.Change, error) {
-	if len(value) == 0 {
+	if v := bytes.TrimSpace(value); len(v) == 0 || string(v) == "null" {
 		return nil, nil
 	}
 	top, err := parseObject(value)
@@ -96,7 +127,6 @@ func (d *Debezium) Decode(key, value []byte, topic string, partition int32, offs
 		}
 		types = columnTypes(top["schema"])
 	}
-	op, _ := env["op"].(string)
 	before, err := row(env, "before")
 	if err != nil {
 		return nil, err
@@ -106,7 +136,11 @@ func (d *Debezium) Decode(key, value []byte, topic string, partition int32, offs
 		return nil, err
 	}
 	c := contact.Change{SourceSystem: d.cfg.System, Origin: contact.OriginAdmin}
-	var image map[string]any
+	var image map[string]any // the row as it is (after) or was (before a delete)
+	op, isString := env["op"].(string)
+	if !isString && env["op"] != nil {
+		return nil, errorf(ReasonEnvelope, "op is %s, not a string", typeName(env["op"]))
+	}
 	switch op {
 	case "c", "r", "u":
 		if after == nil {
@@ -114,17 +148,19 @@ func (d *Debezium) Decode(key, value []byte, topic string, partition int32, offs
 		}
 		c.Op, image = contact.OpUpsert, after
 	case "d":
-		if before == nil {
-			return nil, errorf(ReasonEnvelope, "delete without a before image")
-		}
+		// Without a before image (REPLICA IDENTITY NOTHING) the key
+		// still names the record.
 		c.Op, image = contact.OpDelete, before
 	case "":
 		return nil, errorf(ReasonEnvelope, "not a Debezium change event (no op)")
 	default:
-		return nil, errorf(ReasonEnvelope, "unknown op %q", op)
+		return nil, errorf(ReasonEnvelope, "unknown op %s", token(op))
 	}
 
-	id, ok := idString(image[d.cfg.IDColumn])
+	id, ok, wrong := idString(image[d.cfg.IDColumn])
+	if wrong {
+		return nil, errorf(ReasonField, "column %s: %s, not an id", d.cfg.IDColumn, typeName(image[d.cfg.IDColumn]))
+	}
 	if !ok {
 		id, ok = keyID(key, d.cfg.IDColumn)
 	}
@@ -135,29 +171,31 @@ func (d *Debezium) Decode(key, value []byte, topic string, partition int32, offs
 	if rs, ok := image[d.cfg.ReferenceSourceColumn].(string); ok {
 		c.ReferenceSource = strings.TrimSpace(rs)
 	}
-	if by, ok := image[d.cfg.UpdatedByColumn].(string); ok && strings.EqualFold(strings.TrimSpace(by), d.cfg.SyncUser) {
+	// A delete's before image names the row's last writer, not whoever
+	// deleted it: calling a delete an echo would hide a real one.
+	if by, ok := after[d.cfg.UpdatedByColumn].(string); ok && c.Op == contact.OpUpsert &&
+		strings.EqualFold(strings.TrimSpace(by), d.cfg.SyncUser) {
 		c.Origin = contact.OriginSync
 	}
-	if c.SourceTime, err = d.sourceTime(env, image, types); err != nil {
+	if c.SourceTime, err = d.sourceTime(env, before, after, c.Op, types); err != nil {
 		return nil, err
 	}
 
 	if c.Op == contact.OpUpsert {
-		for _, col := range sortedColumns(d.cfg.Columns) {
-			f := d.cfg.Columns[col]
-			v, present := after[col]
+		for _, col := range d.columns {
+			v, present := after[col.name]
 			if !present {
-				continue
+				continue // not captured: not supplied
 			}
 			if v == nil {
-				if before != nil && before[col] != nil {
-					c.Cleared = append(c.Cleared, f) // value -> NULL: an explicit clear
+				if before != nil && before[col.name] != nil {
+					c.Cleared = append(c.Cleared, col.field) // value -> NULL: an explicit clear
 				}
 				continue
 			}
-			s, err := columnValue(f, v, types[col])
+			s, err := columnValue(col, v, types[col.name])
 			if err != nil {
-				return nil, errorf(ReasonField, "%s (column %s): %v", f, col, err)
+				return nil, errorf(ReasonField, "%s (column %s): %v", col.field, col.name, err)
 			}
 			if s == "" {
 				continue // blank is "not supplied", never a clear
@@ -165,9 +203,8 @@ func (d *Debezium) Decode(key, value []byte, topic string, partition int32, offs
 			if c.Values == nil {
 				c.Values = contact.Values{}
 			}
-			c.Values[f] = s
+			c.Values[col.field] = s
 		}
-		sortFields(c.Cleared)
 	}
 	c.EventID = d.eventID(env, id, topic, partition, offset)
 	// Decoded is not yet valid: a text in a decimal column, a year 0.
@@ -189,7 +226,8 @@ func row(env map[string]any, name string) (map[string]any, error) {
 	return m, nil
 }
 
-// keyID reads the record id from a Debezium key ({"id":..} or with schema).
+// keyID reads the record id from a Debezium key ({"id":..}, or the same
+// under "payload" with schemas on).
 func keyID(key []byte, column string) (string, bool) {
 	if len(key) == 0 {
 		return "", false
@@ -201,10 +239,12 @@ func keyID(key []byte, column string) (string, bool) {
 	if p, ok := m["payload"].(map[string]any); ok {
 		m = p
 	}
-	return idString(m[column])
+	id, ok, _ := idString(m[column])
+	return id, ok
 }
 
 // columnTypes reads the after-image column types of a schemas-on event.
+// A schema it cannot read leaves the values to be read by their JSON type.
 func columnTypes(schema any) map[string]columnType {
 	out := map[string]columnType{}
 	s, _ := schema.(map[string]any)
@@ -221,9 +261,7 @@ func columnTypes(schema any) map[string]columnType {
 			ct := columnType{}
 			ct.logical, _ = cm["name"].(string)
 			if params, ok := cm["parameters"].(map[string]any); ok {
-				if sc, ok := params["scale"].(string); ok {
-					ct.scale, _ = strconv.Atoi(sc)
-				}
+				ct.scale, _ = intParam(params["scale"])
 			}
 			out[name] = ct
 		}
@@ -231,25 +269,60 @@ func columnTypes(schema any) map[string]columnType {
 	return out
 }
 
-// columnValue renders one column value as the canonical string of f's kind.
-func columnValue(f contact.Field, v any, t columnType) (string, error) {
-	info, _ := contact.Lookup(f)
+// columnValue renders one non-null column value as the canonical string of
+// its field's kind. The logical type, when the event has a schema, says how
+// the value is encoded; without one the JSON type and the field's kind do.
+func columnValue(col column, v any, t columnType) (string, error) {
+	switch t.logical {
+	case typeDecimal:
+		if s, ok := v.(string); ok {
+			return connectDecimal(s, t.scale)
+		}
+	case typeVariableScale:
+		if m, ok := v.(map[string]any); ok {
+			return variableScale(m)
+		}
+	case typeDate, typeConnectDate:
+		if n, ok := v.(json.Number); ok {
+			return epochDays(n)
+		}
+	case typeNano, typeMicro, typeMilli, typeConnectMilli:
+		if n, ok := v.(json.Number); ok && col.kind == contact.Date {
+			t, err := epochTime(n, t.logical)
+			if err != nil {
+				return "", err
+			}
+			return t.Format(time.DateOnly), nil
+		}
+	}
 	switch x := v.(type) {
 	case string:
-		if t.logical == "org.apache.kafka.connect.data.Decimal" {
-			return connectDecimal(x, t.scale)
+		s := strings.TrimSpace(x)
+		switch col.kind {
+		case contact.Bool:
+			if strings.EqualFold(s, "true") || strings.EqualFold(s, "false") {
+				return strings.ToLower(s), nil
+			}
+		case contact.Date:
+			// A timestamp column read as a date (ZonedTimestamp): the
+			// calendar date where it was written, not in UTC.
+			if len(s) > 10 {
+				if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+					return t.Format(time.DateOnly), nil
+				}
+			}
 		}
-		return strings.TrimSpace(x), nil
+		return s, nil // Validate judges whether it fits the kind
 	case bool:
-		if info.Kind != contact.Bool {
-			return "", fmt.Errorf("a boolean where %s was expected", kindName(info.Kind))
+		if col.kind != contact.Bool {
+			return "", fmt.Errorf("a boolean where %s was expected", kindName(col.kind))
 		}
 		return strconv.FormatBool(x), nil
 	case json.Number:
-		switch {
-		case info.Kind == contact.Date:
-			return epochDays(x)
-		case info.Kind == contact.Bool:
+		switch col.kind {
+		case contact.Date:
+			return epochDays(x) // Debezium's date encoding, schema or not
+		case contact.Bool:
 			switch x.String() {
 			case "0":
 				return "false", nil
@@ -259,48 +332,78 @@ func columnValue(f contact.Field, v any, t columnType) (string, error) {
 			return "", fmt.Errorf("a number where a boolean was expected")
 		}
 		return plainDecimal(x)
+	case map[string]any:
+		if col.kind == contact.Decimal {
+			return variableScale(x) // VariableScaleDecimal with schemas off
+		}
 	}
 	return "", fmt.Errorf("%s is not a column value", typeName(v))
 }
 
-func (d *Debezium) sourceTime(env, image map[string]any, types map[string]columnType) (time.Time, error) {
-	switch v := image[d.cfg.UpdatedAtColumn].(type) {
-	case string:
-		if t, err := parseTime(v); err == nil {
-			return t, nil
+// variableScale decodes io.debezium.data.VariableScaleDecimal, a numeric
+// column without a declared scale: {"scale": n, "value": base64 bytes}.
+func variableScale(m map[string]any) (string, error) {
+	scale, ok := intParam(m["scale"])
+	b64, isString := m["value"].(string)
+	if !ok || !isString {
+		return "", fmt.Errorf("an object that is not a variable-scale decimal")
+	}
+	return connectDecimal(b64, scale)
+}
+
+// sourceTime is when the change was made: the row's updated_at when the
+// change set it, else when the database committed it.
+func (d *Debezium) sourceTime(env, before, after map[string]any, op contact.Op, types map[string]columnType) (time.Time, error) {
+	col := d.cfg.UpdatedAtColumn
+	// A delete's before image holds the last update's time, not the
+	// delete's; an update that left updated_at alone did not set it.
+	stamped := op == contact.OpUpsert && !(before != nil && reflect.DeepEqual(before[col], after[col]))
+	if stamped {
+		var t time.Time
+		var err error
+		switch v := after[col].(type) {
+		case string:
+			t, err = parseTime(v)
+		case json.Number:
+			t, err = epochTime(v, types[col].logical)
+		default:
+			err = errors.New("no value")
 		}
-	case json.Number:
-		if t, err := epochTime(v, types[d.cfg.UpdatedAtColumn].logical); err == nil {
+		if err == nil && plausible(t) {
 			return t, nil
 		}
 	}
-	if src, ok := env["source"].(map[string]any); ok {
-		if n, ok := src["ts_ms"].(json.Number); ok {
-			if ms, err := n.Int64(); err == nil && ms > 0 {
-				return time.UnixMilli(ms).UTC(), nil
+	for _, m := range []map[string]any{asObject(env["source"]), env} {
+		if n, ok := m["ts_ms"].(json.Number); ok {
+			if ms, err := n.Int64(); err == nil {
+				if t := time.UnixMilli(ms).UTC(); plausible(t) {
+					return t, nil
+				}
 			}
 		}
 	}
-	if n, ok := env["ts_ms"].(json.Number); ok {
-		if ms, err := n.Int64(); err == nil && ms > 0 {
-			return time.UnixMilli(ms).UTC(), nil
-		}
-	}
-	return time.Time{}, errorf(ReasonTime, "no %s, source.ts_ms or ts_ms", d.cfg.UpdatedAtColumn)
+	return time.Time{}, errorf(ReasonTime, "no usable %s, source.ts_ms or ts_ms", col)
+}
+
+func asObject(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
 }
 
 // eventID derives an id from the change's position in the source database,
 // so that the same change delivered twice (a connector restart re-sends
-// from its last flushed offset) is recognised. Without a known position it
-// falls back to the Kafka position, which is stable across redelivery too.
+// from its last flushed offset, at new Kafka offsets) is recognised. The
+// table and record id tell apart the rows of a snapshot, which share one
+// position. Without a known position it falls back to the Kafka position,
+// which is stable across consumer redelivery.
 func (d *Debezium) eventID(env map[string]any, id, topic string, partition int32, offset int64) string {
-	src, _ := env["source"].(map[string]any)
+	src := asObject(env["source"])
 	str := func(k string) string {
 		switch v := src[k].(type) {
 		case json.Number:
 			return v.String()
 		case string:
-			return v
+			return strings.TrimSpace(v)
 		}
 		return ""
 	}
@@ -314,20 +417,17 @@ func (d *Debezium) eventID(env map[string]any, id, topic string, partition int32
 	return fmt.Sprintf("%s:kafka:%s/%d/%d", d.cfg.System, topic, partition, offset)
 }
 
-func sortedColumns(m map[string]contact.Field) []string {
-	cols := make([]string, 0, len(m))
-	for c := range m {
-		cols = append(cols, c)
+// fieldPositions gives each field its place in contact.Fields.
+func fieldPositions() map[contact.Field]int {
+	pos := make(map[contact.Field]int, len(contact.Fields))
+	for i, f := range contact.Fields {
+		pos[f.Name] = i
 	}
-	slices.Sort(cols)
-	return cols
+	return pos
 }
 
 // sortFields orders fields as contact.Fields does (schema order).
 func sortFields(fs []contact.Field) {
-	pos := map[contact.Field]int{}
-	for i, f := range contact.Fields {
-		pos[f.Name] = i
-	}
-	slices.SortFunc(fs, func(a, b contact.Field) int { return pos[a] - pos[b] })
+	pos := fieldPositions()
+	slices.SortFunc(fs, func(a, b contact.Field) int { return cmp.Compare(pos[a], pos[b]) })
 }

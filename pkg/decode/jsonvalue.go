@@ -4,23 +4,34 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // parseObject reads one JSON object, keeping numbers exact (json.Number):
 // money and ids must never pass through float64.
 func parseObject(b []byte) (map[string]any, error) {
+	// encoding/json would silently turn broken UTF-8 into U+FFFD, changing
+	// a name without anyone noticing; refuse it instead.
+	if !utf8.Valid(b) {
+		return nil, errorf(ReasonJSON, "not valid UTF-8")
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errorf(ReasonJSON, "empty value")
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return nil, errorf(ReasonJSON, "%s", jsonProblem(err))
 	}
-	if dec.More() {
+	if len(bytes.TrimSpace(b[dec.InputOffset():])) != 0 {
 		return nil, errorf(ReasonJSON, "trailing data after the JSON value")
 	}
 	m, ok := v.(map[string]any)
@@ -34,20 +45,12 @@ func parseObject(b []byte) (map[string]any, error) {
 func jsonProblem(err error) string {
 	var se *json.SyntaxError
 	switch {
-	case strings.Contains(err.Error(), "unexpected EOF"), err.Error() == "EOF":
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "truncated JSON"
-	case asSyntax(err, &se):
+	case errors.As(err, &se):
 		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
 	}
 	return "invalid JSON"
-}
-
-func asSyntax(err error, target **json.SyntaxError) bool {
-	se, ok := err.(*json.SyntaxError)
-	if ok {
-		*target = se
-	}
-	return ok
 }
 
 func typeName(v any) string {
@@ -68,99 +71,148 @@ func typeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// idString reads an identifier that may be a JSON string or number.
-func idString(v any) (string, bool) {
+// idString reads an identifier that may be a JSON string or number; ok is
+// false when it is absent, null or blank, and wrongType when it is
+// something no system uses as an id (a boolean, an object).
+func idString(v any) (id string, ok, wrongType bool) {
 	switch x := v.(type) {
+	case nil:
+		return "", false, false
 	case string:
 		s := strings.TrimSpace(x)
-		return s, s != ""
+		return s, s != "", false
 	case json.Number:
-		return x.String(), true
+		return x.String(), true, false
 	}
-	return "", false
+	return "", false, true
 }
 
-// plainDecimal renders a JSON number as a plain decimal string, exactly.
+// maxExponent bounds a JSON number's exponent: 1e999999999 written out in
+// full would be a billion digits.
+const maxExponent = 100
+
+// plainDecimal writes a JSON number as a plain decimal string, exactly: the
+// exponent moves the decimal point, no digit is ever rounded.
 func plainDecimal(n json.Number) (string, error) {
 	s := n.String()
 	i := strings.IndexAny(s, "eE")
 	if i < 0 {
 		return s, nil
 	}
-	// Bound the exponent: 1e999999999 would make big.Rat build a
-	// billion-digit power of ten.
-	if e, err := strconv.Atoi(s[i+1:]); err != nil || e > 40 || e < -40 {
+	e, err := strconv.Atoi(s[i+1:])
+	if err != nil || e > maxExponent || e < -maxExponent {
 		return "", fmt.Errorf("number out of range")
 	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok {
-		return "", fmt.Errorf("not a number")
+	mant, sign := s[:i], ""
+	if strings.HasPrefix(mant, "-") {
+		mant, sign = mant[1:], "-"
 	}
-	return ratString(r), nil
-}
-
-// ratString renders an exact rational with a finite decimal expansion.
-func ratString(r *big.Rat) string {
-	if r.IsInt() {
-		return r.Num().String()
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits, point := intPart+frac, len(intPart)+e
+	if point <= 0 {
+		return sign + "0." + strings.Repeat("0", -point) + digits, nil
 	}
-	// A decimal's denominator divides 10^k for some k ≤ its bit length.
-	for k := 1; k <= 4*r.Denom().BitLen()+1; k++ {
-		s := r.FloatString(k)
-		back, _ := new(big.Rat).SetString(s)
-		if back.Cmp(r) == 0 {
-			return s
-		}
+	if point > len(digits) {
+		digits += strings.Repeat("0", point-len(digits))
 	}
-	return r.FloatString(18)
+	whole := strings.TrimLeft(digits[:point], "0")
+	if whole == "" {
+		whole = "0"
+	}
+	if point == len(digits) {
+		return sign + whole, nil
+	}
+	return sign + whole + "." + digits[point:], nil
 }
 
 // connectDecimal decodes Kafka Connect's Decimal: big-endian two's
 // complement bytes, base64 in JSON, with the scale from the schema.
 func connectDecimal(b64 string, scale int) (string, error) {
-	if scale < 0 || scale > 40 {
+	if scale < 0 || scale > maxExponent {
 		return "", fmt.Errorf("decimal scale out of range")
 	}
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
 		return "", fmt.Errorf("decimal is not base64")
 	}
-	if len(raw) == 0 {
-		return "0", nil
+	if len(raw) > 64 {
+		return "", fmt.Errorf("decimal out of range")
 	}
 	n := new(big.Int).SetBytes(raw)
-	if raw[0]&0x80 != 0 { // negative: subtract 2^(8*len)
+	if len(raw) > 0 && raw[0]&0x80 != 0 { // negative: subtract 2^(8*len)
 		n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(raw))))
 	}
-	r := new(big.Rat).SetFrac(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil))
 	if scale == 0 {
 		return n.String(), nil
 	}
+	r := new(big.Rat).SetFrac(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil))
 	return r.FloatString(scale), nil
 }
 
-// epochDays turns Debezium's io.debezium.time.Date into YYYY-MM-DD.
+// intParam reads a schema parameter that Connect writes as a string ("2")
+// and other producers as a number.
+func intParam(v any) (int, bool) {
+	switch x := v.(type) {
+	case string:
+		n, err := strconv.Atoi(x)
+		return n, err == nil
+	case json.Number:
+		n, err := strconv.Atoi(x.String())
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// epochDays turns a day count since 1970-01-01 (io.debezium.time.Date,
+// Connect's Date) into YYYY-MM-DD.
 func epochDays(n json.Number) (string, error) {
 	d, err := n.Int64()
-	if err != nil || d < -719162 || d > 2932896 { // years 1..9999
+	if err != nil {
+		return "", fmt.Errorf("not a whole number of days")
+	}
+	if d < -719162 || d > 2932896 { // years 1..9999
 		return "", fmt.Errorf("day number out of range")
 	}
 	return time.Unix(0, 0).UTC().AddDate(0, 0, int(d)).Format(time.DateOnly), nil
 }
 
-// epochTime reads a timestamp number in the unit its Debezium type names,
-// or, without a schema, in the unit its magnitude implies.
+// Debezium's and Connect's logical types that this package reads.
+const (
+	typeDate          = "io.debezium.time.Date"
+	typeConnectDate   = "org.apache.kafka.connect.data.Date"
+	typeNano          = "io.debezium.time.NanoTimestamp"
+	typeMicro         = "io.debezium.time.MicroTimestamp"
+	typeMilli         = "io.debezium.time.Timestamp"
+	typeConnectMilli  = "org.apache.kafka.connect.data.Timestamp"
+	typeZoned         = "io.debezium.time.ZonedTimestamp"
+	typeDecimal       = "org.apache.kafka.connect.data.Decimal"
+	typeVariableScale = "io.debezium.data.VariableScaleDecimal"
+)
+
+// isTimestamp reports whether a logical type is an epoch-based timestamp.
+func isTimestamp(logical string) bool {
+	switch logical {
+	case typeNano, typeMicro, typeMilli, typeConnectMilli:
+		return true
+	}
+	return false
+}
+
+// epochTime reads a timestamp number in the unit its logical type names,
+// or, without a schema, in the unit its magnitude implies (microseconds for
+// Debezium's default, milliseconds for Connect's; they differ by a factor
+// of 1000, so the ranges do not overlap for any plausible date).
 func epochTime(n json.Number, logical string) (time.Time, error) {
 	v, err := n.Int64()
 	if err != nil {
 		return time.Time{}, fmt.Errorf("timestamp is not an integer")
 	}
 	switch logical {
-	case "io.debezium.time.NanoTimestamp":
+	case typeNano:
 		return time.Unix(0, v).UTC(), nil
-	case "io.debezium.time.MicroTimestamp":
+	case typeMicro:
 		return time.UnixMicro(v).UTC(), nil
-	case "io.debezium.time.Timestamp", "org.apache.kafka.connect.data.Timestamp":
+	case typeMilli, typeConnectMilli:
 		return time.UnixMilli(v).UTC(), nil
 	}
 	abs := v

@@ -17,7 +17,7 @@ type OnlineConfig struct {
 }
 
 // Online decodes webhook events of online systems: contact.created,
-// contact.updated and gift.created (see README, "Online events").
+// contact.updated and gift.created.
 type Online struct {
 	cfg OnlineConfig
 }
@@ -30,73 +30,74 @@ func NewOnline(cfg OnlineConfig) (*Online, error) {
 	return &Online{cfg: cfg}, nil
 }
 
-// The online contact's JSON fields and their canonical fields. A key that
-// is absent or "" was not supplied; JSON null is an explicit clear.
+// jsonField maps one key of an online object to its canonical field.
+type jsonField struct {
+	key   string
+	field contact.Field
+}
+
+// The online contact's JSON fields. A key that is absent or "" was not
+// supplied; JSON null is an explicit clear.
 var (
-	onlineContactFields = []struct {
-		key   string
-		field contact.Field
-	}{
+	onlineContactFields = []jsonField{
 		{"first_name", contact.GivenName}, {"last_name", contact.FamilyName}, {"organisation", contact.Organisation},
 		{"email", contact.Email}, {"phone", contact.Phone}, {"date_of_birth", contact.DateOfBirth},
 	}
-	onlineAddressFields = []struct {
-		key   string
-		field contact.Field
-	}{
+	onlineAddressFields = []jsonField{
 		{"line1", contact.AddressLine1}, {"line2", contact.AddressLine2}, {"city", contact.Locality},
 		{"region", contact.Region}, {"postcode", contact.Postcode}, {"country", contact.Country},
 	}
 	// Consent is stated positively online ("may email") and negatively
 	// offline ("do not email"); the canonical flags are the negative ones.
-	onlineConsentFields = []struct {
-		key   string
-		field contact.Field
-	}{
+	onlineConsentFields = []jsonField{
 		{"email", contact.DoNotEmail}, {"post", contact.DoNotMail}, {"phone", contact.DoNotPhone},
 	}
 )
 
-// Decode decodes one event into one change (a gift event carries its
-// donor's contact values too).
+// Decode decodes one event into one change; a gift event's change carries
+// its donor's contact values too, so the gift and the donor are matched
+// together. The key is not needed: the event names its contact.
 func (o *Online) Decode(_, value []byte) ([]contact.Change, error) {
 	ev, err := parseObject(value)
 	if err != nil {
 		return nil, err
 	}
-	kind, _ := ev["type"].(string)
+	kind, isString := ev["type"].(string)
+	if !isString && ev["type"] != nil {
+		return nil, errorf(ReasonEvent, "type is %s, not a string", typeName(ev["type"]))
+	}
 	switch kind {
 	case "contact.created", "contact.updated", "gift.created":
 	case "":
 		return nil, errorf(ReasonEvent, "event has no type")
 	default:
-		return nil, errorf(ReasonEvent, "unknown event type %q", kind)
+		return nil, errorf(ReasonEvent, "unknown event type %s", token(kind))
 	}
 	c := contact.Change{Op: contact.OpUpsert, Origin: contact.OriginUnknown, SourceSystem: o.cfg.System}
-	if c.EventID, err = optString(ev, "event_id"); err != nil {
+	if c.EventID, err = optString(ev, "", "event_id"); err != nil {
 		return nil, err
 	}
 	if c.EventID == "" {
 		return nil, errorf(ReasonEventID, "event has no event_id")
 	}
-	sys, err := optString(ev, "system")
+	sys, err := optString(ev, "", "system")
 	if err != nil {
 		return nil, err
 	}
 	if sys != "" {
 		c.SourceSystem = sys
 	}
-	origin, err := optString(ev, "origin")
+	origin, err := optString(ev, "", "origin")
 	if err != nil {
 		return nil, err
 	}
 	if origin != "" {
 		c.Origin = contact.Origin(origin)
 		if !contact.KnownOrigin(c.Origin) {
-			return nil, errorf(ReasonOrigin, "unknown origin %q", origin)
+			return nil, errorf(ReasonOrigin, "unknown origin %s", token(origin))
 		}
 	}
-	at, err := optString(ev, "occurred_at")
+	at, err := optString(ev, "", "occurred_at")
 	if err != nil {
 		return nil, err
 	}
@@ -111,23 +112,26 @@ func (o *Online) Decode(_, value []byte) ([]contact.Change, error) {
 	if !ok {
 		return nil, errorf(ReasonEvent, "event has no contact object")
 	}
-	id, ok := idString(person["id"])
+	id, ok, wrong := idString(person["id"])
+	if wrong {
+		return nil, errorf(ReasonField, "contact.id: %s, not an id", typeName(person["id"]))
+	}
 	if !ok {
 		return nil, errorf(ReasonMissingID, "contact has no id")
 	}
 	c.SourceRecordID = id
-	if c.ReferenceSource, err = optString(person, "reference_source"); err != nil {
+	if c.ReferenceSource, err = optString(person, "contact.", "reference_source"); err != nil {
 		return nil, err
 	}
-	if err := readText(person, onlineContactFields, &c, ""); err != nil {
+	if err := readText(person, onlineContactFields, &c, "contact."); err != nil {
 		return nil, err
 	}
 	if addr, present := person["address"]; present && addr != nil {
 		m, ok := addr.(map[string]any)
 		if !ok {
-			return nil, errorf(ReasonField, "address: %s, not an object", typeName(addr))
+			return nil, errorf(ReasonField, "contact.address: %s, not an object", typeName(addr))
 		}
-		if err := readText(m, onlineAddressFields, &c, "address."); err != nil {
+		if err := readText(m, onlineAddressFields, &c, "contact.address."); err != nil {
 			return nil, err
 		}
 	} else if present { // "address": null clears the whole address
@@ -138,16 +142,19 @@ func (o *Online) Decode(_, value []byte) ([]contact.Change, error) {
 	if consent, present := person["consent"]; present && consent != nil {
 		m, ok := consent.(map[string]any)
 		if !ok {
-			return nil, errorf(ReasonField, "consent: %s, not an object", typeName(consent))
+			return nil, errorf(ReasonField, "contact.consent: %s, not an object", typeName(consent))
 		}
 		for _, f := range onlineConsentFields {
-			v, present := m[f.key]
-			if !present || v == nil {
-				continue // consent is never cleared, only given or withdrawn
+			v := m[f.key]
+			if v == nil {
+				// Consent is given or withdrawn, never cleared: the
+				// offline flags cannot be NULL, and an unknown consent
+				// must not become permission.
+				continue
 			}
 			mayContact, ok := v.(bool)
 			if !ok {
-				return nil, errorf(ReasonField, "consent.%s: %s, not a boolean", f.key, typeName(v))
+				return nil, errorf(ReasonField, "contact.consent.%s: %s, not a boolean", f.key, typeName(v))
 			}
 			setValue(&c, f.field, fmt.Sprint(!mayContact))
 		}
@@ -155,38 +162,38 @@ func (o *Online) Decode(_, value []byte) ([]contact.Change, error) {
 	sortFields(c.Cleared)
 
 	if kind == "gift.created" {
-		g, present := ev["gift"]
-		gm, ok := g.(map[string]any)
-		if !present || !ok {
+		gm, ok := ev["gift"].(map[string]any)
+		if !ok {
 			return nil, errorf(ReasonEvent, "gift.created without a gift object")
 		}
 		if c.Gift, err = readGift(gm, c); err != nil {
 			return nil, err
 		}
 	}
-	// Decoded is not yet valid: a text in a decimal column, a year 0.
+	// Decoded is not yet valid: a text in a date field, a year 0.
 	if err := Validate(c); err != nil {
 		return nil, err
 	}
 	return []contact.Change{c}, nil
 }
 
-func optString(m map[string]any, key string) (string, error) {
-	v, present := m[key]
-	if !present || v == nil {
+// optString reads an optional string; absent, null and blank are all "".
+// A value of another JSON type is an error naming path+key.
+func optString(m map[string]any, path, key string) (string, error) {
+	v := m[key]
+	if v == nil {
 		return "", nil
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", errorf(ReasonField, "%s: %s, not a string", key, typeName(v))
+		return "", errorf(ReasonField, "%s%s: %s, not a string", path, key, typeName(v))
 	}
 	return strings.TrimSpace(s), nil
 }
 
-func readText(m map[string]any, fields []struct {
-	key   string
-	field contact.Field
-}, c *contact.Change, path string) error {
+// readText reads text fields: absent or blank is not supplied, null is a
+// clear, anything else must be a string.
+func readText(m map[string]any, fields []jsonField, c *contact.Change, path string) error {
 	for _, f := range fields {
 		v, present := m[f.key]
 		switch {
@@ -206,33 +213,32 @@ func readText(m map[string]any, fields []struct {
 	return nil
 }
 
-// currencyExponent is the number of minor-unit digits of ISO 4217
-// currencies that are not the usual two.
+// currencyExponent is the number of minor-unit digits of the ISO 4217
+// currencies that do not have the usual two.
 var currencyExponent = map[string]int{
 	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
 	"RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
 	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+	"CLF": 4, "UYW": 4,
 }
 
 func readGift(m map[string]any, c contact.Change) (*contact.Gift, error) {
 	g := &contact.Gift{}
-	var err error
-	str := func(key string) string {
-		if err != nil {
-			return ""
-		}
-		var s string
-		s, err = optString(m, key)
-		return s
-	}
-	id, ok := idString(m["id"])
+	id, ok, _ := idString(m["id"])
 	if !ok {
-		return nil, errorf(ReasonGift, "gift has no id")
+		return nil, errorf(ReasonGift, "gift has no usable id")
 	}
 	g.GiftID = id
-	g.Currency = strings.ToUpper(str("currency"))
-	g.Campaign, g.Fund, g.PaymentMethod = str("campaign"), str("fund"), str("payment_method")
-	received := str("received_at")
+	var err error
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"currency", &g.Currency}, {"campaign", &g.Campaign}, {"fund", &g.Fund}, {"payment_method", &g.PaymentMethod}} {
+		if *f.dst, err = optString(m, "gift.", f.key); err != nil {
+			return nil, err
+		}
+	}
+	received, err := optString(m, "gift.", "received_at")
 	if err != nil {
 		return nil, err
 	}
@@ -242,14 +248,15 @@ func readGift(m map[string]any, c contact.Change) (*contact.Gift, error) {
 			return nil, errorf(ReasonGift, "received_at: %v", err)
 		}
 	}
+	g.Currency = strings.ToUpper(g.Currency)
 	if !currencyRE.MatchString(g.Currency) {
-		return nil, errorf(ReasonGift, "currency must be an ISO 4217 code")
+		return nil, errorf(ReasonGift, "currency must be a 3-letter ISO 4217 code")
 	}
 	var amount string
 	switch v := m["amount"].(type) {
 	case string:
 		amount = strings.TrimSpace(v)
-	case json.Number:
+	case json.Number: // exact: the decoder keeps numbers as written
 		amount = v.String()
 	case nil:
 		return nil, errorf(ReasonGift, "gift has no amount")
@@ -270,14 +277,14 @@ func readGift(m map[string]any, c contact.Change) (*contact.Gift, error) {
 }
 
 // minorUnits converts a decimal amount to integer minor units exactly,
-// refusing more decimals than the currency has (never rounding money).
+// refusing more decimals than the currency has: money is never rounded.
 func minorUnits(amount string, exponent int) (int64, error) {
-	if !decimalRE.MatchString(amount) || len(amount) > 40 {
+	if len(amount) > 40 || !decimalRE.MatchString(amount) {
 		return 0, fmt.Errorf("not a plain decimal number")
 	}
 	r, ok := new(big.Rat).SetString(amount)
 	if !ok {
-		return 0, fmt.Errorf("not a decimal number")
+		return 0, fmt.Errorf("not a plain decimal number")
 	}
 	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(exponent)), nil)))
 	if !r.IsInt() {
