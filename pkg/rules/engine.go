@@ -14,31 +14,50 @@ import (
 
 // Kick-out reasons raised by the rules.
 const (
-	ReasonDelete        = "rules.delete"
+	// ReasonDelete: deletes are never propagated automatically; a person
+	// decides (a deleted donor record may be a merge, a GDPR erasure or a
+	// mistake, and each needs something else in the other systems).
+	ReasonDelete = "rules.delete"
+	// ReasonUnknownSystem: the change comes from a system the rules do not
+	// declare, so nothing says where its fields may go.
 	ReasonUnknownSystem = "rules.unknown_system"
-	ReasonBadState      = "rules.state"
+	// ReasonBadOp: the change's operation is neither upsert nor delete.
+	ReasonBadOp = "rules.op"
+	// ReasonBadState: the stored golden state cannot be read.
+	ReasonBadState = "rules.state"
+	// ReasonGiftNoRecord: a gift for a donor the gift system does not know
+	// and may not create. Kicked out so the gift is never lost; the rest of
+	// the change is still applied.
+	ReasonGiftNoRecord = "rules.gift_no_record"
 )
 
 // Actions in FieldDecision.
 const (
-	ActSent            = "sent"             // the value goes to the target
-	ActHeld            = "held"             // waits for review before the target
-	ActAccepted        = "accepted"         // became the golden value
-	ActUnchanged       = "unchanged"        // equal to the golden value: a no-op
-	ActEcho            = "echo"             // the sync's own write coming back
-	ActNotAllowed      = "not_allowed"      // the source may not change this field
-	ActOlder           = "older"            // loses to a newer value (latest)
-	ActAuthority       = "authority"        // loses to the authority's value
-	ActMostRestrictive = "most_restrictive" // an opt-in cannot undo an opt-out
-	ActLinkKeep        = "link_keep"        // first link: existing data is kept
-	ActClearIgnored    = "clear_ignored"    // the rule ignores clears
-	ActNoRule          = "no_rule"          // no rule governs the field
-	ActOutOfScope      = "out_of_scope"     // the target does not sync this contact
-	ActNoRecord        = "no_record"        // the target has no record and creates none
+	ActAccepted         = "accepted"           // became the golden value
+	ActSent             = "sent"               // goes to the target
+	ActHeld             = "held"               // waits for review; the golden value is unchanged
+	ActUnchanged        = "unchanged"          // equal to the golden value: a no-op
+	ActNotEdited        = "not_edited"         // the system reports what it reported before (a full CDC row): not an edit
+	ActEcho             = "echo"               // the sync's own write coming back
+	ActNotAllowed       = "not_allowed"        // the system may not change the field (or send gifts)
+	ActOlder            = "older"              // loses to a newer value (latest)
+	ActAuthority        = "authority"          // loses to the authority's value
+	ActMostRestrictive  = "most_restrictive"   // an opt-in cannot undo an opt-out
+	ActLinkKeep         = "link_keep"          // a newly linked record adds, never overwrites
+	ActClearIgnored     = "clear_ignored"      // the rule ignores explicit clears
+	ActNoEmptyOverwrite = "no_empty_overwrite" // an empty value is "not supplied"
+	ActNoRule           = "no_rule"            // no rule governs the field
+	ActOutOfScope       = "out_of_scope"       // the target does not sync this contact
+	ActNoRecord         = "no_record"          // the target has no record and creates none
+	ActKept             = "kept"               // the target's own value is left alone
+	ActDuplicate        = "duplicate"          // the gift was sent on already
 )
 
-// FieldDecision explains what happened to one field for one target (Target
-// empty: the decision about the golden value).
+// RuleGifts is the Rule of gift decisions (their Field is empty).
+const RuleGifts = "gifts"
+
+// FieldDecision explains what happened to one field: with Target empty,
+// to the golden value; otherwise for that target system.
 type FieldDecision struct {
 	Field  contact.Field
 	Target string
@@ -48,21 +67,35 @@ type FieldDecision struct {
 
 // Result is the engine's answer for one change.
 type Result struct {
-	State         []byte
-	Sinks         []contact.SinkRecord
-	Reviews       []contact.ReviewItem
+	// State is the person's new serialised state (unchanged on a kick-out).
+	State []byte
+	// Sinks are the records for the target systems, in emit order: a
+	// contact create comes before the gift that needs it.
+	Sinks   []contact.SinkRecord
+	Reviews []contact.ReviewItem
+	// KickOutReason, when set, kicks the change out with KickOutError.
 	KickOutReason string
 	KickOutError  error
-	EchoSystems   []string
-	Decisions     []FieldDecision
+	// EchoSystems lists the system whose change was (partly) recognised as
+	// the echo of the sync's own write.
+	EchoSystems []string
+	// Decisions say why each field went where, in a stable order.
+	Decisions []FieldDecision
 }
 
-// State is a person's golden record as the router stores it.
+// State is a person's golden record as the router stores it (JSON; Go
+// encodes map keys sorted, so equal states are equal bytes).
 type State struct {
-	Version         int                      `json:"version"`
+	// Version counts accepted golden changes.
+	Version int `json:"version"`
+	// ReferenceSource is where the contact came from: the system of
+	// record's value, or the system that created the person. Scope uses it.
 	ReferenceSource string                   `json:"reference_source,omitempty"`
 	Golden          map[contact.Field]Golden `json:"golden,omitempty"`
 	Systems         map[string]*SystemState  `json:"systems,omitempty"`
+	// Gifts are the gifts sent on ("system/gift id"), newest last, so a
+	// gift that comes again is not recorded twice.
+	Gifts []string `json:"gifts,omitempty"`
 }
 
 // Golden is the current best value of one field and where it came from.
@@ -74,17 +107,41 @@ type Golden struct {
 	Version int       `json:"version"`
 }
 
-// SystemState is what contactsync knows about the person in one system.
+// SystemState is what the sync knows about the person in one system. An
+// empty value stands for an empty or cleared field.
 type SystemState struct {
-	RecordID      string `json:"record_id,omitempty"`
-	PendingCreate bool   `json:"pending_create,omitempty"`
-	// Known is what the system holds as far as we know: the last value it
-	// reported or we sent it ("" = empty).
-	Known map[contact.Field]string `json:"known,omitempty"`
-	// Sent is what we last wrote to it: the same value coming back from it
-	// is our own echo.
-	Sent map[contact.Field]string `json:"sent,omitempty"`
+	RecordID string `json:"record_id,omitempty"`
+	// PendingCreate: we sent a create and have not seen the record yet.
+	PendingCreate bool `json:"pending_create,omitempty"`
+	// LastSeen is the last value the system reported. A full CDC row
+	// repeats every column; a column equal to its last reported value was
+	// not edited, even when the row is newer than the golden value. This is
+	// what keeps a row written before our update landed (an offline
+	// system that loads the sink topic in a nightly window) from reverting it.
+	LastSeen map[contact.Field]string `json:"last_seen,omitempty"`
+	// LastSent lists the values we wrote that have not come back yet,
+	// oldest first: one of them coming back is our own echo.
+	LastSent map[contact.Field][]string `json:"last_sent,omitempty"`
+	// Holds is what the system holds as far as we know: what it reported or
+	// what we wrote after that. A target is sent a field when it differs.
+	Holds map[contact.Field]string `json:"holds,omitempty"`
+	// Kept marks values the system holds that differ from the golden one
+	// on purpose (a value it may not set, one held for review, its own
+	// rendering of our write), with the golden version they were left at:
+	// they are not overwritten until the golden value changes.
+	Kept map[contact.Field]int `json:"kept,omitempty"`
+	// Held are values from this system waiting for review. The approved
+	// change brings the same value again; it must not be taken for a
+	// repeat, and a repeat must not make a second review item.
+	Held map[contact.Field]string `json:"held,omitempty"`
 }
+
+// maxLastSent bounds the writes remembered per field; maxGifts the gifts
+// remembered per person. Older ones have long come back or been recorded.
+const (
+	maxLastSent = 4
+	maxGifts    = 100
+)
 
 // Engine applies a Config. It is stateless and safe for concurrent use.
 type Engine struct {
@@ -117,24 +174,66 @@ func (s *State) system(name string) *SystemState {
 		ss = &SystemState{}
 		s.Systems[name] = ss
 	}
-	if ss.Known == nil {
-		ss.Known = map[contact.Field]string{}
+	if ss.LastSeen == nil {
+		ss.LastSeen = map[contact.Field]string{}
 	}
-	if ss.Sent == nil {
-		ss.Sent = map[contact.Field]string{}
+	if ss.LastSent == nil {
+		ss.LastSent = map[contact.Field][]string{}
+	}
+	if ss.Holds == nil {
+		ss.Holds = map[contact.Field]string{}
+	}
+	if ss.Kept == nil {
+		ss.Kept = map[contact.Field]int{}
+	}
+	if ss.Held == nil {
+		ss.Held = map[contact.Field]string{}
 	}
 	return ss
 }
 
-// incoming is one field of the change.
+// links returns every known record id of the person.
+func (s *State) links() map[string]string {
+	out := map[string]string{}
+	for name, ss := range s.Systems {
+		if ss.RecordID != "" {
+			out[name] = ss.RecordID
+		}
+	}
+	return out
+}
+
+// incoming is one field of a change: a value, or an explicit clear.
 type incoming struct {
 	field contact.Field
-	value string
+	value string // "" when clear
 	clear bool
 }
 
+// run is the application of one change.
+type run struct {
+	cfg *Config
+	st  *State
+	m   contact.Matched
+	c   contact.Change
+	src *System
+	ss  *SystemState
+	res Result
+	// echoed: some field was recognised as our echo.
+	echoed bool
+	// only, when set, limits the targets to the source and these fields
+	// (an echo may only correct what it just showed to be outdated).
+	only map[contact.Field]bool
+	// held: per review target, the values held for review.
+	held      map[string]contact.Values
+	heldRules []string
+	gift      *contact.Gift
+	giftKey   string
+}
+
 // Apply decides what a matched change means for every system. The same
-// state and change always give the same result.
+// state and change always give the same result, byte for byte; applying a
+// change again to the state it produced emits nothing.
 func (e *Engine) Apply(state []byte, m contact.Matched) (Result, error) {
 	c := m.Change
 	st, err := DecodeState(state)
@@ -146,214 +245,415 @@ func (e *Engine) Apply(state []byte, m contact.Matched) (Result, error) {
 		return Result{State: state, KickOutReason: ReasonUnknownSystem,
 			KickOutError: fmt.Errorf("system %q is not in the rules (systems: %s)", c.SourceSystem, strings.Join(e.cfg.Systems(), ", "))}, nil
 	}
-	if c.Op == contact.OpDelete {
+	switch c.Op {
+	case contact.OpUpsert, "":
+	case contact.OpDelete:
 		return Result{State: state, KickOutReason: ReasonDelete,
 			KickOutError: fmt.Errorf("%s deleted record %s: deletes are never propagated automatically; decide by hand", c.SourceSystem, c.SourceRecordID)}, nil
+	default:
+		return Result{State: state, KickOutReason: ReasonBadOp, KickOutError: fmt.Errorf("unknown operation %q", c.Op)}, nil
 	}
-	var res Result
-	decide := func(f contact.Field, target, action, rule string) {
-		res.Decisions = append(res.Decisions, FieldDecision{Field: f, Target: target, Action: action, Rule: rule})
-	}
-
-	// What the crosswalk knows, and the record the change comes from.
-	for _, sys := range sortedKeys(m.Links) {
-		if _, ok := e.cfg.system(sys); ok && m.Links[sys] != "" {
-			st.system(sys).RecordID = m.Links[sys]
-		}
-	}
-	from := st.system(src.Name)
-	from.RecordID, from.PendingCreate = c.SourceRecordID, false
-	if c.ReferenceSource != "" && (src.Role == RoleSystemOfRecord || st.ReferenceSource == "") {
-		st.ReferenceSource = c.ReferenceSource
-	}
-
-	ins := e.incoming(c)
+	r := &run{cfg: e.cfg, st: st, m: m, c: c, src: src, held: map[string]contact.Values{}}
+	r.ss = st.system(src.Name)
+	r.learnRecords()
+	ins := r.incoming()
 	if c.Origin == contact.OriginSync {
-		// Our own write coming back: it tells us what the system holds now,
-		// and nothing else.
-		for _, in := range ins {
-			from.Known[in.field] = in.value
-			decide(in.field, "", ActEcho, "origin sync")
-		}
-		res.EchoSystems = []string{src.Name}
-		return e.finish(st, res)
+		r.ownWrite(ins)
+	} else {
+		r.change(ins)
+		r.checkGift()
 	}
+	for i := range e.cfg.systems {
+		t := &e.cfg.systems[i]
+		if r.only != nil && t.Name != src.Name {
+			continue
+		}
+		r.target(t)
+		r.review(t)
+	}
+	if r.echoed {
+		r.res.EchoSystems = []string{src.Name}
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return Result{}, fmt.Errorf("encode golden state: %w", err)
+	}
+	r.res.State = b
+	return r.res, nil
+}
 
-	linking := m.Match.Decision == contact.DecisionLinked
-	held := map[string]contact.Values{} // review target -> held values
-	var heldRules []string
-	echo := false
-	for _, in := range ins {
-		r := e.cfg.byField[in.field]
-		sent, wasSent := from.Sent[in.field]
-		from.Known[in.field] = in.value
-		switch {
-		case r == nil:
-			decide(in.field, "", ActNoRule, "")
-			continue
-		case wasSent && sent == in.value:
-			echo = true
-			decide(in.field, "", ActEcho, r.Name)
-			continue
-		case !slices.Contains(r.From, src.Name):
-			decide(in.field, "", ActNotAllowed, r.Name)
-			continue
-		case in.clear && r.Clear == "ignore":
-			decide(in.field, "", ActClearIgnored, r.Name)
-			continue
-		}
-		g, has := st.Golden[in.field]
-		if (has && g.Value == in.value && g.Cleared == in.clear) || (!has && in.clear) {
-			decide(in.field, "", ActUnchanged, r.Name) // nothing new: not even worth a review
-			continue
-		}
-		if rv := r.Review; rv != nil && rv.From == src.Name && slices.Contains(rv.Origins, c.Origin) {
-			for _, t := range rv.To {
-				if held[t] == nil {
-					held[t] = contact.Values{}
-				}
-				held[t][in.field] = in.value
-			}
-			if !slices.Contains(heldRules, r.Name) {
-				heldRules = append(heldRules, r.Name)
-			}
-			decide(in.field, "", ActHeld, r.Name)
-			continue
-		}
-		if action := e.conflict(r, g, has, in, c, src.Name, linking, st); action != "" {
-			decide(in.field, "", action, r.Name)
-			continue
-		}
-		st.Version++
-		st.Golden[in.field] = Golden{Value: in.value, Cleared: in.clear, System: src.Name, Time: c.SourceTime.UTC(), Version: st.Version}
-		decide(in.field, "", ActAccepted, r.Name)
-	}
-	if echo {
-		res.EchoSystems = []string{src.Name}
-	}
+func (r *run) decide(f contact.Field, target, action, rule string) {
+	r.res.Decisions = append(r.res.Decisions, FieldDecision{Field: f, Target: target, Action: action, Rule: rule})
+}
 
-	// The source gets golden values back only where its own value lost a
-	// conflict (or it lacks them): never a field it may not change, a held
-	// one, or its own echo.
-	keepSource := map[contact.Field]bool{}
-	for _, d := range res.Decisions {
-		switch d.Action {
-		case ActNotAllowed, ActHeld, ActEcho, ActClearIgnored, ActNoRule:
-			keepSource[d.Field] = true
+// learnRecords takes the person's record ids from the crosswalk and the
+// change, and the reference source from the system of record (or from
+// the first system that tells us one).
+func (r *run) learnRecords() {
+	for _, sys := range sortedKeys(r.m.Links) {
+		if _, ok := r.cfg.system(sys); ok && r.m.Links[sys] != "" {
+			ts := r.st.system(sys)
+			ts.RecordID, ts.PendingCreate = r.m.Links[sys], false
 		}
 	}
-	for _, t := range e.cfg.systems {
-		var skip map[contact.Field]bool
-		if t.Name == src.Name {
-			skip = keepSource
-		}
-		e.target(st, &t, c, m.Match.PersonID, skip, &res, decide)
-		if vals := held[t.Name]; len(vals) > 0 {
-			cur := contact.Values{}
-			for f := range vals {
-				cur[f] = st.Golden[f].Value
-			}
-			res.Reviews = append(res.Reviews, contact.ReviewItem{
-				ID:           "rv-" + digest(c.EventID, t.Name),
-				PersonID:     m.Match.PersonID,
-				TargetSystem: t.Name,
-				Reason:       fmt.Sprintf("%s change of %s from %s needs approval", c.Origin, strings.Join(heldRules, ", "), src.Name),
-				Proposed:     vals,
-				Current:      cur,
-				Change:       c,
-				Created:      c.SourceTime,
-			})
-		}
+	if r.c.SourceRecordID != "" {
+		r.ss.RecordID = r.c.SourceRecordID
 	}
-	return e.finish(st, res)
+	r.ss.PendingCreate = false // a change from the system: the record exists
+	if r.c.ReferenceSource != "" && (r.src.Role == RoleSystemOfRecord || r.st.ReferenceSource == "") {
+		r.st.ReferenceSource = r.c.ReferenceSource
+	}
 }
 
 // incoming lists the change's supplied and cleared fields in schema order.
-// A unit rule (an address) takes the whole unit from a change that supplies
-// any part of it: the parts it leaves out are cleared.
-func (e *Engine) incoming(c contact.Change) []incoming {
-	units := map[string]bool{}
-	for f := range c.Values {
-		if r := e.cfg.byField[f]; r != nil && r.Unit {
-			units[r.Name] = true
-		}
-	}
+// An empty value is "not supplied" and never overwrites anything. A change
+// that supplies (or clears) a unit's key field replaces the whole unit:
+// the unit fields it leaves out are cleared. A change that supplies other
+// unit fields without the key corrects those fields only.
+func (r *run) incoming() []incoming {
+	c := r.c
 	var out []incoming
 	for _, info := range contact.Fields {
 		f := info.Name
-		if v, ok := c.Values[f]; ok {
+		rule := r.cfg.byField[f]
+		v, supplied := c.Values[f]
+		switch {
+		case supplied && v != "":
 			out = append(out, incoming{field: f, value: v})
-			continue
-		}
-		r := e.cfg.byField[f]
-		if c.IsCleared(f) || (r != nil && units[r.Name]) {
+		case c.IsCleared(f):
 			out = append(out, incoming{field: f, clear: true})
+		case rule != nil && rule.Unit && r.replacesUnit(rule):
+			out = append(out, incoming{field: f, clear: true})
+		case supplied:
+			r.decide(f, "", ActNoEmptyOverwrite, ruleName(rule))
 		}
 	}
 	return out
 }
 
+func (r *run) replacesUnit(rule *Rule) bool {
+	key := rule.Fields[0]
+	return r.c.Values[key] != "" || r.c.IsCleared(key)
+}
+
+func ruleName(r *Rule) string {
+	if r == nil {
+		return ""
+	}
+	return r.Name
+}
+
+// goldenVersion is the version of f's golden value (0: none).
+func (r *run) goldenVersion(f contact.Field) int { return r.st.Golden[f].Version }
+
+// ownWrite handles a change made by the sync itself (origin sync): our
+// write coming back. It tells us what the system holds now and is never
+// propagated. The one thing it may cause is a correction of the same
+// system: when a write of ours lands after the system's own newer edit
+// (an offline loader running hours later), the newer value is sent again.
+func (r *run) ownWrite(ins []incoming) {
+	ss := r.ss
+	r.echoed = true
+	r.only = map[contact.Field]bool{}
+	for _, in := range ins {
+		f, v := in.field, in.value
+		switch i := slices.Index(ss.LastSent[f], v); {
+		case i >= 0:
+			r.confirm(f, i)
+			r.only[f] = true
+		case hasValue(ss.LastSeen, f, v):
+			// a column the write did not touch, as it was
+		default:
+			// a value we did not send: the system's rendering of our write
+			// (or a default it filled in). Kept as the system's own.
+			ss.LastSeen[f], ss.Holds[f] = v, v
+			delete(ss.LastSent, f)
+			ss.Kept[f] = r.goldenVersion(f)
+		}
+		r.decide(f, "", ActEcho, "origin "+string(contact.OriginSync))
+	}
+}
+
+// confirm records that the i-th value of f we sent has come back.
+func (r *run) confirm(f contact.Field, i int) {
+	ss := r.ss
+	v := ss.LastSent[f][i]
+	ss.LastSeen[f] = v
+	if rest := ss.LastSent[f][i+1:]; len(rest) > 0 {
+		ss.LastSent[f] = slices.Clone(rest) // a later write is still on its way
+	} else {
+		delete(ss.LastSent, f)
+		ss.Holds[f] = v
+	}
+}
+
+func hasValue(m map[contact.Field]string, f contact.Field, v string) bool {
+	x, ok := m[f]
+	return ok && x == v
+}
+
+// change applies a change made by a person or a program in its system.
+func (r *run) change(ins []incoming) {
+	byRule := map[*Rule][]incoming{}
+	for _, in := range ins {
+		rule := r.cfg.byField[in.field]
+		if rule == nil {
+			r.decide(in.field, "", ActNoRule, "")
+			continue
+		}
+		byRule[rule] = append(byRule[rule], in)
+	}
+	for i := range r.cfg.rules {
+		rule := &r.cfg.rules[i]
+		list := byRule[rule]
+		var edits []incoming
+		for _, in := range list {
+			if r.edited(rule, in) {
+				edits = append(edits, in)
+			}
+		}
+		switch {
+		case len(edits) == 0:
+		case rule.Unit:
+			// the unit moves as one: take all of it as the change has it
+			var unit []incoming
+			for _, in := range list {
+				if !(in.clear && rule.Clear == ClearIgnore) {
+					unit = append(unit, in)
+				}
+			}
+			r.apply(rule, unit, edits)
+		default:
+			for _, in := range edits {
+				r.apply(rule, []incoming{in}, edits)
+			}
+		}
+	}
+}
+
+// edited classifies one incoming field, updates what we know the system
+// holds, and reports whether it is an edit the rule may take.
+func (r *run) edited(rule *Rule, in incoming) bool {
+	ss, f, v := r.ss, in.field, in.value
+	if i := slices.Index(ss.LastSent[f], v); i >= 0 {
+		r.confirm(f, i)
+		r.echoed = true
+		r.decide(f, "", ActEcho, rule.Name)
+		return false
+	}
+	if hasValue(ss.LastSeen, f, v) && !hasValue(ss.Held, f, v) {
+		r.decide(f, "", ActNotEdited, rule.Name)
+		return false
+	}
+	ss.LastSeen[f], ss.Holds[f] = v, v
+	switch {
+	case !slices.Contains(rule.From, r.src.Name):
+		ss.Kept[f] = r.goldenVersion(f)
+		r.decide(f, "", ActNotAllowed, rule.Name)
+		return false
+	case in.clear && rule.Clear == ClearIgnore:
+		ss.Kept[f] = r.goldenVersion(f)
+		r.decide(f, "", ActClearIgnored, rule.Name)
+		return false
+	}
+	return true
+}
+
+// apply decides one edit (one field, or a whole unit) against the golden
+// state: a no-op, a lost conflict, held for review, or accepted. edits are
+// the fields the system changed (the others of a unit have their decision).
+func (r *run) apply(rule *Rule, ins, edits []incoming) {
+	var diff []incoming
+	for _, in := range ins {
+		g, has := r.st.Golden[in.field]
+		if (has && g.Value == in.value && g.Cleared == in.clear) || (!has && in.clear) {
+			if slices.Contains(edits, in) {
+				r.decide(in.field, "", ActUnchanged, rule.Name) // nothing new: not even worth a review
+			}
+			continue
+		}
+		diff = append(diff, in)
+	}
+	if len(diff) == 0 {
+		return
+	}
+	if action := r.conflict(rule, diff); action != "" {
+		for _, in := range diff {
+			r.decide(in.field, "", action, rule.Name)
+		}
+		return
+	}
+	if rv := rule.Review; rv != nil && rv.From == r.src.Name && slices.Contains(rv.Origins, r.c.Origin) {
+		r.hold(rule, rv, diff)
+		return
+	}
+	r.st.Version++
+	for _, in := range diff {
+		r.st.Golden[in.field] = Golden{Value: in.value, Cleared: in.clear, System: r.src.Name, Time: r.c.SourceTime.UTC(), Version: r.st.Version}
+		delete(r.ss.Held, in.field)
+		delete(r.ss.Kept, in.field)
+		r.decide(in.field, "", ActAccepted, rule.Name)
+	}
+}
+
+// hold keeps the edit out of the golden state and proposes it to the
+// review targets. The same values held again (a redelivery, or a later
+// event repeating them) make no second review item.
+func (r *run) hold(rule *Rule, rv *Review, diff []incoming) {
+	again := true
+	for _, in := range diff {
+		if !hasValue(r.ss.Held, in.field, in.value) {
+			again = false
+		}
+	}
+	for _, in := range diff {
+		r.ss.Held[in.field] = in.value
+		r.ss.Kept[in.field] = r.goldenVersion(in.field)
+		r.decide(in.field, "", ActHeld, rule.Name)
+		if again {
+			continue
+		}
+		for _, t := range rv.To {
+			if r.held[t] == nil {
+				r.held[t] = contact.Values{}
+			}
+			r.held[t][in.field] = in.value
+		}
+	}
+	if !again && !slices.Contains(r.heldRules, rule.Name) {
+		r.heldRules = append(r.heldRules, rule.Name)
+	}
+}
+
 // conflict returns the action that keeps the golden value, or "" when the
-// incoming value wins.
-func (e *Engine) conflict(r *Rule, g Golden, has bool, in incoming, c contact.Change, source string, linking bool, st *State) string {
-	if r.Conflict == MostRestrictive {
-		// "true" means do not contact: it always wins; withdrawing it is
-		// accepted only from the systems named in opt_in_from.
-		if has && g.Value == "true" && in.value != "true" && !slices.Contains(r.OptInFrom, source) {
+// edit wins. A unit is decided as a whole against all its golden fields.
+func (r *run) conflict(rule *Rule, diff []incoming) string {
+	src, t := r.src.Name, r.c.SourceTime.UTC()
+	if rule.Conflict == MostRestrictive {
+		in := diff[0] // flags are never a unit
+		g, has := r.st.Golden[in.field]
+		if in.value == "true" {
+			// An opt-out always wins, except over an explicit re-opt-in
+			// made after it in a system allowed to take one.
+			if has && slices.Contains(rule.OptInFrom, g.System) && g.Time.After(t) {
+				return ActOlder
+			}
+			return ""
+		}
+		// "false" or a clear: withdrawing an opt-out is accepted only from
+		// the systems in opt_in_from (e.g. the one where the person opts in
+		// again themselves), and only if it is not older than the opt-out.
+		if has && g.Value == "true" && (!slices.Contains(rule.OptInFrom, src) || t.Before(g.Time)) {
 			return ActMostRestrictive
 		}
 		return ""
 	}
-	if linking && (has || e.otherSystemHas(st, in.field, source)) {
-		// A record that has just been matched to an existing person adds
-		// what the person lacks and overwrites nothing: a typo in a web
-		// form must not rename a donor of twenty years.
+	fields := []contact.Field{diff[0].field}
+	if rule.Unit {
+		fields = rule.Fields
+	}
+	var gs []Golden
+	for _, f := range fields {
+		if g, ok := r.st.Golden[f]; ok {
+			gs = append(gs, g)
+		}
+	}
+	if r.m.Match.Decision == contact.DecisionLinked && r.personHas(fields, gs) {
+		// A record just matched to an existing person adds what the person
+		// lacks and overwrites nothing: a typo in a web form must not
+		// rename a donor of twenty years.
 		return ActLinkKeep
 	}
-	if !has {
-		return ""
-	}
-	switch r.Conflict {
-	case Authority:
-		if g.System == r.Authority && source != r.Authority {
-			return ActAuthority
-		}
-	case Latest:
-		t := c.SourceTime.UTC()
-		if t.Before(g.Time) {
-			return ActOlder
-		}
-		if t.Equal(g.Time) && g.System == r.Authority && source != r.Authority {
-			return ActAuthority
+	for _, g := range gs {
+		switch rule.Conflict {
+		case Authority:
+			if g.System == rule.Authority && src != rule.Authority {
+				return ActAuthority
+			}
+		case Latest:
+			if t.Before(g.Time) {
+				return ActOlder
+			}
+			if t.Equal(g.Time) && g.System == rule.Authority && src != rule.Authority {
+				return ActAuthority
+			}
 		}
 	}
 	return ""
 }
 
-func (e *Engine) otherSystemHas(st *State, f contact.Field, source string) bool {
-	for name, ss := range st.Systems {
-		if name != source && ss.Known[f] != "" {
+// personHas reports whether the person already has one of the fields: a
+// golden value, or a value another system holds (even one that system may
+// not set, like the offline copy of the online login email).
+func (r *run) personHas(fields []contact.Field, gs []Golden) bool {
+	for _, g := range gs {
+		if !g.Cleared {
 			return true
+		}
+	}
+	for _, name := range r.cfg.Systems() {
+		if name == r.src.Name {
+			continue
+		}
+		if ss := r.st.Systems[name]; ss != nil {
+			for _, f := range fields {
+				if ss.Holds[f] != "" {
+					return true
+				}
+			}
 		}
 	}
 	return false
 }
 
-// target emits what system t must receive after the change.
-func (e *Engine) target(st *State, t *System, c contact.Change, personID string, skip map[contact.Field]bool, res *Result, decide func(contact.Field, string, string, string)) {
-	ts := st.system(t.Name)
-	inScope := len(t.Scope.ReferenceSource) == 0 || slices.Contains(t.Scope.ReferenceSource, st.ReferenceSource)
+// checkGift decides whether the change's gift goes on.
+func (r *run) checkGift() {
+	g := r.c.Gift
+	if g == nil {
+		return
+	}
+	gifts := r.cfg.gifts
+	if gifts.To == "" || !slices.Contains(gifts.From, r.src.Name) {
+		r.decide("", gifts.To, ActNotAllowed, RuleGifts)
+		return
+	}
+	if g.GiftID != "" {
+		r.giftKey = r.src.Name + "/" + g.GiftID
+		if slices.Contains(r.st.Gifts, r.giftKey) {
+			r.decide("", gifts.To, ActDuplicate, RuleGifts)
+			return
+		}
+	}
+	cp := *g
+	r.gift = &cp
+}
+
+// target emits what system t must receive: the fields whose golden value
+// differs from what t holds, where the rules let them flow to t and the
+// contact is in t's scope; then the gift, when t records gifts.
+func (r *run) target(t *System) {
+	ts := r.st.system(t.Name)
+	inScope := len(t.Scope.ReferenceSource) == 0 || slices.Contains(t.Scope.ReferenceSource, r.st.ReferenceSource)
 	set, clear := contact.Values{}, []contact.Field(nil)
+	var fields []contact.Field
 	var reasons []string
 	for _, info := range contact.Fields {
 		f := info.Name
-		g, ok := st.Golden[f]
-		r := e.cfg.byField[f]
-		if !ok || r == nil || skip[f] || !slices.Contains(r.To, t.Name) || ts.Known[f] == g.Value {
-			continue // not for this target, or the target has it already
+		g, ok := r.st.Golden[f]
+		rule := r.cfg.byField[f]
+		if !ok || rule == nil || !slices.Contains(rule.To, t.Name) || (r.only != nil && !r.only[f]) {
+			continue
+		}
+		if ts.Holds[f] == g.Value {
+			delete(ts.Kept, f) // the target agrees now
+			continue
+		}
+		if k, kept := ts.Kept[f]; kept && k >= g.Version {
+			r.decide(f, t.Name, ActKept, rule.Name)
+			continue
 		}
 		if !inScope {
-			decide(f, t.Name, ActOutOfScope, r.Name)
+			r.decide(f, t.Name, ActOutOfScope, rule.Name)
 			continue
 		}
 		if g.Cleared {
@@ -361,80 +661,123 @@ func (e *Engine) target(st *State, t *System, c contact.Change, personID string,
 		} else {
 			set[f] = g.Value
 		}
-		if !slices.Contains(reasons, r.Name) {
-			reasons = append(reasons, r.Name)
+		fields = append(fields, f)
+		if !slices.Contains(reasons, rule.Name) {
+			reasons = append(reasons, rule.Name)
 		}
-		decide(f, t.Name, ActSent, r.Name)
 	}
-	gift := c.Gift != nil && e.cfg.gifts.To == t.Name && slices.Contains(e.cfg.gifts.From, c.SourceSystem) && t.Name != c.SourceSystem
-	if len(set) == 0 && len(clear) == 0 && !gift {
+	gift := r.gift != nil && r.cfg.gifts.To == t.Name
+	if len(fields) == 0 && !gift {
 		return
 	}
 	rec := contact.SinkRecord{
-		CausationID: c.EventID, PersonID: personID, TargetSystem: t.Name, Entity: contact.EntityContact,
-		Links: st.links(), SourceTime: c.SourceTime,
+		CausationID: r.c.EventID, PersonID: r.m.Match.PersonID, TargetSystem: t.Name, Entity: contact.EntityContact,
+		SourceTime: r.c.SourceTime,
 	}
 	switch {
 	case ts.RecordID != "":
 		rec.Op, rec.TargetRecordID = contact.SinkUpdate, ts.RecordID
 	case ts.PendingCreate:
-		rec.Op = contact.SinkUpdate // created, not yet seen: the target resolves it by its links
-	case t.CreateMissing && (inScope || gift):
-		rec.Op, rec.ReferenceSource = contact.SinkCreate, c.SourceSystem
-		if st.ReferenceSource == "" {
-			st.ReferenceSource = c.SourceSystem
+		rec.Op = contact.SinkUpdate // created, not seen yet: the target finds it by its links
+	case t.CreateMissing && inScope:
+		rec.Op, rec.ReferenceSource = contact.SinkCreate, r.src.Name
+		if r.st.ReferenceSource == "" {
+			r.st.ReferenceSource = r.src.Name
 		}
 		ts.PendingCreate = true
 		reasons = append([]string{"create_missing"}, reasons...)
 	default:
-		for f := range set {
-			decide(f, t.Name, ActNoRecord, e.cfg.byField[f].Name)
+		for _, f := range fields {
+			r.decide(f, t.Name, ActNoRecord, r.cfg.byField[f].Name)
+		}
+		if gift {
+			r.decide("", t.Name, ActNoRecord, RuleGifts)
+			r.res.KickOutReason = ReasonGiftNoRecord
+			r.res.KickOutError = fmt.Errorf("gift %s for a donor %s does not know and may not create (create_missing is off or the contact is out of its scope)", r.gift.GiftID, t.Name)
 		}
 		return
 	}
-	if len(set) > 0 || len(clear) > 0 || rec.Op == contact.SinkCreate {
+	rec.Links = r.st.links()
+	if len(fields) > 0 || rec.Op == contact.SinkCreate {
 		if len(set) > 0 {
 			rec.Set = set
 		}
 		rec.Clear = clear
-		rec.EventID = "sk-" + digest(c.EventID, t.Name, string(contact.EntityContact))
-		rec.Reason = fmt.Sprintf("%s from %s", strings.Join(reasons, ", "), c.SourceSystem)
-		res.Sinks = append(res.Sinks, rec)
-		for f, v := range set {
-			ts.Known[f], ts.Sent[f] = v, v
-		}
-		for _, f := range clear {
-			ts.Known[f], ts.Sent[f] = "", ""
+		rec.EventID = "sk-" + digest(r.c.EventID, t.Name, string(contact.EntityContact))
+		rec.Reason = fmt.Sprintf("%s from %s", strings.Join(reasons, ", "), r.src.Name)
+		r.res.Sinks = append(r.res.Sinks, rec)
+		for _, f := range fields {
+			v := set[f] // "" for a clear
+			ts.Holds[f] = v
+			ts.LastSent[f] = appendSent(ts.LastSent[f], v)
+			delete(ts.Kept, f)
+			r.decide(f, t.Name, ActSent, r.cfg.byField[f].Name)
 		}
 	}
 	if gift {
-		g := *c.Gift
-		res.Sinks = append(res.Sinks, contact.SinkRecord{
-			EventID: "sk-" + digest(c.EventID, t.Name, string(contact.EntityGift)), CausationID: c.EventID,
-			PersonID: personID, TargetSystem: t.Name, Entity: contact.EntityGift, Op: contact.SinkCreate,
-			TargetRecordID: ts.RecordID, Gift: &g, Links: st.links(), SourceTime: c.SourceTime,
-			Reason: fmt.Sprintf("gifts from %s", c.SourceSystem),
-		})
+		r.sendGift(t, ts, rec.Links)
 	}
 }
 
-func (s *State) links() map[string]string {
-	out := map[string]string{}
-	for name, ss := range s.Systems {
-		if ss.RecordID != "" {
-			out[name] = ss.RecordID
+func appendSent(list []string, v string) []string {
+	if n := len(list); n > 0 && list[n-1] == v {
+		return list
+	}
+	list = append(list, v)
+	if len(list) > maxLastSent {
+		list = slices.Clone(list[len(list)-maxLastSent:])
+	}
+	return list
+}
+
+// sendGift emits the gift for target t, after the contact record (a create
+// included) in the same result, so both go in order to one partition.
+func (r *run) sendGift(t *System, ts *SystemState, links map[string]string) {
+	g := r.gift
+	id := digest(r.c.EventID, t.Name, string(contact.EntityGift))
+	if g.GiftID != "" {
+		// the same gift, whatever event brings it, is the same record
+		id = digest(string(contact.EntityGift), r.src.Name, g.GiftID, t.Name)
+	}
+	r.res.Sinks = append(r.res.Sinks, contact.SinkRecord{
+		EventID: "sk-" + id, CausationID: r.c.EventID, PersonID: r.m.Match.PersonID, TargetSystem: t.Name,
+		Entity: contact.EntityGift, Op: contact.SinkCreate, TargetRecordID: ts.RecordID, Gift: g,
+		Links: links, SourceTime: r.c.SourceTime, Reason: fmt.Sprintf("%s from %s", RuleGifts, r.src.Name),
+	})
+	if r.giftKey != "" {
+		r.st.Gifts = append(r.st.Gifts, r.giftKey)
+		if len(r.st.Gifts) > maxGifts {
+			r.st.Gifts = slices.Clone(r.st.Gifts[len(r.st.Gifts)-maxGifts:])
 		}
 	}
-	return out
+	r.decide("", t.Name, ActSent, RuleGifts)
 }
 
-func (e *Engine) finish(st *State, res Result) (Result, error) {
-	b, err := json.Marshal(st) // maps marshal in key order: deterministic
-	if err != nil {
-		return Result{}, fmt.Errorf("encode golden state: %w", err)
+// review emits the review item for target t, if the change holds values
+// for it. Its id is deterministic, so a redelivery makes the same item.
+func (r *run) review(t *System) {
+	vals := r.held[t.Name]
+	if len(vals) == 0 {
+		return
 	}
-	res.State = b
-	return res, nil
+	ts := r.st.system(t.Name)
+	cur := contact.Values{}
+	for _, info := range contact.Fields {
+		if _, ok := vals[info.Name]; ok {
+			cur[info.Name] = ts.Holds[info.Name]
+			r.decide(info.Name, t.Name, ActHeld, r.cfg.byField[info.Name].Name)
+		}
+	}
+	r.res.Reviews = append(r.res.Reviews, contact.ReviewItem{
+		ID:           "rv-" + digest(r.c.EventID, t.Name),
+		PersonID:     r.m.Match.PersonID,
+		TargetSystem: t.Name,
+		Reason:       fmt.Sprintf("%s change of %s from %s needs approval", r.c.Origin, strings.Join(r.heldRules, ", "), r.src.Name),
+		Proposed:     vals,
+		Current:      cur,
+		Change:       r.c,
+		Created:      r.c.SourceTime,
+	})
 }
 
 func digest(parts ...string) string {
