@@ -19,6 +19,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/dashboard"
 	"github.com/contactsync/contactsync/pkg/kafkaops"
+	"github.com/contactsync/contactsync/pkg/match"
 	"github.com/contactsync/contactsync/pkg/obs"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/pipeline/collector"
@@ -51,6 +52,7 @@ type App struct {
 	rules    *rulesAdapter
 	kgoOpts  []kgo.Opt
 	dashURL  atomic.Value
+	matcher  *match.Matcher
 }
 
 // Option adjusts how an App is built (tests and the demo use them).
@@ -75,6 +77,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, reg *prometheus.Regis
 	}
 	var err error
 	if a.rules, err = newRulesAdapter(cfg); err != nil {
+		return nil, err
+	}
+	if a.matcher, err = newMatcher(cfg); err != nil {
 		return nil, err
 	}
 	if a.codec, err = newCodec(ctx, cfg); err != nil {
@@ -166,7 +171,7 @@ func (a *App) newStage(name string) (stage, error) {
 	case StageIngest:
 		return newIngest(a.cfg, a.codec, a.metrics)
 	case StageMatcher:
-		return matcher.New(a.cfg.Topics, a.codec, redisstore.NewExactResolver(a.rdb, keys), a.metrics), nil
+		return matcher.New(a.cfg.Topics, a.codec, redisstore.NewMatchResolver(a.rdb, keys, a.matcher), a.metrics), nil
 	case StageRouter:
 		st := router.New(a.cfg.Topics, a.codec, a.rules, redisstore.NewStateStore(a.rdb, keys, 0), a.metrics)
 		st.UnsafeSkipMemos = a.cfg.Failpoints.On("router.skip-memo")

@@ -24,12 +24,12 @@ func TestDashboardFixReplayApprove(t *testing.T) {
 	p.feed(topics.OfflineCDC, cdc("r", 100, "", annaRow))
 	p.feed(topics.OnlineEvents,
 		webhook("web-1", `{"event_id":"evt-1","type":"gift.created","system":"online","occurred_at":"2026-11-03T10:00:00Z","origin":"api",
-			"contact":{"id":"web-1","reference_source":"online","first_name":"Anna","last_name":"Adams","email":"anna@example.org"},
+			"contact":{"id":"web-1","reference_source":"online","first_name":"Anna","last_name":"Adams","email":"anna@mailbox.org"},
 			"gift":{"id":"g-1","amount":"25.00","currency":"USD"}}`),
 		webhook("web-1", `{"event_id":"evt-2","type":"contact.updated","system":"online","occurred_at":"2026-11-03T11:00:00Z","origin":"self_service",
 			"contact":{"id":"web-1","last_name":"Adams-Smythe"}}`),
 		webhook("web-77", `{"event_id":"evt-77","type":"gift.created","system":"online","occurred_at":"2026-11-03T12:00:00Z","origin":"api",
-			"contact":{"id":"web-77","reference_source":"online","first_name":"Zoe","last_name":"Zimmer","email":"zoe@example,org"},
+			"contact":{"id":"web-77","reference_source":"online","first_name":"Zoe","last_name":"Zimmer","email":"zoe@mailbox,org"},
 			"gift":{"id":"g-77","amount":"40.00","currency":"USD"}}`),
 	)
 	if got := describeAll(p.sinks("offline")); !slices.Equal(got, []string{"gift create OFF-1 gift=g-1"}) {
@@ -40,13 +40,13 @@ func TestDashboardFixReplayApprove(t *testing.T) {
 	}
 
 	dashboardtest.RunBrowser(t, p.app.DashboardURL(), dashboardtest.Scenario{
-		Search: "web-77", FixFind: "example,org", FixReplace: "example.org",
+		Search: "web-77", FixFind: "mailbox,org", FixReplace: "mailbox.org",
 		ShotsDir: os.Getenv("CS_SCREENSHOT_DIR"),
 	})
 	p.waitIdle()
 
 	want := []string{
-		"contact create ref=online given_name=Zoe family_name=Zimmer email=zoe@example.org",
+		"contact create ref=online given_name=Zoe family_name=Zimmer email=zoe@mailbox.org",
 		"contact update OFF-1 family_name=Adams-Smythe",
 		"gift create OFF-1 gift=g-1",
 		"gift create gift=g-77",

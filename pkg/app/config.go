@@ -36,6 +36,7 @@ type Config struct {
 	SessionTimeout    time.Duration
 	Failpoints        *failpoint.Set // fault tests only
 	Dashboard         dashboard.Config
+	MatchModel        string // empty: the built-in model
 }
 
 // Env documents every variable ConfigFromEnv reads, with its default.
@@ -59,6 +60,7 @@ var Env = []struct{ Name, Default, Help string }{
 	{"CONTACTSYNC_KICKOUT_RETENTION", "720h", "how long kick-outs and review items are kept"},
 	{"CONTACTSYNC_MAX_REPLAYS", "10", "replays after which a record stays in the queue"},
 	{"CONTACTSYNC_SESSION_TIMEOUT", "10s", "consumer group session timeout"},
+	{"CONTACTSYNC_MATCH_MODEL", "", "matching model file (m/u weights, from `contactsync match-eval --save-model`); empty = built-in"},
 	{dashboard.EnvAddr, dashboard.DefaultAddr, "kick-out dashboard and API (served with the collector stage)"},
 	{dashboard.EnvUsers, "", "dashboard logins: name:bcrypt-hash,... (`contactsync kickouts hash-password`)"},
 	{dashboard.EnvTokenSHA256, "", "hex SHA-256 of a bearer token for scripts"},
@@ -126,6 +128,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	cfg.Failpoints = fp
 	cfg.Dashboard = dashboard.ConfigFromEnv(getenv)
+	cfg.MatchModel = get("CONTACTSYNC_MATCH_MODEL", "")
 	if cfg.Instance == "" {
 		errs = append(errs, errors.New("CONTACTSYNC_INSTANCE: empty and no hostname"))
 	}

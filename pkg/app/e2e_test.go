@@ -30,8 +30,8 @@ func cdc(op string, lsn int, before, after string) [2]string {
 func webhook(key, body string) [2]string { return [2]string{key, body} }
 
 const (
-	annaRow = `{"id":"OFF-1","first_name":"Anna","last_name":"Adams","email":"anna@example.org","phone":"+1 217 555 0101","address1":"1 High Street","city":"Springfield","state":"IL","postcode":"62701","country":"US","do_not_email":false,"do_not_mail":false,"do_not_phone":false,"giving_total":"125.00","reference_source":"online","updated_by":"admin","updated_at":"2026-11-02T09:00:00Z"}`
-	benRow  = `{"id":"OFF-2","first_name":"Ben","last_name":"Brown","email":"ben@example.org","phone":"+1 217 555 0102","address1":"2 Mill Road","city":"Madison","state":"WI","postcode":"53703","country":"US","do_not_email":false,"do_not_mail":false,"do_not_phone":false,"giving_total":"40.00","reference_source":"direct_mail","updated_by":"admin","updated_at":"2026-11-02T09:00:00Z"}`
+	annaRow = `{"id":"OFF-1","first_name":"Anna","last_name":"Adams","email":"anna@mailbox.org","phone":"+1 217 384 0101","address1":"1 High Street","city":"Springfield","state":"IL","postcode":"62701","country":"US","do_not_email":false,"do_not_mail":false,"do_not_phone":false,"giving_total":"125.00","reference_source":"online","updated_by":"admin","updated_at":"2026-11-02T09:00:00Z"}`
+	benRow  = `{"id":"OFF-2","first_name":"Ben","last_name":"Brown","email":"ben@mailbox.org","phone":"+1 217 384 0102","address1":"2 Mill Road","city":"Madison","state":"WI","postcode":"53703","country":"US","do_not_email":false,"do_not_mail":false,"do_not_phone":false,"giving_total":"40.00","reference_source":"direct_mail","updated_by":"admin","updated_at":"2026-11-02T09:00:00Z"}`
 )
 
 // TestEndToEnd feeds offline CDC and online events through all four stages
@@ -49,19 +49,19 @@ func TestEndToEnd(t *testing.T) {
 	// direct_mail) gives; three records cannot be processed.
 	p.feed(topics.OnlineEvents,
 		webhook("web-1", `{"event_id":"evt-1","type":"gift.created","system":"online","occurred_at":"2026-11-03T10:00:00Z","origin":"api",
-			"contact":{"id":"web-1","reference_source":"online","first_name":"Anan","last_name":"Adams","email":"Anna@Example.org","phone":"(217) 555-0101"},
+			"contact":{"id":"web-1","reference_source":"online","first_name":"Anan","last_name":"Adams","email":"Anna@Mailbox.org","phone":"(217) 384-0101"},
 			"gift":{"id":"g-1","amount":"25.00","currency":"USD"}}`),
 		webhook("web-2", `{"event_id":"evt-2","type":"gift.created","system":"online","occurred_at":"2026-11-03T10:01:00Z","origin":"api",
-			"contact":{"id":"web-2","reference_source":"online","first_name":"Cara","last_name":"Cole","email":"cara@example.net","address":{"line1":"3 Park Avenue","city":"Austin","region":"TX","postcode":"78701","country":"US"}},
+			"contact":{"id":"web-2","reference_source":"online","first_name":"Cara","last_name":"Cole","email":"cara@mailbox.org","address":{"line1":"3 Park Avenue","city":"Austin","region":"TX","postcode":"78701","country":"US"}},
 			"gift":{"id":"g-2","amount":"10.00","currency":"USD"}}`),
 		webhook("web-2", `{"event_id":"evt-3","type":"gift.created","system":"online","occurred_at":"2026-11-03T10:02:00Z","origin":"api",
-			"contact":{"id":"web-2","reference_source":"online","first_name":"Cara","last_name":"Cole","email":"cara@example.net"},
+			"contact":{"id":"web-2","reference_source":"online","first_name":"Cara","last_name":"Cole","email":"cara@mailbox.org"},
 			"gift":{"id":"g-3","amount":"12.50","currency":"USD"}}`),
 		webhook("web-2", `{"event_id":"evt-3","type":"gift.created","system":"online","occurred_at":"2026-11-03T10:02:00Z","origin":"api",
-			"contact":{"id":"web-2","reference_source":"online","first_name":"Cara","last_name":"Cole","email":"cara@example.net"},
+			"contact":{"id":"web-2","reference_source":"online","first_name":"Cara","last_name":"Cole","email":"cara@mailbox.org"},
 			"gift":{"id":"g-3","amount":"12.50","currency":"USD"}}`), // redelivered by the webhook sender
 		webhook("web-3", `{"event_id":"evt-4","type":"gift.created","system":"online","occurred_at":"2026-11-03T10:03:00Z","origin":"api",
-			"contact":{"id":"web-3","reference_source":"online","first_name":"Ben","last_name":"Brown","email":"ben@example.org"},
+			"contact":{"id":"web-3","reference_source":"online","first_name":"Ben","last_name":"Brown","email":"ben@mailbox.org"},
 			"gift":{"id":"g-4","amount":"5.00","currency":"USD"}}`),
 		webhook("bad-1", `{"event_id":"evt-bad-1","type":"gift.created",`),
 		webhook("bad-2", `{"event_id":"evt-bad-2","type":"contact.created","occurred_at":"2026-11-03T10:04:00Z","contact":{"first_name":"No","last_name":"Id"}}`),
@@ -70,7 +70,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// 3. The offline system writes Cara (our create) and Anna's gift: its
 	// CDC comes back as the sync's own write and must not bounce.
-	p.feed(topics.OfflineCDC, cdc("c", 200, "", `{"id":"OFF-3","first_name":"Cara","last_name":"Cole","email":"cara@example.net","address1":"3 Park Avenue","city":"Austin","state":"TX","postcode":"78701","country":"US","do_not_email":false,"do_not_mail":false,"do_not_phone":false,"reference_source":"online","updated_by":"contactsync","updated_at":"2026-11-03T10:05:00Z"}`))
+	p.feed(topics.OfflineCDC, cdc("c", 200, "", `{"id":"OFF-3","first_name":"Cara","last_name":"Cole","email":"cara@mailbox.org","address1":"3 Park Avenue","city":"Austin","state":"TX","postcode":"78701","country":"US","do_not_email":false,"do_not_mail":false,"do_not_phone":false,"reference_source":"online","updated_by":"contactsync","updated_at":"2026-11-03T10:05:00Z"}`))
 
 	// 4. Edits: Anna changes her address online (reaches offline), the
 	// offline echo of that write (no bounce), an offline email change for
@@ -82,9 +82,9 @@ func TestEndToEnd(t *testing.T) {
 	annaMoved := strings.NewReplacer(`"1 High Street"`, `"9 Harbour View"`, `"Springfield"`, `"Portland"`, `"IL"`, `"OR"`, `"62701"`, `"97201"`, `"admin"`, `"contactsync"`).Replace(annaRow)
 	p.feed(topics.OfflineCDC,
 		cdc("u", 300, annaRow, annaMoved),
-		cdc("u", 301, annaMoved, strings.NewReplacer(`"anna@example.org"`, `"anna.adams@example.com"`, `"contactsync"`, `"admin"`).Replace(annaMoved)),
-		cdc("u", 302, annaMoved, strings.NewReplacer(`"do_not_mail":false`, `"do_not_mail":true`, `"contactsync"`, `"admin"`, `"anna@example.org"`, `"anna.adams@example.com"`).Replace(annaMoved)),
-		cdc("u", 303, benRow, strings.Replace(benRow, `"+1 217 555 0102"`, `"+1 217 555 0199"`, 1)),
+		cdc("u", 301, annaMoved, strings.NewReplacer(`"anna@mailbox.org"`, `"anna.adams@mailbox.org"`, `"contactsync"`, `"admin"`).Replace(annaMoved)),
+		cdc("u", 302, annaMoved, strings.NewReplacer(`"do_not_mail":false`, `"do_not_mail":true`, `"contactsync"`, `"admin"`, `"anna@mailbox.org"`, `"anna.adams@mailbox.org"`).Replace(annaMoved)),
+		cdc("u", 303, benRow, strings.Replace(benRow, `"+1 217 384 0102"`, `"+1 217 384 0199"`, 1)),
 		cdc("d", 304, benRow, ""),
 	)
 	p.feed(topics.OnlineEvents, webhook("web-2", `{"event_id":"evt-6","type":"contact.updated","system":"online","occurred_at":"2026-11-04T09:00:00Z","origin":"self_service",
@@ -92,7 +92,7 @@ func TestEndToEnd(t *testing.T) {
 
 	want := map[string][]string{
 		"offline": {
-			"contact create ref=online given_name=Cara family_name=Cole email=cara@example.net address_line1=3 Park Avenue locality=Austin region=TX postcode=78701 country=US",
+			"contact create ref=online given_name=Cara family_name=Cole email=cara@mailbox.org address_line1=3 Park Avenue locality=Austin region=TX postcode=78701 country=US",
 			"contact update OFF-1 address_line1=9 Harbour View locality=Portland region=OR postcode=97201",
 			"gift create OFF-1 gift=g-1",
 			"gift create OFF-2 gift=g-4",

@@ -12,6 +12,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/avrocodec"
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/decode"
+	"github.com/contactsync/contactsync/pkg/match"
 	"github.com/contactsync/contactsync/pkg/normalize"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/pipeline/ingest"
@@ -94,4 +95,24 @@ func canonicalizer(region string) ingest.Canonicalizer {
 		}
 		return nil, fmt.Errorf("invalid %s: %w", strings.Join(names, ", "), errors.Join(errs...))
 	}
+}
+
+// newMatcher builds the matcher from the configured model, or the built-in
+// one, with the default link and review thresholds.
+func newMatcher(cfg Config) (*match.Matcher, error) {
+	var model *match.Model
+	var err error
+	if cfg.MatchModel == "" {
+		model, err = match.DefaultModel()
+	} else {
+		model, err = match.Load(cfg.MatchModel)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("match model: %w", err)
+	}
+	m, err := match.NewMatcher(model, match.Options{Thresholds: match.DefaultThresholds()})
+	if err != nil {
+		return nil, fmt.Errorf("matcher: %w", err)
+	}
+	return m, nil
 }

@@ -65,8 +65,8 @@ func Generate(seed uint64, offlineCount int) DataSet {
 			}
 		}
 		c := cities[rng.IntN(len(cities))]
-		p.email = strings.ToLower(fmt.Sprintf("%s.%s@example.org", p.given, strings.ReplaceAll(p.family, "'", "")))
-		p.phone = fmt.Sprintf("+1%s555%04d", c.zip[:3], 100+i)
+		p.email = strings.ToLower(fmt.Sprintf("%s.%s@mailbox.org", p.given, strings.ReplaceAll(p.family, "'", "")))
+		p.phone = fmt.Sprintf("+1%s%07d", c.zip[:3], 2_000_000+rng.IntN(7_000_000)) // random: real neighbours do not have consecutive numbers
 		p.street = fmt.Sprintf("%d %s", 1+rng.IntN(200), pick(rng, streets))
 		p.city, p.region, p.postcode = c.city, c.region, c.zip
 		p.dob = fmt.Sprintf("19%02d-%02d-%02d", 40+rng.IntN(60), 1+rng.IntN(12), 1+rng.IntN(28))
@@ -97,7 +97,7 @@ func Generate(seed uint64, offlineCount int) DataSet {
 		case 1:
 			q.given = typo(rng, p.given) // same email, typo in the name
 		case 2:
-			q.email = strings.ToLower(p.given) + "@mail.example.com" // other email, same phone + name
+			q.email = strings.ToLower(p.given) + "@inbox.net" // other email, same phone + name
 		}
 		id := nextOnline()
 		t = t.Add(time.Minute)
@@ -116,8 +116,8 @@ func Generate(seed uint64, offlineCount int) DataSet {
 			}
 		}
 		c := cities[rng.IntN(len(cities))]
-		p.email = strings.ToLower(fmt.Sprintf("%s%d@donor.example.net", p.given, 10+i))
-		p.phone = fmt.Sprintf("+1%s555%04d", c.zip[:3], 900+i)
+		p.email = strings.ToLower(fmt.Sprintf("%s%d@donors.net", p.given, 10+i))
+		p.phone = fmt.Sprintf("+1%s%07d", c.zip[:3], 2_000_000+rng.IntN(7_000_000))
 		p.street = fmt.Sprintf("%d %s", 1+rng.IntN(200), pick(rng, streets))
 		p.city, p.region, p.postcode = c.city, c.region, c.zip
 		id := nextOnline()
@@ -139,7 +139,7 @@ func Generate(seed uint64, offlineCount int) DataSet {
 			"contact": map[string]any{"first_name": "No", "last_name": "Identifier"}}), Note: "contact without an id"},
 		Input{Topic: "online", Key: []byte("web-bad-3"), Value: mustJSON(map[string]any{
 			"event_id": "evt-bad-3", "type": "gift.created", "system": "online", "occurred_at": t.Format(time.RFC3339),
-			"contact": map[string]any{"id": "web-bad-3", "first_name": "Neg", "last_name": "Ative", "email": "neg@example.org"},
+			"contact": map[string]any{"id": "web-bad-3", "first_name": "Neg", "last_name": "Ative", "email": "neg@mailbox.org"},
 			"gift":    map[string]any{"id": "g-bad-3", "amount": "-5.00", "currency": "USD", "received_at": t.Format(time.RFC3339)}}), Note: "negative gift amount"},
 	)
 	ds.Expect.Invalid = 3

@@ -94,14 +94,16 @@ func Check(exp Expectation, offlineSystem, onlineSystem string, sinks []contact.
 	check("new donor", exp.Creates, creates)
 
 	kicked := map[string]int{}
+	why := map[string]string{}
 	for _, k := range kickOuts {
 		r.KickOuts++
 		kicked[string(k.Key)]++
+		why[string(k.Key)] = k.Stage + " " + k.Reason + ": " + k.Error
 	}
 	for key, n := range kicked {
 		switch {
 		case !exp.Poison[key]:
-			r.note(&r.Unexpected, "record %q was kicked out but is valid", key)
+			r.note(&r.Unexpected, "record %q was kicked out but is valid (%s)", key, why[key])
 		case n > 1:
 			r.note(&r.Duplicated, "record %q kicked out %d times", key, n)
 		}

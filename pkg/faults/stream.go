@@ -63,13 +63,25 @@ func Generate(seed uint64, offline, events int) Stream {
 	rng := rand.New(rand.NewPCG(seed, seed*31+7))
 	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	s := Stream{Expect: Expectation{Gifts: map[string]bool{}, Creates: map[string]bool{}, Poison: map[string]bool{}}}
+	syllables := []string{"ka", "lo", "mi", "ve", "ru", "sa", "to", "ne", "bi", "da", "go", "hu", "ja", "pe", "ri", "so", "ta", "wu", "ze", "fo"}
+	cities := []string{"Springfield", "Madison", "Austin", "Boulder", "Portland", "Salem", "Dover", "Helena", "Albany", "Trenton"}
+	// Every donor is a plausible, distinct person: names, email, phone and
+	// address drawn independently, so two strangers look like strangers
+	// (the suite is about delivery, not about telling twins apart).
 	mk := func(i int, prefix string) donor {
-		// Unique name per donor (a number in the family name keeps matching
-		// honest: the suite is about delivery, not about telling twins apart).
+		family := ""
+		for range 3 {
+			family += syllables[rng.IntN(len(syllables))]
+		}
+		family = strings.ToUpper(family[:1]) + family[1:]
+		given := givenNames[rng.IntN(len(givenNames))]
+		city := rng.IntN(len(cities))
 		return donor{
-			given: givenNames[rng.IntN(len(givenNames))], family: fmt.Sprintf("%s%s", familyNames[rng.IntN(len(familyNames))], suffix(i, prefix)),
-			email: fmt.Sprintf("%s%d@example.org", prefix, i), phone: fmt.Sprintf("+1217%07d", phoneBase(prefix)+i),
-			street: fmt.Sprintf("%d %s", 1+i%300, streets[i%len(streets)]), city: "Springfield", region: "IL", zip: "62701",
+			given: given, family: family,
+			email: fmt.Sprintf("%s.%s%d@mailbox.org", strings.ToLower(given), strings.ToLower(family), rng.IntN(1000)),
+			phone: fmt.Sprintf("+1217%07d", 2_000_000+rng.IntN(7_000_000)),
+			street: fmt.Sprintf("%d %s", 1+rng.IntN(999), streets[rng.IntN(len(streets))]), city: cities[city], region: "IL",
+			zip: fmt.Sprintf("6%04d", rng.IntN(10000)),
 		}
 	}
 	known := make([]donor, offline)
@@ -128,20 +140,6 @@ func Generate(seed uint64, offline, events int) Stream {
 		}
 	}
 	return s
-}
-
-func suffix(i int, prefix string) string {
-	return fmt.Sprintf("-%s%d", strings.ToUpper(prefix[:1]), i)
-}
-
-func phoneBase(prefix string) int {
-	switch prefix {
-	case "known":
-		return 1_000_000
-	case "new":
-		return 4_000_000
-	}
-	return 7_000_000
 }
 
 func swap(rng *rand.Rand, s string) string {

@@ -288,13 +288,20 @@ func (m *Matcher) decide(in Incoming, q Query, f Found) (Result, *Write) {
 	t := m.opts.Thresholds
 	var best *Candidate
 	aboveLink := 0
-	if len(res.Candidates) > 0 {
-		best = &res.Candidates[0]
-		res.PersonID, res.Weight, res.Probability = best.PersonID, best.Weight, best.Probability
-		for _, c := range res.Candidates {
-			if c.Probability >= t.Link {
-				aboveLink++
-			}
+	for i := range res.Candidates {
+		c := &res.Candidates[i]
+		if namesDisagree(c.score) {
+			// Same address, a similar phone, but neither name alike nor the
+			// same birthday: a household member or a neighbour. Contact data
+			// is full of them; no weight of address evidence makes them one.
+			continue
+		}
+		if best == nil {
+			best = c
+			res.PersonID, res.Weight, res.Probability = best.PersonID, best.Weight, best.Probability
+		}
+		if c.Probability >= t.Link {
+			aboveLink++
 		}
 	}
 	var reason string
@@ -517,4 +524,30 @@ func (o *overlay) add(w Write, f Found) {
 		}
 		o.records++
 	}
+}
+
+// namesDisagree reports whether the names rule a pair out whatever the rest
+// says: both names present and unlike with no shared birthday (a record
+// whose names were both garbled in entry still shares its birthday; a
+// household member rarely does), or one name unlike while their emails or
+// phones differ, with nothing else that identifies a person (a birthday
+// equal or a typo away, the same house number on the same street). Address fields are
+// not independent evidence (same street, same town, same postcode), so
+// without this a namesake down the road scores like a duplicate.
+func namesDisagree(s PairScore) bool {
+	unlike := func(c int) bool { return int(s.Levels[c]) == len(comparisons[c].levels)-1 }
+	exact := func(c int) bool { return s.Levels[c] == levelExact }
+	if unlike(cmpGiven) && unlike(cmpFamily) {
+		return !exact(cmpDOB)
+	}
+	// Where both records carry an email or phone and they differ, a name
+	// that is unlike too needs something else that identifies the person.
+	identifiersDiffer := (s.Levels[cmpEmail] != NullLevel && !exact(cmpEmail)) ||
+		(s.Levels[cmpPhone] != NullLevel && !exact(cmpPhone))
+	if (unlike(cmpGiven) || unlike(cmpFamily)) && identifiersDiffer && !exact(cmpEmail) && !exact(cmpPhone) {
+		sameHome := exact(cmpHouseNumber) && exact(cmpStreet)
+		birthday := s.Levels[cmpDOB] != NullLevel && !unlike(cmpDOB) // equal or one typo away
+		return !birthday && !sameHome
+	}
+	return false
 }

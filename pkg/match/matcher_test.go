@@ -517,3 +517,48 @@ func TestConcurrentMatchersCreateNoDuplicates(t *testing.T) {
 		t.Errorf("%d persons for %d entities (%d records)", persons, entities, records)
 	}
 }
+
+// A household member or neighbour (same street, a phone one digit off, other
+// names) is never linked, however strong the address evidence.
+func TestHouseholdMembersStayApart(t *testing.T) {
+	ctx := context.Background()
+	model, err := DefaultModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMatcher(model, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := NewMemIndex()
+	olivia := Record{Given: "olivia", Family: "obrien", Phone: "+19723840119", HouseNumber: "86", Street: "station rd",
+		Locality: "austin", Region: "tx", Postcode: "78701"}
+	partner := olivia
+	partner.Given, partner.Family, partner.Phone = "samuel", "walker", "+19723840118"
+	if _, err := m.Match(ctx, idx, Incoming{RecordID: "offline/1", Record: olivia}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Match(ctx, idx, Incoming{RecordID: "offline/2", Record: partner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Decision != contact.DecisionNew {
+		t.Fatalf("household member: %s %s", res.Decision, res.Explanation)
+	}
+	// A namesake down the road: same given name, street and town, another
+	// house, family name, email and phone.
+	clara := Record{Given: "clara", Family: "adams", EmailKey: "clara.adams@mailbox.org", Phone: "+18032211456", HouseNumber: "71",
+		Street: "station rd", Locality: "austin", Region: "tx", Postcode: "78701"}
+	namesake := Record{Given: "clara", Family: "jones", EmailKey: "clara.jones@mailbox.org", Phone: "+18039876543", HouseNumber: "186",
+		Street: "station rd", Locality: "austin", Region: "tx", Postcode: "78701"}
+	if _, err := m.Match(ctx, idx, Incoming{RecordID: "offline/3", Record: clara}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = m.Match(ctx, idx, Incoming{RecordID: "offline/4", Record: namesake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Decision != contact.DecisionNew {
+		t.Fatalf("namesake: %s %s", res.Decision, res.Explanation)
+	}
+}

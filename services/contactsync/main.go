@@ -6,6 +6,7 @@
 //	contactsync topics
 //	contactsync rules check FILE
 //	contactsync kickouts list|show|replay|resolve|reviews|approve|reject|audit|hash-password
+//	contactsync match explain ...
 //	contactsync match-eval --format febrl LEFT.csv [RIGHT.csv]
 //	contactsync env
 package main
@@ -49,6 +50,7 @@ commands:
   topics      create the pipeline's topics (idempotent)
   rules check validate a rules file
   kickouts    list, show, replay kick-outs; approve or reject review items (see contactsync kickouts help)
+  match explain  show how two records compare: keys, field levels, weights, score, decision
   match-eval  evaluate matching on a labelled data set (FEBRL)
   env         list the configuration environment variables
 `
@@ -77,6 +79,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	case "kickouts":
 		return kickouts(ctx, rest, getenv, stdout, stderr)
+	case "match":
+		if len(rest) == 0 || rest[0] != "explain" {
+			fmt.Fprintln(stderr, "usage: contactsync match explain [flags] (see contactsync match explain -h)")
+			return 2
+		}
+		return matcheval.ExplainMain(rest[1:], stdout, stderr)
 	case "match-eval":
 		return matcheval.Main(rest, stdout, stderr)
 	case "env":
