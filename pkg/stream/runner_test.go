@@ -55,7 +55,7 @@ func TestRunnerCopiesExactlyOnceAcrossAbortAndRestart(t *testing.T) {
 	newRunner := func() *stream.Runner {
 		r, err := stream.New(stream.Config{
 			Name: "copy", Brokers: brokers, Group: group, Topics: []string{in},
-			TransactionalID: group + "-0", SessionTimeout: 3 * time.Second,
+			TransactionalID: group + "-0", SessionTimeout: 6 * time.Second, // a real broker refuses less (group.min.session.timeout.ms)
 			BackoffMin: 10 * time.Millisecond, MaxPollRecords: 200,
 		}, proc, zap.NewNop(), nil)
 		if err != nil {
