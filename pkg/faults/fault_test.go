@@ -221,6 +221,14 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 		}
 		kos = append(kos, k)
 	}
+	reasons := map[string]int{}
+	for _, k := range kos {
+		reasons[k.Stage+" "+k.Reason]++
+		if k.Reason == "match.ambiguous" && reasons[k.Stage+" "+k.Reason] <= 3 {
+			t.Logf("ambiguous %s: %s", k.Key, k.Explanation)
+		}
+	}
+	t.Logf("kick-outs by stage and reason: %v", reasons)
 	restarts := 0
 	for _, p := range procs {
 		restarts += p.restarts()

@@ -75,13 +75,19 @@ func Generate(seed uint64, offline, events int) Stream {
 		}
 		family = strings.ToUpper(family[:1]) + family[1:]
 		given := givenNames[rng.IntN(len(givenNames))]
-		city := rng.IntN(len(cities))
+		word := func(n int) string {
+			w := ""
+			for range n {
+				w += syllables[rng.IntN(len(syllables))]
+			}
+			return w
+		}
 		return donor{
 			given: given, family: family,
-			email: fmt.Sprintf("%s.%s%d@mailbox.org", strings.ToLower(given), strings.ToLower(family), rng.IntN(1000)),
+			email: word(4) + "@mailbox.org",
 			phone: fmt.Sprintf("+1217%07d", 2_000_000+rng.IntN(7_000_000)),
-			street: fmt.Sprintf("%d %s", 1+rng.IntN(999), streets[rng.IntN(len(streets))]), city: cities[city], region: "IL",
-			zip: fmt.Sprintf("6%04d", rng.IntN(10000)),
+			street: fmt.Sprintf("%d %s%s %s", 1+rng.IntN(999), strings.ToUpper(word(1)[:1]), word(2)[1:], streets[rng.IntN(len(streets))]),
+			city: cities[rng.IntN(len(cities))], region: "IL", zip: fmt.Sprintf("6%04d", rng.IntN(10000)),
 		}
 	}
 	known := make([]donor, offline)
