@@ -68,16 +68,16 @@ func readFEBRL(path string) ([]labelled, error) {
 		if m == nil {
 			return nil, fmt.Errorf("read febrl %s: record id %q is not rec-N-org or rec-N-dup-k", path, row[0])
 		}
-		out = append(out, labelled{RecordID: row[0], Entity: m[1], Values: febrlValues(row)})
+		out = append(out, labelled{RecordID: row[0], Entity: m[1], Values: FEBRLValues(row)})
 	}
 	return out, nil
 }
 
-// febrlValues maps a FEBRL row onto contact fields the way a source system
+// FEBRLValues maps a FEBRL row onto contact fields the way a source system
 // would deliver them: the street number and street share address line 1,
 // the suburb is the locality, the state the region, and the country is
 // Australia. Empty columns are simply not supplied.
-func febrlValues(row []string) contact.Values {
+func FEBRLValues(row []string) contact.Values {
 	v := contact.Values{contact.Country: "AU"}
 	set := func(f contact.Field, s string) {
 		if s = strings.TrimSpace(s); s != "" {

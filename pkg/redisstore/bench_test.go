@@ -15,6 +15,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/match"
+	"github.com/contactsync/contactsync/pkg/matcheval"
 	"github.com/contactsync/contactsync/pkg/normalize"
 	"github.com/contactsync/contactsync/pkg/pipeline/matcher"
 	"github.com/contactsync/contactsync/pkg/redisstore"
@@ -64,22 +65,7 @@ func febrl4(b *testing.B) []contact.Change {
 			if err != nil {
 				b.Fatal(err)
 			}
-			// rec_id, given_name, surname, street_number, address_1,
-			// address_2, suburb, postcode, state, date_of_birth, soc_sec_id
-			v := contact.Values{contact.Country: "AU"}
-			set := func(field contact.Field, s string) {
-				if s = strings.TrimSpace(s); s != "" {
-					v[field] = s
-				}
-			}
-			set(contact.GivenName, row[1])
-			set(contact.FamilyName, row[2])
-			set(contact.AddressLine1, row[3]+" "+row[4])
-			set(contact.AddressLine2, row[5])
-			set(contact.Locality, row[6])
-			set(contact.Postcode, row[7])
-			set(contact.Region, row[8])
-			set(contact.DateOfBirth, row[9])
+			v := matcheval.FEBRLValues(row)
 			canon, _ := normalize.Canonical(v, "AU")
 			out = append(out, upsert(name, strings.TrimSpace(row[0]), canon))
 		}
