@@ -87,13 +87,18 @@ func TestEndToEnd(t *testing.T) {
 		cdc("u", 303, benRow, strings.Replace(benRow, `"+1 217 384 0102"`, `"+1 217 384 0199"`, 1)),
 		cdc("d", 304, benRow, ""),
 	)
-	p.feed(topics.OnlineEvents, webhook("web-2", `{"event_id":"evt-6","type":"contact.updated","system":"online","occurred_at":"2026-11-04T09:00:00Z","origin":"self_service",
-		"contact":{"id":"web-2","last_name":"Cole-Smythe"}}`))
+	p.feed(topics.OnlineEvents,
+		webhook("web-2", `{"event_id":"evt-6","type":"contact.updated","system":"online","occurred_at":"2026-11-04T09:00:00Z","origin":"self_service",
+			"contact":{"id":"web-2","last_name":"Cole-Smythe"}}`),
+		// Anna unsubscribes from email online: the opt-out reaches offline.
+		webhook("web-1", `{"event_id":"evt-7","type":"contact.updated","system":"online","occurred_at":"2026-11-04T10:00:00Z","origin":"self_service",
+			"contact":{"id":"web-1","consent":{"email":false}}}`))
 
 	want := map[string][]string{
 		"offline": {
 			"contact create ref=online given_name=Cara family_name=Cole email=cara@mailbox.org address_line1=3 Park Avenue locality=Austin region=TX postcode=78701 country=US",
 			"contact update OFF-1 address_line1=9 Harbour View locality=Portland region=OR postcode=97201",
+			"contact update OFF-1 do_not_email=true",
 			"gift create OFF-1 gift=g-1",
 			"gift create OFF-2 gift=g-4",
 			"gift create gift=g-2",
