@@ -16,7 +16,7 @@ import (
 type Explanation struct {
 	Decision contact.Decision
 	// Reason is a stable code: known_record, match, multiple_persons,
-	// between_thresholds, below_review, no_candidates.
+	// between_thresholds, below_review, names_disagree, no_candidates.
 	Reason   string
 	PersonID string
 	// Rules are the blocking rules that found the best candidate.

@@ -317,8 +317,14 @@ func (m *Matcher) decide(in Incoming, q Query, f Found) (Result, *Write) {
 	default:
 		res.Decision = contact.DecisionNew
 		res.PersonID, reason = m.opts.NewPersonID(in.RecordID), "no_candidates"
-		if best != nil {
+		switch {
+		case best != nil:
 			reason = "below_review"
+		case len(res.Candidates) > 0:
+			// Every candidate was ruled out by its names; the score of the
+			// best one is kept to show what was overruled.
+			reason = "names_disagree"
+			res.Weight, res.Probability = res.Candidates[0].Weight, res.Candidates[0].Probability
 		}
 	}
 	res.Explanation = m.explain(res, reason, q, f, best)

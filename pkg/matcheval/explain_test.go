@@ -47,7 +47,7 @@ func TestExplainJSON(t *testing.T) {
 			name: "strangers sharing an office phone",
 			a:    `{"given_name":"Ann","family_name":"Lee","phone":"+61 2 9374 4000","country":"AU"}`,
 			b:    `{"given_name":"Boris","family_name":"Okafor","phone":"+61293744000"}`,
-			want: []string{"blocking: shared keys tel", "phone", "decision: new (below_review)"},
+			want: []string{"blocking: shared keys tel", "phone", "decision: new (names_disagree)"},
 		},
 		{
 			name: "no shared key",
