@@ -46,7 +46,6 @@ const pgSource = `"source":{"connector":"postgresql","name":"offline","ts_ms":17
 
 var (
 	at     = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	atMs   = at.UnixMilli() // 1793610000000
 	allAdr = []contact.Field{contact.AddressLine1, contact.AddressLine2, contact.Locality, contact.Region, contact.Postcode, contact.Country}
 )
 

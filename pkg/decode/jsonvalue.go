@@ -189,15 +189,6 @@ const (
 	typeVariableScale = "io.debezium.data.VariableScaleDecimal"
 )
 
-// isTimestamp reports whether a logical type is an epoch-based timestamp.
-func isTimestamp(logical string) bool {
-	switch logical {
-	case typeNano, typeMicro, typeMilli, typeConnectMilli:
-		return true
-	}
-	return false
-}
-
 // epochTime reads a timestamp number in the unit its logical type names,
 // or, without a schema, in the unit its magnitude implies (microseconds for
 // Debezium's default, milliseconds for Connect's; they differ by a factor

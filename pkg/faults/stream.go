@@ -52,9 +52,8 @@ type donor struct {
 }
 
 var (
-	givenNames  = []string{"Anna", "Ben", "Clara", "David", "Emma", "Felix", "Grace", "Henry", "Isla", "Jack", "Katherine", "Liam", "Maria", "Noah", "Olivia", "Peter", "Rosa", "Samuel", "Tara", "Victor"}
-	familyNames = []string{"Adams", "Brown", "Clarke", "Davies", "Evans", "Fischer", "Garcia", "Hughes", "Jones", "Khan", "Lewis", "Martin", "Nguyen", "Patel", "Roberts", "Smith", "Taylor", "Walker", "Young", "Zimmer"}
-	streets     = []string{"High Street", "Station Road", "Church Lane", "Park Avenue", "Mill Road", "Green Lane"}
+	givenNames = []string{"Anna", "Ben", "Clara", "David", "Emma", "Felix", "Grace", "Henry", "Isla", "Jack", "Katherine", "Liam", "Maria", "Noah", "Olivia", "Peter", "Rosa", "Samuel", "Tara", "Victor"}
+	streets    = []string{"High Street", "Station Road", "Church Lane", "Park Avenue", "Mill Road", "Green Lane"}
 )
 
 // Generate builds a stream of about events online events over offline known
@@ -84,10 +83,10 @@ func Generate(seed uint64, offline, events int) Stream {
 		}
 		return donor{
 			given: given, family: family,
-			email: word(4) + "@mailbox.org",
-			phone: fmt.Sprintf("+1217%07d", 2_000_000+rng.IntN(7_000_000)),
+			email:  word(4) + "@mailbox.org",
+			phone:  fmt.Sprintf("+1217%07d", 2_000_000+rng.IntN(7_000_000)),
 			street: fmt.Sprintf("%d %s%s %s", 1+rng.IntN(999), strings.ToUpper(word(1)[:1]), word(2)[1:], streets[rng.IntN(len(streets))]),
-			city: cities[rng.IntN(len(cities))], region: "IL", zip: fmt.Sprintf("6%04d", rng.IntN(10000)),
+			city:   cities[rng.IntN(len(cities))], region: "IL", zip: fmt.Sprintf("6%04d", rng.IntN(10000)),
 		}
 	}
 	known := make([]donor, offline)

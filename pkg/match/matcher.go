@@ -265,7 +265,7 @@ func (m *Matcher) decide(in Incoming, q Query, f Found) (Result, *Write) {
 		}
 	}
 	write := &Write{
-		Member:       Member{RecordID: in.RecordID, Record: in.Record},
+		Member:       Member(in),
 		Keys:         q.Keys,
 		Terms:        q.Terms,
 		KeyVersions:  versions,
@@ -410,7 +410,7 @@ func (m *Matcher) Link(ctx context.Context, idx Index, in Incoming, personID str
 		return fmt.Errorf("link %q: lookup: %w", in.RecordID, err)
 	}
 	w := Write{
-		PersonID: personID, Member: Member{RecordID: in.RecordID, Record: in.Record},
+		PersonID: personID, Member: Member(in),
 		Keys: q.Keys, Terms: q.Terms, KeyVersions: anyVersions(len(q.Keys)), ExpectPerson: found[0].KnownPerson,
 	}
 	errs, err := idx.Commit(ctx, []Write{w})
