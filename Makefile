@@ -42,7 +42,7 @@ test: ## start real Kafka, Redis and PostgreSQL (installing them if needed), run
 	$(MAKE) --no-print-directory test-go
 
 .PHONY: test-go
-test-go: vet ## run every module's tests (integration tests use KAFKA_BROKERS / REDIS_ADDR when set)
+test-go: lint ## run every module's tests (integration tests use KAFKA_BROKERS / REDIS_ADDR when set)
 	@for m in $(MODULES); do \
 		echo "== go test $$m"; \
 		(cd $$m && go test $(GO_TEST_FLAGS) ./...); \
