@@ -106,6 +106,25 @@ func whoFlag(fs *flag.FlagSet) *string {
 	return fs.String("who", os.Getenv("USER"), "who acts (audited)")
 }
 
+// oneAction parses the flags shared by resolve, approve and reject: one id,
+// --who (audited) and --why.
+func oneAction(name, whyHelp, what string, args []string) (id, who, why string, err error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	w := whoFlag(fs)
+	y := fs.String("why", "", whyHelp)
+	ids, err := parse(fs, args)
+	if err != nil {
+		return "", "", "", err
+	}
+	if err := needWho(*w); err != nil {
+		return "", "", "", err
+	}
+	if len(ids) != 1 {
+		return "", "", "", fmt.Errorf("%w: %s takes one %s", errUsage, name, what)
+	}
+	return ids[0], *w, *y, nil
+}
+
 func needWho(w string) error {
 	if strings.TrimSpace(w) == "" {
 		return fmt.Errorf("%w: --who is required when $USER is not set", errUsage)
@@ -301,23 +320,14 @@ func (c *cli) replay(ctx context.Context, args []string) error {
 }
 
 func (c *cli) resolve(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
-	w := whoFlag(fs)
-	why := fs.String("why", "", "why it needs no replay")
-	ids, err := parse(fs, args)
+	id, who, why, err := oneAction("resolve", "why it needs no replay", "kick-out id", args)
 	if err != nil {
 		return err
 	}
-	if err := needWho(*w); err != nil {
+	if err := c.svc.Resolve(ctx, id, who, why); err != nil {
 		return err
 	}
-	if len(ids) != 1 {
-		return fmt.Errorf("%w: resolve takes one kick-out id", errUsage)
-	}
-	if err := c.svc.Resolve(ctx, ids[0], *w, *why); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.out, "%s resolved\n", ids[0])
+	fmt.Fprintf(c.out, "%s resolved\n", id)
 	return nil
 }
 
@@ -353,20 +363,11 @@ func (c *cli) reviews(ctx context.Context, args []string) error {
 }
 
 func (c *cli) approve(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("approve", flag.ContinueOnError)
-	w := whoFlag(fs)
-	why := fs.String("why", "", "why (optional)")
-	ids, err := parse(fs, args)
+	id, who, why, err := oneAction("approve", "why (optional)", "review item id", args)
 	if err != nil {
 		return err
 	}
-	if err := needWho(*w); err != nil {
-		return err
-	}
-	if len(ids) != 1 {
-		return fmt.Errorf("%w: approve takes one review item id", errUsage)
-	}
-	v, err := c.svc.Approve(ctx, ids[0], *w, *why)
+	v, err := c.svc.Approve(ctx, id, who, why)
 	if err != nil {
 		return err
 	}
@@ -375,23 +376,14 @@ func (c *cli) approve(ctx context.Context, args []string) error {
 }
 
 func (c *cli) reject(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("reject", flag.ContinueOnError)
-	w := whoFlag(fs)
-	why := fs.String("why", "", "why (required)")
-	ids, err := parse(fs, args)
+	id, who, why, err := oneAction("reject", "why (required)", "review item id", args)
 	if err != nil {
 		return err
 	}
-	if err := needWho(*w); err != nil {
+	if _, err := c.svc.Reject(ctx, id, who, why); err != nil {
 		return err
 	}
-	if len(ids) != 1 {
-		return fmt.Errorf("%w: reject takes one review item id", errUsage)
-	}
-	if _, err := c.svc.Reject(ctx, ids[0], *w, *why); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.out, "%s rejected\n", ids[0])
+	fmt.Fprintf(c.out, "%s rejected\n", id)
 	return nil
 }
 
