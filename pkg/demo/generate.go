@@ -55,7 +55,9 @@ func Generate(seed uint64, offlineCount int) DataSet {
 	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	people := make([]person, offlineCount)
 	used := map[string]bool{}
-	for i := range people {
+	// newPerson draws a person with a name not used before, a home and a
+	// phone; the caller adds the email.
+	newPerson := func() person {
 		var p person
 		for {
 			p = person{given: pick(rng, givenNames), family: pick(rng, familyNames)}
@@ -65,10 +67,14 @@ func Generate(seed uint64, offlineCount int) DataSet {
 			}
 		}
 		c := cities[rng.IntN(len(cities))]
-		p.email = strings.ToLower(fmt.Sprintf("%s.%s@mailbox.org", p.given, strings.ReplaceAll(p.family, "'", "")))
 		p.phone = fmt.Sprintf("+1%s%07d", c.zip[:3], 2_000_000+rng.IntN(7_000_000)) // random: real neighbours do not have consecutive numbers
 		p.street = fmt.Sprintf("%d %s", 1+rng.IntN(200), pick(rng, streets))
 		p.city, p.region, p.postcode = c.city, c.region, c.zip
+		return p
+	}
+	for i := range people {
+		p := newPerson()
+		p.email = strings.ToLower(fmt.Sprintf("%s.%s@mailbox.org", p.given, strings.ReplaceAll(p.family, "'", "")))
 		p.dob = fmt.Sprintf("19%02d-%02d-%02d", 40+rng.IntN(60), 1+rng.IntN(12), 1+rng.IntN(28))
 		p.refSource = pick(rng, refSources)
 		people[i] = p
@@ -107,19 +113,8 @@ func Generate(seed uint64, offlineCount int) DataSet {
 	// New donors that the offline system has never seen; one gives twice
 	// through two web accounts (must end up as one person).
 	for i := 0; i < 6; i++ {
-		var p person
-		for {
-			p = person{given: pick(rng, givenNames), family: pick(rng, familyNames)}
-			if !used[p.given+p.family] {
-				used[p.given+p.family] = true
-				break
-			}
-		}
-		c := cities[rng.IntN(len(cities))]
+		p := newPerson()
 		p.email = strings.ToLower(fmt.Sprintf("%s%d@donors.net", p.given, 10+i))
-		p.phone = fmt.Sprintf("+1%s%07d", c.zip[:3], 2_000_000+rng.IntN(7_000_000))
-		p.street = fmt.Sprintf("%d %s", 1+rng.IntN(200), pick(rng, streets))
-		p.city, p.region, p.postcode = c.city, c.region, c.zip
 		id := nextOnline()
 		t = t.Add(time.Minute)
 		online = append(online, onlineEvent("gift.created", id, p, "online", "api", t, gift(rng, id, t)))
