@@ -253,6 +253,23 @@ func (a *App) Inputs() ([]kafkaops.GroupInputs, error) {
 	return out, nil
 }
 
+// newDashboard builds the dashboard server and its listener.
+func (a *App) newDashboard(dc dashboard.Config, producer dashboard.Producer) (*dashboard.Server, net.Listener, error) {
+	deps, err := a.DashboardDeps(producer)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := dashboard.New(dc, deps)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dashboard: %w", err)
+	}
+	ln, err := net.Listen("tcp", dc.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dashboard: %w", err)
+	}
+	return srv, ln, nil
+}
+
 // startDashboard serves the kick-out dashboard beside the collector stage,
 // when logins or a token are configured.
 func (a *App) startDashboard(ctx context.Context, g *errgroup.Group) error {
@@ -265,20 +282,10 @@ func (a *App) startDashboard(ctx context.Context, g *errgroup.Group) error {
 	if err != nil {
 		return fmt.Errorf("dashboard kafka client: %w", err)
 	}
-	deps, err := a.DashboardDeps(producer)
+	srv, ln, err := a.newDashboard(dc, producer)
 	if err != nil {
 		producer.Close()
 		return err
-	}
-	srv, err := dashboard.New(dc, deps)
-	if err != nil {
-		producer.Close()
-		return fmt.Errorf("dashboard: %w", err)
-	}
-	ln, err := net.Listen("tcp", dc.Addr)
-	if err != nil {
-		producer.Close()
-		return fmt.Errorf("dashboard: %w", err)
 	}
 	a.dashURL.Store("http://" + ln.Addr().String() + "/")
 	a.log.Info("kick-out dashboard", zap.String("url", a.DashboardURL()))
