@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
 
-	"github.com/contactsync/contactsync/pkg/avrocodec"
+	"github.com/contactsync/contactsync/pkg/app"
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/kafkaops"
+	"github.com/contactsync/contactsync/pkg/obs"
 )
 
 // envInt reads a positive integer setting of the suite.
@@ -76,7 +78,27 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	}
 	env = append(env, "CONTACTSYNC_FAILPOINTS="+failpoints)
 
-	topics := run(t, ctx, bin, env, "topics")
+	run(t, ctx, bin, env, "topics")
+	// The same configuration in this process names the topics and groups
+	// the processes use, and decodes what they write.
+	vars := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	cfg, err := app.ConfigFromEnv(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe, err := app.New(ctx, cfg, zap.NewNop(), obs.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pipe.Close()
+	inputs, err := pipe.Inputs()
+	if err != nil {
+		t.Fatal(err)
+	}
 	stream := Generate(11, events/10, events)
 	t.Logf("stream: %d offline contacts, %d online records; expect %d gifts, %d new donors, %d poison, %d echoes",
 		len(stream.Load), len(stream.Flow), len(stream.Expect.Gifts), len(stream.Expect.Creates), len(stream.Expect.Poison), stream.Expect.Echoes)
@@ -101,7 +123,7 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	cdc, onlineTopic := topics[0], topics[1]
+	cdc, onlineTopic := cfg.Topics.OfflineCDC, cfg.Topics.OnlineEvents
 	produce := func(ins []Input) {
 		recs := make([]*kgo.Record, len(ins))
 		for i, in := range ins {
@@ -114,20 +136,6 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 			t.Fatalf("produce: %v", err)
 		}
-	}
-	// Every stage's group and inputs, to tell when the pipeline is idle.
-	var inputs []kafkaops.GroupInputs
-	prefix := name + "."
-	for _, g := range []struct {
-		stage  string
-		topics []string
-	}{
-		{"ingest", []string{topics[0], topics[1], prefix + "replay"}},
-		{"matcher", []string{prefix + "changes"}},
-		{"router", []string{prefix + "matched"}},
-		{"collector", []string{prefix + "kickouts", prefix + "review"}},
-	} {
-		inputs = append(inputs, kafkaops.GroupInputs{Group: name + "-" + g.stage, Topics: g.topics})
 	}
 	// Point zero: the offline initial load is in before online traffic
 	// starts, as in a real go-live (else a donor's first gift could race
@@ -188,15 +196,10 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 		t.Fatalf("pipeline did not drain: %v", err)
 	}
 
-	codec, err := avrocodec.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	codec := pipe.Codec()
 	var sinks []contact.SinkRecord
-	for _, topic := range topics[2:] {
-		if !strings.HasPrefix(topic, prefix+"sink.") {
-			continue
-		}
+	for _, system := range pipe.Systems() {
+		topic := cfg.Topics.Sink(system)
 		recs, err := kafkaops.ReadTopic(ctx, brokers, topic)
 		if err != nil {
 			t.Fatal(err)
@@ -209,7 +212,7 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 			sinks = append(sinks, s)
 		}
 	}
-	recs, err := kafkaops.ReadTopic(ctx, brokers, prefix+"kickouts")
+	recs, err := kafkaops.ReadTopic(ctx, brokers, cfg.Topics.KickOuts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,16 +243,14 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	}
 }
 
-// run runs a contactsync command to completion and returns its output lines.
-func run(t *testing.T, ctx context.Context, bin string, env []string, args ...string) []string {
+// run runs a contactsync command to completion.
+func run(t *testing.T, ctx context.Context, bin string, env []string, args ...string) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("contactsync %v: %v", args, err)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("contactsync %v: %v\n%s", args, err, out)
 	}
-	return strings.Fields(string(out))
 }
 
 // stageProc supervises one stage process: it restarts it whenever it dies
