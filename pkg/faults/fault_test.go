@@ -143,6 +143,10 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	produce(stream.Load)
 	loadCtx, loadDone := context.WithTimeout(ctx, 5*time.Minute)
 	if err := kafkaops.WaitIdle(loadCtx, brokers, inputs); err != nil {
+		for _, p := range procs {
+			t.Logf("%s: %d restarts; log tail:\n%s", p.name, p.restarts(), tail(filepath.Join(logs, p.name+".log"), 20))
+		}
+		t.Logf("kafka state:\n%s", kafkaops.Diagnose(context.WithoutCancel(ctx), brokers, inputs))
 		t.Fatalf("initial load did not drain: %v", err)
 	}
 	loadDone()
@@ -193,6 +197,10 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	idleCtx, cancel := context.WithTimeout(ctx, 8*time.Minute)
 	defer cancel()
 	if err := kafkaops.WaitIdle(idleCtx, brokers, inputs); err != nil {
+		for _, p := range procs {
+			t.Logf("%s: %d restarts; log tail:\n%s", p.name, p.restarts(), tail(filepath.Join(logs, p.name+".log"), 20))
+		}
+		t.Logf("kafka state:\n%s", kafkaops.Diagnose(context.WithoutCancel(ctx), brokers, inputs))
 		t.Fatalf("pipeline did not drain: %v", err)
 	}
 
@@ -337,4 +345,14 @@ func (p *stageProc) restarts() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.starts - 1
+}
+
+// tail returns the last n lines of a process log, for a failure report.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -16,23 +17,42 @@ type GroupInputs struct {
 	Topics []string
 }
 
+// Lag is how far a set of groups is from the end of their inputs.
+type Lag struct {
+	Total int64
+	// Partitions names every partition with work left, as
+	// "group topic/partition: n", in pipeline order; for diagnostics.
+	Partitions []string
+}
+
+func (l Lag) String() string {
+	const show = 12
+	parts := l.Partitions
+	more := ""
+	if len(parts) > show {
+		more = fmt.Sprintf(" (+%d more)", len(parts)-show)
+		parts = parts[:show]
+	}
+	return fmt.Sprintf("%d records behind [%s]%s", l.Total, strings.Join(parts, "; "), more)
+}
+
 // Behind returns how many records the groups have not yet committed past,
 // summed over every partition of their input topics. Groups are checked in
 // the given (pipeline) order, so 0 means the whole pipeline is idle: every
 // upstream output was committed before its downstream end offsets were read.
-func Behind(ctx context.Context, adm *kadm.Client, inputs []GroupInputs) (int64, error) {
-	var behind int64
+func Behind(ctx context.Context, adm *kadm.Client, inputs []GroupInputs) (Lag, error) {
+	var lag Lag
 	for _, in := range inputs {
 		ends, err := adm.ListEndOffsets(ctx, in.Topics...)
 		if err != nil {
-			return 0, fmt.Errorf("end offsets: %w", err)
+			return Lag{}, fmt.Errorf("end offsets: %w", err)
 		}
 		if err := ends.Error(); err != nil {
-			return 0, fmt.Errorf("end offsets: %w", err)
+			return Lag{}, fmt.Errorf("end offsets: %w", err)
 		}
 		committed, err := adm.FetchOffsets(ctx, in.Group)
 		if err != nil {
-			return 0, fmt.Errorf("committed offsets of %s: %w", in.Group, err)
+			return Lag{}, fmt.Errorf("committed offsets of %s: %w", in.Group, err)
 		}
 		ends.Each(func(o kadm.ListedOffset) {
 			c, ok := committed.Lookup(o.Topic, o.Partition)
@@ -41,14 +61,20 @@ func Behind(ctx context.Context, adm *kadm.Client, inputs []GroupInputs) (int64,
 				at = c.At
 			}
 			if o.Offset > at {
-				behind += o.Offset - at
+				lag.Total += o.Offset - at
+				lag.Partitions = append(lag.Partitions, fmt.Sprintf("%s %s/%d: %d (committed %d, end %d)", in.Group, o.Topic, o.Partition, o.Offset-at, at, o.Offset))
 			}
 		})
 	}
-	return behind, nil
+	return lag, nil
 }
 
-// WaitIdle polls until Behind is 0 or ctx ends.
+// pollTimeout bounds one Behind poll, so that a request stuck on a broker
+// that went away costs one poll, not the caller's whole deadline.
+const pollTimeout = 10 * time.Second
+
+// WaitIdle polls until Behind is 0 or ctx ends. Its error says where the
+// pipeline stood at its last successful poll.
 func WaitIdle(ctx context.Context, brokers []string, inputs []GroupInputs) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
@@ -58,21 +84,29 @@ func WaitIdle(ctx context.Context, brokers []string, inputs []GroupInputs) error
 	adm := kadm.NewClient(cl)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	var last int64 = -1
+	var (
+		last    *Lag
+		lastErr error
+	)
 	for {
-		behind, err := Behind(ctx, adm, inputs)
-		if err == nil && behind == 0 {
+		pollCtx, cancel := context.WithTimeout(ctx, pollTimeout)
+		lag, err := Behind(pollCtx, adm, inputs)
+		cancel()
+		if err == nil && lag.Total == 0 {
 			return nil
 		}
 		if err == nil {
-			last = behind
+			last = &lag
+		} else {
+			lastErr = err
 		}
 		select {
 		case <-ctx.Done():
-			if err != nil {
-				return fmt.Errorf("pipeline not idle: %w", errors.Join(err, ctx.Err()))
+			state := "no poll succeeded"
+			if last != nil {
+				state = "last poll: " + last.String()
 			}
-			return fmt.Errorf("pipeline not idle, %d records behind: %w", last, ctx.Err())
+			return fmt.Errorf("pipeline not idle, %s: %w", state, errors.Join(ctx.Err(), lastErr))
 		case <-tick.C:
 		}
 	}
