@@ -44,7 +44,8 @@ func envInt(t *testing.T, name string, def int) int {
 // against what the input demands: nothing lost, nothing doubled.
 //
 // FAULT_EVENTS (default 20000) sizes the stream, FAULT_KILLS (default 12)
-// the number of process kills. FAULT_BREAK=memo disables the router's
+// the number of process kills, FAULT_SEED the fault schedule (which process
+// is killed when; the default is drawn from the clock). FAULT_BREAK=memo disables the router's
 // per-event memo to show that the check catches a broken pipeline.
 func TestExactlyOnceUnderFaults(t *testing.T) {
 	brokers := testenv.RealKafka(t)
@@ -151,12 +152,20 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	}
 	loadDone()
 
-	// Faults run while the stream flows in chunks.
+	// Faults run while the stream flows in chunks, on a schedule drawn
+	// from FAULT_SEED (logged, so a failing schedule can be run again).
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("FAULT_SEED"); v != "" {
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("FAULT_SEED=%q: %v", v, err)
+		}
+	}
+	t.Logf("fault schedule: FAULT_SEED=%d", seed)
 	faultsDone := make(chan struct{})
 	stopFaults := make(chan struct{})
 	go func() {
 		defer close(faultsDone)
-		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+		rng := rand.New(rand.NewPCG(seed, 1))
 		plan := make([]string, 0, kills+2)
 		for i := 0; i < kills; i++ {
 			plan = append(plan, "kill")
