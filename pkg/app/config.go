@@ -65,6 +65,11 @@ var Env = []struct{ Name, Default, Help string }{
 	{dashboard.EnvUsers, "", "dashboard logins: name:bcrypt-hash,... (`contactsync kickouts hash-password`)"},
 	{dashboard.EnvTokenSHA256, "", "hex SHA-256 of a bearer token for scripts"},
 	{dashboard.EnvTokenName, "api-token", "who the token is in the audit log"},
+	{EnvDeliverSystem, "<offline system>", "`contactsync deliver`: the system whose sink topic it loads"},
+	{EnvDeliverDSN, "", "`contactsync deliver`: PostgreSQL DSN of the staging database (required; never logged)"},
+	{EnvDeliverTable, "contactsync_inbox", "`contactsync deliver`: staging table, created if missing"},
+	{EnvDeliverWindows, "always", "`contactsync deliver`: delivery windows, e.g. `Mon-Fri 20:00-06:00; Sat,Sun 00:00-24:00`"},
+	{EnvDeliverTimezone, "UTC", "`contactsync deliver`: IANA time zone of the windows, e.g. Europe/London"},
 	{failpoint.EnvVar, "", "fault tests only: name=probability,... crash points (e.g. router.before-commit=0.05)"},
 }
 

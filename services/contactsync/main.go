@@ -47,6 +47,7 @@ const usage = `usage: contactsync <command> [arguments]
 commands:
   run         run pipeline stages (default: all) until interrupted
   demo        run the whole pipeline in-process on generated data and show what happened
+  deliver     load a system's sink topic into its PostgreSQL staging table, inside its delivery windows
   topics      create the pipeline's topics (idempotent)
   rules check validate a rules file
   kickouts    list, show, replay kick-outs; approve or reject review items (see contactsync kickouts help)
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runStages(ctx, rest, getenv, stderr)
 	case "demo":
 		err = runDemo(ctx, rest, getenv, stdout, stderr)
+	case "deliver":
+		err = app.RunDeliver(ctx, getenv)
 	case "topics":
 		err = createTopics(ctx, getenv, stdout)
 	case "rules":

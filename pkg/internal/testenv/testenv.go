@@ -1,6 +1,7 @@
 // Package testenv gives tests a Kafka and a Redis: the real ones that
 // `make test` starts (KAFKA_BROKERS, REDIS_ADDR), or, where those are unset,
-// in-process stand-ins (kfake, miniredis) so the same test still runs.
+// in-process stand-ins (kfake, miniredis) so the same test still runs; and
+// the real PostgreSQL (PG_DSN), which has no stand-in.
 package testenv
 
 import (
@@ -75,6 +76,20 @@ func Redis(t testing.TB) (redis.UniversalClient, bool) {
 		t.Fatalf("redis at %s: %v", addr, err)
 	}
 	return rdb, real
+}
+
+// Postgres returns the DSN of the real PostgreSQL that `make test` starts
+// (PG_DSN), or skips the test outside CI when it is unset (it fails in CI).
+func Postgres(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("PG_DSN")
+	if dsn == "" {
+		if InCI() {
+			t.Fatal("CI=true but PG_DSN is unset: run the tests through `make test`")
+		}
+		t.Skip("PG_DSN is unset: this test needs the PostgreSQL that `make test` starts")
+	}
+	return dsn
 }
 
 // Unique returns prefix plus a random suffix, so tests sharing a real broker

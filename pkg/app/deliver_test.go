@@ -1,0 +1,38 @@
+package app
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDeliverConfigFromEnv(t *testing.T) {
+	base := Config{OfflineSystem: "offline"}
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+
+	dc, err := DeliverConfigFromEnv(base, env(map[string]string{
+		EnvDeliverDSN:      "postgres://sync:s3cret@db:5432/donors",
+		EnvDeliverWindows:  "Mon-Fri 20:00-06:00",
+		EnvDeliverTimezone: "Europe/London",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dc.System != "offline" || dc.Table != "contactsync_inbox" {
+		t.Errorf("defaults: system %q table %q", dc.System, dc.Table)
+	}
+	monday9pmLondon := time.Date(2026, 11, 23, 21, 0, 0, 0, time.UTC) // GMT in November
+	if !dc.Schedule.Open(monday9pmLondon) || dc.Schedule.Open(monday9pmLondon.Add(-2*time.Hour)) {
+		t.Errorf("schedule %v: wrong open/closed on Monday evening", dc.Schedule)
+	}
+
+	_, err = DeliverConfigFromEnv(base, env(map[string]string{
+		EnvDeliverWindows:  "Mon-Fri 20:00-30:00",
+		EnvDeliverTimezone: "Mars/Olympus",
+	}))
+	for _, want := range []string{EnvDeliverDSN + ": required", EnvDeliverTimezone, EnvDeliverWindows + `: delivery window 1`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}

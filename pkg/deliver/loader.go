@@ -1,0 +1,272 @@
+// Package deliver loads one target system's sink topic into that system,
+// only inside its delivery windows.
+//
+// Offline systems of record are often not 24x7. The sink topic is the buffer:
+// outside a window the loader pauses its fetches and holds its place (the
+// consumer group's committed offset); inside, it applies polls of records in
+// batches, in partition order (a person's create before her gifts), and
+// commits after the store has them. Stores apply by event id, so a batch
+// redelivered after a crash between the store's commit and Kafka's changes
+// nothing: effectively once.
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kzap"
+	"go.uber.org/zap"
+
+	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/pipeline"
+	"github.com/contactsync/contactsync/pkg/window"
+)
+
+// Store applies sink records to the target system in one transaction,
+// skipping event ids it already has; it returns how many were new.
+type Store interface {
+	Apply(ctx context.Context, batch []Delivery) (applied int, err error)
+}
+
+// Delivery is one decoded sink record and where it was read.
+type Delivery struct {
+	Record    contact.SinkRecord
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// Codec decodes sink records and encodes kick-outs.
+type Codec interface {
+	DecodeSink([]byte) (contact.SinkRecord, error)
+	EncodeKickOut(contact.KickOut) ([]byte, error)
+}
+
+// Config configures a Loader.
+type Config struct {
+	System       string // target system, for logs and metrics
+	Brokers      []string
+	Group        string
+	Topic        string // the system's sink topic
+	KickOutTopic string
+	InstanceID   string // static membership; optional
+	Schedule     window.Schedule
+	// MaxPollRecords is the largest batch applied in one store transaction.
+	MaxPollRecords int
+	SessionTimeout time.Duration
+	BackoffMax     time.Duration
+}
+
+// Clock is the loader's time source; tests replace it to open and close
+// windows at will.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Loader is one target system's delivery loop.
+type Loader struct {
+	cfg     Config
+	store   Store
+	codec   Codec
+	log     *zap.Logger
+	clock   Clock
+	opts    []kgo.Opt
+	metrics *metrics
+}
+
+type metrics struct {
+	open      prometheus.Gauge
+	delivered prometheus.Counter
+	skipped   prometheus.Counter
+	kickOuts  prometheus.Counter
+	failures  prometheus.Counter
+}
+
+// New validates cfg and returns a Loader. clock may be nil (the wall clock).
+func New(cfg Config, store Store, codec Codec, log *zap.Logger, reg prometheus.Registerer, clock Clock, extra ...kgo.Opt) (*Loader, error) {
+	if cfg.System == "" || cfg.Topic == "" || cfg.Group == "" || cfg.KickOutTopic == "" || len(cfg.Brokers) == 0 {
+		return nil, errors.New("deliver: system, topic, group, kick-out topic and brokers are required")
+	}
+	if cfg.MaxPollRecords <= 0 {
+		cfg.MaxPollRecords = 1000
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 10 * time.Second
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 30 * time.Second
+	}
+	if clock == nil {
+		clock = realClock{}
+	}
+	labels := prometheus.Labels{"system": cfg.System}
+	m := &metrics{
+		open: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "contactsync", Name: "delivery_window_open",
+			Help: "1 while the target system's delivery window is open.", ConstLabels: labels}),
+		delivered: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "contactsync", Name: "delivered_records_total",
+			Help: "Sink records applied to the target system.", ConstLabels: labels}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "contactsync", Name: "delivery_redelivered_total",
+			Help: "Sink records the target already had (redelivery after a crash).", ConstLabels: labels}),
+		kickOuts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "contactsync", Name: "delivery_kickouts_total",
+			Help: "Sink records that could not be decoded, kicked out.", ConstLabels: labels}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "contactsync", Name: "delivery_failures_total",
+			Help: "Batches the target system refused; they are retried.", ConstLabels: labels}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.open, m.delivered, m.skipped, m.kickOuts, m.failures} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("deliver metrics: %w", err)
+			}
+		}
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID("contactsync-deliver-" + cfg.System),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.DisableAutoCommit(),
+		// A batch is applied and committed before its partitions can move
+		// to another replica, so two replicas never apply the same batch.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
+	}
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+	}
+	opts = append(opts, extra...)
+	return &Loader{cfg: cfg, store: store, codec: codec, log: log.With(zap.String("system", cfg.System)),
+		clock: clock, opts: opts, metrics: m}, nil
+}
+
+// Run delivers until ctx ends; the batch in hand is applied and committed
+// first.
+func (l *Loader) Run(ctx context.Context) error {
+	cl, err := kgo.NewClient(l.opts...)
+	if err != nil {
+		return fmt.Errorf("deliver %s: kafka client: %w", l.cfg.System, err)
+	}
+	defer cl.Close() // leaves the group
+	l.log.Info("delivery started", zap.String("topic", l.cfg.Topic), zap.Stringer("windows", l.cfg.Schedule))
+	paused := false
+	for ctx.Err() == nil {
+		open, change, changes := l.cfg.Schedule.Next(l.clock.Now())
+		if !open {
+			l.metrics.open.Set(0)
+			if !paused {
+				cl.PauseFetchTopics(l.cfg.Topic)
+				paused = true
+				l.log.Info("delivery window closed; records wait in the sink topic", zap.String("opens", change.Format(time.RFC3339)))
+			}
+			wait := time.Hour // no change ahead cannot happen for a closed schedule; re-check hourly
+			if changes {
+				wait = change.Sub(l.clock.Now())
+			}
+			select {
+			case <-ctx.Done():
+			case <-l.clock.After(wait): // waiting for the schedule, not synchronisation
+			}
+			continue
+		}
+		l.metrics.open.Set(1)
+		if paused {
+			cl.ResumeFetchTopics(l.cfg.Topic)
+			paused = false
+			l.log.Info("delivery window open", zap.String("closes", change.Format(time.RFC3339)))
+		}
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		if changes {
+			pollCtx, cancel = context.WithTimeout(ctx, change.Sub(l.clock.Now()))
+		}
+		fetches := cl.PollRecords(pollCtx, l.cfg.MaxPollRecords)
+		cancel()
+		if fetches.IsClientClosed() {
+			return nil
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				l.log.Warn("fetch error", zap.String("topic", topic), zap.Int32("partition", partition), zap.Error(err))
+			}
+		})
+		recs := fetches.Records()
+		if len(recs) > 0 {
+			if err := l.deliver(ctx, cl, recs); err != nil {
+				cl.AllowRebalance()
+				return err
+			}
+		}
+		cl.AllowRebalance()
+	}
+	return nil
+}
+
+// deliver applies one poll and commits it. The batch in hand is finished
+// even when shutdown starts (bounded by the store's own timeouts), so that
+// its work is committed rather than redone; a store that keeps failing is
+// retried with backoff until ctx ends, holding the partition's place.
+func (l *Loader) deliver(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
+	batch := make([]Delivery, 0, len(recs))
+	var kickOuts []*kgo.Record
+	for _, r := range recs {
+		s, err := l.codec.DecodeSink(r.Value)
+		if err != nil {
+			ko := pipeline.KickOutFrom("deliver", "deliver.decode", err, r)
+			val, encErr := l.codec.EncodeKickOut(ko)
+			if encErr != nil {
+				return fmt.Errorf("deliver %s: encode kick-out: %w", l.cfg.System, encErr)
+			}
+			kickOuts = append(kickOuts, &kgo.Record{Topic: l.cfg.KickOutTopic, Key: []byte(ko.ID), Value: val})
+			continue
+		}
+		batch = append(batch, Delivery{Record: s, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+	}
+	work := context.WithoutCancel(ctx)
+	backoff := time.Second
+	for {
+		err := l.apply(work, cl, batch, kickOuts)
+		if err == nil {
+			break
+		}
+		l.metrics.failures.Inc()
+		l.log.Warn("delivery failed; retrying the batch", zap.Int("records", len(recs)), zap.Duration("backoff", backoff), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil // not committed: the next run redelivers, the store skips what it has
+		case <-time.After(backoff): // pacing retries of a sick target, not synchronisation
+		}
+		backoff = min(2*backoff, l.cfg.BackoffMax)
+	}
+	if err := cl.CommitRecords(work, recs...); err != nil {
+		// Harmless beyond redelivery: the store skips event ids it has.
+		l.log.Warn("commit after delivery failed; the batch will be redelivered and skipped", zap.Error(err))
+	}
+	return nil
+}
+
+func (l *Loader) apply(ctx context.Context, cl *kgo.Client, batch []Delivery, kickOuts []*kgo.Record) error {
+	if len(kickOuts) > 0 {
+		if err := cl.ProduceSync(ctx, kickOuts...).FirstErr(); err != nil {
+			return fmt.Errorf("produce kick-outs: %w", err)
+		}
+	}
+	applied, err := l.store.Apply(ctx, batch)
+	if err != nil {
+		return err
+	}
+	l.metrics.kickOuts.Add(float64(len(kickOuts)))
+	l.metrics.delivered.Add(float64(applied))
+	l.metrics.skipped.Add(float64(len(batch) - applied))
+	return nil
+}
