@@ -136,14 +136,17 @@ func (v Values) Clone() Values {
 
 // Gift is a donation or order attached to a change from the system where it
 // was made. Amounts are in minor units (cents) to keep money exact.
+//
+// The JSON form is the one the dashboard API and the delivery staging table
+// show.
 type Gift struct {
-	GiftID        string
-	AmountMinor   int64
-	Currency      string
-	ReceivedAt    time.Time
-	Campaign      string
-	Fund          string
-	PaymentMethod string
+	GiftID        string    `json:"gift_id"`
+	AmountMinor   int64     `json:"amount_minor"`
+	Currency      string    `json:"currency"`
+	ReceivedAt    time.Time `json:"received_at"`
+	Campaign      string    `json:"campaign,omitempty"`
+	Fund          string    `json:"fund,omitempty"`
+	PaymentMethod string    `json:"payment_method,omitempty"`
 }
 
 // Change is the canonical form of one change to one contact record in one

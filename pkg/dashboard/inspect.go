@@ -266,15 +266,7 @@ type ChangeJSON struct {
 }
 
 // GiftJSON is a gift in ChangeJSON.
-type GiftJSON struct {
-	GiftID        string    `json:"gift_id"`
-	AmountMinor   int64     `json:"amount_minor"`
-	Currency      string    `json:"currency"`
-	ReceivedAt    time.Time `json:"received_at"`
-	Campaign      string    `json:"campaign,omitempty"`
-	Fund          string    `json:"fund,omitempty"`
-	PaymentMethod string    `json:"payment_method,omitempty"`
-}
+type GiftJSON = contact.Gift
 
 func changeToJSON(c contact.Change) ChangeJSON {
 	out := ChangeJSON{EventID: c.EventID, SourceSystem: c.SourceSystem, SourceRecordID: c.SourceRecordID,
@@ -287,8 +279,9 @@ func changeToJSON(c contact.Change) ChangeJSON {
 		out.Cleared = append(out.Cleared, string(f))
 	}
 	if g := c.Gift; g != nil {
-		out.Gift = &GiftJSON{GiftID: g.GiftID, AmountMinor: g.AmountMinor, Currency: g.Currency,
-			ReceivedAt: g.ReceivedAt.UTC(), Campaign: g.Campaign, Fund: g.Fund, PaymentMethod: g.PaymentMethod}
+		utc := *g
+		utc.ReceivedAt = g.ReceivedAt.UTC()
+		out.Gift = &utc
 	}
 	return out
 }

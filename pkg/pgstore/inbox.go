@@ -83,19 +83,9 @@ COMMENT ON COLUMN %[1]s.applied_at IS 'set by the system''s import job once it h
 type payload struct {
 	Set    contact.Values    `json:"set,omitempty"`
 	Clear  []contact.Field   `json:"clear,omitempty"`
-	Gift   *gift             `json:"gift,omitempty"`
+	Gift   *contact.Gift     `json:"gift,omitempty"`
 	Links  map[string]string `json:"links,omitempty"`
 	Reason string            `json:"reason,omitempty"`
-}
-
-type gift struct {
-	GiftID        string    `json:"gift_id"`
-	AmountMinor   int64     `json:"amount_minor"`
-	Currency      string    `json:"currency"`
-	ReceivedAt    time.Time `json:"received_at"`
-	Campaign      string    `json:"campaign,omitempty"`
-	Fund          string    `json:"fund,omitempty"`
-	PaymentMethod string    `json:"payment_method,omitempty"`
 }
 
 // Apply inserts the batch in one transaction in the given (partition)
@@ -116,11 +106,7 @@ ON CONFLICT (event_id) DO NOTHING`, in.table)
 	var rows pgx.Batch
 	for _, d := range batch {
 		s := d.Record
-		p := payload{Set: s.Set, Clear: s.Clear, Links: s.Links, Reason: s.Reason}
-		if s.Gift != nil {
-			g := gift(*s.Gift)
-			p.Gift = &g
-		}
+		p := payload{Set: s.Set, Clear: s.Clear, Gift: s.Gift, Links: s.Links, Reason: s.Reason}
 		doc, err := json.Marshal(p)
 		if err != nil {
 			return 0, fmt.Errorf("event %s: %w", s.EventID, err)

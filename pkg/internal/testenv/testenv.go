@@ -42,14 +42,21 @@ func Kafka(t testing.TB) (brokers []string, real bool) {
 // when KAFKA_BROKERS is unset (it fails in CI).
 func RealKafka(t testing.TB) []string {
 	t.Helper()
-	v := os.Getenv("KAFKA_BROKERS")
+	return strings.Split(required(t, "KAFKA_BROKERS", "the real broker"), ",")
+}
+
+// required returns the variable name, or skips the test outside CI when it
+// is unset (it fails in CI, where `make test` must have set it).
+func required(t testing.TB, name, what string) string {
+	t.Helper()
+	v := os.Getenv(name)
 	if v == "" {
 		if InCI() {
-			t.Fatal("CI=true but KAFKA_BROKERS is unset: run the tests through `make test`")
+			t.Fatalf("CI=true but %s is unset: run the tests through `make test`", name)
 		}
-		t.Skip("KAFKA_BROKERS is unset: this test needs the real broker that `make test` starts")
+		t.Skipf("%s is unset: this test needs %s that `make test` starts", name, what)
 	}
-	return strings.Split(v, ",")
+	return v
 }
 
 // Redis returns a client, and whether it talks to a real redis-server.
@@ -82,14 +89,7 @@ func Redis(t testing.TB) (redis.UniversalClient, bool) {
 // (PG_DSN), or skips the test outside CI when it is unset (it fails in CI).
 func Postgres(t testing.TB) string {
 	t.Helper()
-	dsn := os.Getenv("PG_DSN")
-	if dsn == "" {
-		if InCI() {
-			t.Fatal("CI=true but PG_DSN is unset: run the tests through `make test`")
-		}
-		t.Skip("PG_DSN is unset: this test needs the PostgreSQL that `make test` starts")
-	}
-	return dsn
+	return required(t, "PG_DSN", "the PostgreSQL")
 }
 
 // Unique returns prefix plus a random suffix, so tests sharing a real broker
