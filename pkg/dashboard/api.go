@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -127,22 +128,17 @@ func (s *Server) handleReviews(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, map[string]any{"items": items}, err)
 }
 
-func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
-	var req reasonRequest
-	if !readJSON(w, r, &req) {
-		return
+// handleDecision serves approve and reject: both take a reason and are
+// audited with who decided.
+func (s *Server) handleDecision(decide func(ctx context.Context, id, who, why string) (ReviewView, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req reasonRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		v, err := decide(r.Context(), r.PathValue("id"), who(r), req.Why)
+		s.reply(w, r, v, err)
 	}
-	v, err := s.svc.Approve(r.Context(), r.PathValue("id"), who(r), req.Why)
-	s.reply(w, r, v, err)
-}
-
-func (s *Server) handleReject(w http.ResponseWriter, r *http.Request) {
-	var req reasonRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	v, err := s.svc.Reject(r.Context(), r.PathValue("id"), who(r), req.Why)
-	s.reply(w, r, v, err)
 }
 
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {

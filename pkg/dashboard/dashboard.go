@@ -161,8 +161,8 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("POST /api/kickouts/{id}/resolve", s.handleResolve)
 	api.HandleFunc("POST /api/replay", s.handleReplayMany)
 	api.HandleFunc("GET /api/reviews", s.handleReviews)
-	api.HandleFunc("POST /api/reviews/{id}/approve", s.handleApprove)
-	api.HandleFunc("POST /api/reviews/{id}/reject", s.handleReject)
+	api.HandleFunc("POST /api/reviews/{id}/approve", s.handleDecision(s.svc.Approve))
+	api.HandleFunc("POST /api/reviews/{id}/reject", s.handleDecision(s.svc.Reject))
 	api.HandleFunc("GET /api/audit", s.handleAudit)
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)
