@@ -119,6 +119,21 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 		}
 	})
 
+	// waitIdle waits until every stage has committed all its input; if it
+	// does not, the failure says where the pipeline is stuck and why.
+	waitIdle := func(limit time.Duration, what string) {
+		t.Helper()
+		waitCtx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
+		if err := kafkaops.WaitIdle(waitCtx, brokers, inputs); err != nil {
+			for _, p := range procs {
+				t.Logf("%s: %d restarts; log tail:\n%s", p.name, p.restarts(), tail(filepath.Join(logs, p.name+".log"), 20))
+			}
+			t.Logf("kafka state:\n%s", kafkaops.Diagnose(context.WithoutCancel(ctx), brokers, inputs))
+			t.Fatalf("%s did not drain: %v", what, err)
+		}
+	}
+
 	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordRetries(100), kgo.ProduceRequestTimeout(30*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -142,15 +157,7 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	// starts, as in a real go-live (else a donor's first gift could race
 	// her offline record and rightly create a new person).
 	produce(stream.Load)
-	loadCtx, loadDone := context.WithTimeout(ctx, 5*time.Minute)
-	if err := kafkaops.WaitIdle(loadCtx, brokers, inputs); err != nil {
-		for _, p := range procs {
-			t.Logf("%s: %d restarts; log tail:\n%s", p.name, p.restarts(), tail(filepath.Join(logs, p.name+".log"), 20))
-		}
-		t.Logf("kafka state:\n%s", kafkaops.Diagnose(context.WithoutCancel(ctx), brokers, inputs))
-		t.Fatalf("initial load did not drain: %v", err)
-	}
-	loadDone()
+	waitIdle(5*time.Minute, "initial load")
 
 	// Faults run while the stream flows in chunks, on a schedule drawn
 	// from FAULT_SEED (logged, so a failing schedule can be run again).
@@ -203,15 +210,7 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 
 	// Failpoints keep firing while work remains; a crashed process is
 	// restarted by its supervisor until the pipeline is idle.
-	idleCtx, cancel := context.WithTimeout(ctx, 8*time.Minute)
-	defer cancel()
-	if err := kafkaops.WaitIdle(idleCtx, brokers, inputs); err != nil {
-		for _, p := range procs {
-			t.Logf("%s: %d restarts; log tail:\n%s", p.name, p.restarts(), tail(filepath.Join(logs, p.name+".log"), 20))
-		}
-		t.Logf("kafka state:\n%s", kafkaops.Diagnose(context.WithoutCancel(ctx), brokers, inputs))
-		t.Fatalf("pipeline did not drain: %v", err)
-	}
+	waitIdle(8*time.Minute, "pipeline")
 
 	codec := pipe.Codec()
 	var sinks []contact.SinkRecord
