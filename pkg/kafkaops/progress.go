@@ -20,18 +20,27 @@ type GroupInputs struct {
 // Lag is how far a set of groups is from the end of their inputs.
 type Lag struct {
 	Total int64
-	// Partitions names every partition with work left, as
-	// "group topic/partition: n", in pipeline order; for diagnostics.
-	Partitions []string
+	// Partitions lists every partition with work left, in pipeline order.
+	Partitions []PartitionLag
 }
 
+// PartitionLag is one group's position on one input partition.
+type PartitionLag struct {
+	Group, Topic   string
+	Partition      int32
+	Committed, End int64
+}
+
+// String names the partitions with work left, for diagnostics.
 func (l Lag) String() string {
 	const show = 12
-	parts := l.Partitions
+	parts := make([]string, 0, min(len(l.Partitions), show))
+	for _, p := range l.Partitions[:min(len(l.Partitions), show)] {
+		parts = append(parts, fmt.Sprintf("%s %s/%d: %d (committed %d, end %d)", p.Group, p.Topic, p.Partition, p.End-p.Committed, p.Committed, p.End))
+	}
 	more := ""
-	if len(parts) > show {
-		more = fmt.Sprintf(" (+%d more)", len(parts)-show)
-		parts = parts[:show]
+	if len(l.Partitions) > show {
+		more = fmt.Sprintf(" (+%d more)", len(l.Partitions)-show)
 	}
 	return fmt.Sprintf("%d records behind [%s]%s", l.Total, strings.Join(parts, "; "), more)
 }
@@ -62,7 +71,7 @@ func Behind(ctx context.Context, adm *kadm.Client, inputs []GroupInputs) (Lag, e
 			}
 			if o.Offset > at {
 				lag.Total += o.Offset - at
-				lag.Partitions = append(lag.Partitions, fmt.Sprintf("%s %s/%d: %d (committed %d, end %d)", in.Group, o.Topic, o.Partition, o.Offset-at, at, o.Offset))
+				lag.Partitions = append(lag.Partitions, PartitionLag{Group: in.Group, Topic: o.Topic, Partition: o.Partition, Committed: at, End: o.Offset})
 			}
 		})
 	}
