@@ -160,35 +160,47 @@ func (l *Loader) Run(ctx context.Context) error {
 	}
 	defer cl.Close() // leaves the group
 	l.log.Info("delivery started", zap.String("topic", l.cfg.Topic), zap.Stringer("windows", l.cfg.Schedule))
-	paused := false
 	for ctx.Err() == nil {
 		open, change, changes := l.cfg.Schedule.Next(l.clock.Now())
 		if !open {
-			l.metrics.open.Set(0)
-			if !paused {
-				cl.PauseFetchTopics(l.cfg.Topic)
-				paused = true
-				l.log.Info("delivery window closed; records wait in the sink topic", zap.String("opens", change.Format(time.RFC3339)))
-			}
-			wait := time.Hour // no change ahead cannot happen for a closed schedule; re-check hourly
-			if changes {
-				wait = change.Sub(l.clock.Now())
-			}
-			select {
-			case <-ctx.Done():
-			case <-l.clock.After(wait): // waiting for the schedule, not synchronisation
-			}
+			l.waitClosed(ctx, cl, change, changes)
 			continue
 		}
-		l.metrics.open.Set(1)
-		if paused {
-			cl.ResumeFetchTopics(l.cfg.Topic)
-			paused = false
-			l.log.Info("delivery window open", zap.String("closes", change.Format(time.RFC3339)))
+		if err := l.deliverUntil(ctx, cl, change, changes); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// waitClosed holds the loader's place while the window is closed: fetches
+// are paused until it opens.
+func (l *Loader) waitClosed(ctx context.Context, cl *kgo.Client, opens time.Time, changes bool) {
+	l.metrics.open.Set(0)
+	cl.PauseFetchTopics(l.cfg.Topic)
+	defer cl.ResumeFetchTopics(l.cfg.Topic)
+	l.log.Info("delivery window closed; records wait in the sink topic", zap.String("opens", opens.Format(time.RFC3339)))
+	wait := time.Hour // a closed schedule always opens again; re-check hourly if it did not say when
+	if changes {
+		wait = opens.Sub(l.clock.Now())
+	}
+	select {
+	case <-ctx.Done():
+	case <-l.clock.After(wait): // waiting for the schedule, not synchronisation
+	}
+}
+
+// deliverUntil polls and delivers while the window is open: until it
+// closes (when changes) or ctx ends.
+func (l *Loader) deliverUntil(ctx context.Context, cl *kgo.Client, closes time.Time, changes bool) error {
+	l.metrics.open.Set(1)
+	if changes {
+		l.log.Info("delivery window open", zap.String("closes", closes.Format(time.RFC3339)))
+	}
+	for ctx.Err() == nil && (!changes || l.clock.Now().Before(closes)) {
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
 		if changes {
-			pollCtx, cancel = context.WithTimeout(ctx, change.Sub(l.clock.Now()))
+			pollCtx, cancel = context.WithTimeout(ctx, closes.Sub(l.clock.Now()))
 		}
 		fetches := cl.PollRecords(pollCtx, l.cfg.MaxPollRecords)
 		cancel()
@@ -200,14 +212,14 @@ func (l *Loader) Run(ctx context.Context) error {
 				l.log.Warn("fetch error", zap.String("topic", topic), zap.Int32("partition", partition), zap.Error(err))
 			}
 		})
-		recs := fetches.Records()
-		if len(recs) > 0 {
-			if err := l.deliver(ctx, cl, recs); err != nil {
-				cl.AllowRebalance()
-				return err
-			}
+		var err error
+		if recs := fetches.Records(); len(recs) > 0 {
+			err = l.deliver(ctx, cl, recs)
 		}
 		cl.AllowRebalance()
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -235,7 +247,7 @@ func (l *Loader) deliver(ctx context.Context, cl *kgo.Client, recs []*kgo.Record
 	work := context.WithoutCancel(ctx)
 	backoff := time.Second
 	for {
-		err := l.apply(work, cl, batch, kickOuts)
+		err := l.apply(work, cl, batch, &kickOuts)
 		if err == nil {
 			break
 		}
@@ -255,17 +267,22 @@ func (l *Loader) deliver(ctx context.Context, cl *kgo.Client, recs []*kgo.Record
 	return nil
 }
 
-func (l *Loader) apply(ctx context.Context, cl *kgo.Client, batch []Delivery, kickOuts []*kgo.Record) error {
-	if len(kickOuts) > 0 {
-		if err := cl.ProduceSync(ctx, kickOuts...).FirstErr(); err != nil {
+// apply produces the batch's kick-outs, then has the store apply its
+// records. Kick-outs that went out are not produced again when only the
+// store failed (their ids are stable, so a retry would be harmless, but it
+// is work for nothing).
+func (l *Loader) apply(ctx context.Context, cl *kgo.Client, batch []Delivery, kickOuts *[]*kgo.Record) error {
+	if len(*kickOuts) > 0 {
+		if err := cl.ProduceSync(ctx, *kickOuts...).FirstErr(); err != nil {
 			return fmt.Errorf("produce kick-outs: %w", err)
 		}
+		l.metrics.kickOuts.Add(float64(len(*kickOuts)))
+		*kickOuts = nil
 	}
 	applied, err := l.store.Apply(ctx, batch)
 	if err != nil {
 		return err
 	}
-	l.metrics.kickOuts.Add(float64(len(kickOuts)))
 	l.metrics.delivered.Add(float64(applied))
 	l.metrics.skipped.Add(float64(len(batch) - applied))
 	return nil
