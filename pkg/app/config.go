@@ -73,14 +73,20 @@ var Env = []struct{ Name, Default, Help string }{
 	{failpoint.EnvVar, "", "fault tests only: name=probability,... crash points (e.g. router.before-commit=0.05)"},
 }
 
-// ConfigFromEnv reads the configuration; all problems are reported at once.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	get := func(name, def string) string {
+// withDefaults returns a lookup that trims a variable and falls back to def
+// when it is unset or blank.
+func withDefaults(getenv func(string) string) func(name, def string) string {
+	return func(name, def string) string {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
 		}
 		return def
 	}
+}
+
+// ConfigFromEnv reads the configuration; all problems are reported at once.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	get := withDefaults(getenv)
 	var errs []error
 	duration := func(name, def string) time.Duration {
 		d, err := time.ParseDuration(get(name, def))

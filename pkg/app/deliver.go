@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 	_ "time/tzdata" // delivery windows name time zones; slim images have no zoneinfo
 
@@ -37,12 +36,7 @@ type DeliverConfig struct {
 
 // DeliverConfigFromEnv reads the delivery settings; all problems at once.
 func DeliverConfigFromEnv(cfg Config, getenv func(string) string) (DeliverConfig, error) {
-	get := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
-	}
+	get := withDefaults(getenv)
 	var errs []error
 	dc := DeliverConfig{
 		System: get(EnvDeliverSystem, cfg.OfflineSystem),
