@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/contactsync/contactsync/pkg/sampledata"
 )
 
 // Input is one record to produce.
@@ -101,7 +103,7 @@ func Generate(seed uint64, offlineCount int) DataSet {
 		q := p
 		switch i % 3 {
 		case 1:
-			q.given = typo(rng, p.given) // same email, typo in the name
+			q.given = sampledata.Typo(rng, p.given) // same email, typo in the name
 		case 2:
 			q.email = strings.ToLower(p.given) + "@inbox.net" // other email, same phone + name
 		}
@@ -129,10 +131,10 @@ func Generate(seed uint64, offlineCount int) DataSet {
 	// Records that cannot be processed safely.
 	online = append(online,
 		Input{Topic: "online", Key: []byte("web-bad-1"), Value: []byte(`{"event_id": "evt-bad-1", "type": "gift.created", `), Note: "truncated JSON"},
-		Input{Topic: "online", Key: []byte("web-bad-2"), Value: mustJSON(map[string]any{
+		Input{Topic: "online", Key: []byte("web-bad-2"), Value: sampledata.MustJSON(map[string]any{
 			"event_id": "evt-bad-2", "type": "contact.created", "system": "online", "occurred_at": t.Format(time.RFC3339),
 			"contact": map[string]any{"first_name": "No", "last_name": "Identifier"}}), Note: "contact without an id"},
-		Input{Topic: "online", Key: []byte("web-bad-3"), Value: mustJSON(map[string]any{
+		Input{Topic: "online", Key: []byte("web-bad-3"), Value: sampledata.MustJSON(map[string]any{
 			"event_id": "evt-bad-3", "type": "gift.created", "system": "online", "occurred_at": t.Format(time.RFC3339),
 			"contact": map[string]any{"id": "web-bad-3", "first_name": "Neg", "last_name": "Ative", "email": "neg@mailbox.org"},
 			"gift":    map[string]any{"id": "g-bad-3", "amount": "-5.00", "currency": "USD", "received_at": t.Format(time.RFC3339)}}), Note: "negative gift amount"},
@@ -186,43 +188,22 @@ func debeziumRow(op, id string, before, after map[string]any, ts time.Time, by s
 		after["updated_at"] = ts.Format(time.RFC3339Nano)
 		after["updated_by"] = by
 	}
-	snapshot := "false"
-	if op == "r" {
-		snapshot = "true"
-	}
-	env := map[string]any{
-		"before": before, "after": after,
-		"source": map[string]any{
-			"version": "3.6.1.Final", "connector": "postgresql", "name": "offline", "ts_ms": ts.UnixMilli(),
-			"snapshot": snapshot, "db": "donors", "schema": "public", "table": "contacts",
-			"txId": ts.Unix() % 100000, "lsn": ts.UnixNano() / 1000,
-		},
-		"transaction": nil, "op": op, "ts_ms": ts.UnixMilli(),
-	}
-	return Input{Topic: "offline", Key: mustJSON(map[string]any{"id": id}), Value: mustJSON(env), Note: "offline " + op}
+	key, value := sampledata.DebeziumChange(op, id, before, after, ts, ts.UnixNano()/1000)
+	return Input{Topic: "offline", Key: key, Value: value, Note: "offline " + op}
 }
 
 func onlineEvent(kind, id string, p person, system, origin string, at time.Time, g map[string]any) Input {
-	ev := map[string]any{
-		"event_id": fmt.Sprintf("evt-%s-%d", id, at.Unix()), "type": kind, "system": system,
-		"occurred_at": at.Format(time.RFC3339), "origin": origin,
-		"contact": map[string]any{
-			"id": id, "reference_source": system, "first_name": p.given, "last_name": p.family,
-			"email": p.email, "phone": p.phone,
-			"address": map[string]any{"line1": p.street, "city": p.city, "region": p.region, "postcode": p.postcode, "country": "US"},
-		},
-	}
-	if g != nil {
-		ev["gift"] = g
-	}
-	return Input{Topic: "online", Key: []byte(id), Value: mustJSON(ev), Note: kind}
+	c := sampledata.Contact{ID: id, ReferenceSource: system, Given: p.given, Family: p.family, Email: p.email,
+		Phone: p.phone, Street: p.street, City: p.city, Region: p.region, Postcode: p.postcode}
+	eventID := fmt.Sprintf("evt-%s-%d", id, at.Unix())
+	return Input{Topic: "online", Key: []byte(id), Value: sampledata.OnlineEvent(eventID, kind, system, origin, at, c, g), Note: kind}
 }
 
 func withConsent(in Input, emailOK bool) Input {
 	var ev map[string]any
 	_ = json.Unmarshal(in.Value, &ev)
 	ev["contact"].(map[string]any)["consent"] = map[string]any{"email": emailOK}
-	in.Value = mustJSON(ev)
+	in.Value = sampledata.MustJSON(ev)
 	in.Note = "consent change"
 	return in
 }
@@ -235,22 +216,4 @@ func gift(rng *rand.Rand, donorID string, at time.Time) map[string]any {
 	}
 }
 
-func typo(rng *rand.Rand, s string) string {
-	if len(s) < 4 {
-		return s
-	}
-	i := 1 + rng.IntN(len(s)-2)
-	b := []byte(s)
-	b[i], b[i+1] = b[i+1], b[i]
-	return string(b)
-}
-
 func pick(rng *rand.Rand, xs []string) string { return xs[rng.IntN(len(xs))] }
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only maps of plain values are marshalled here
-	}
-	return b
-}

@@ -7,11 +7,12 @@
 package faults
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/contactsync/contactsync/pkg/sampledata"
 )
 
 // Input is one record to produce.
@@ -67,7 +68,7 @@ func Generate(seed uint64, offline, events int) Stream {
 	// Every donor is a plausible, distinct person: names, email, phone and
 	// address drawn independently, so two strangers look like strangers
 	// (the suite is about delivery, not about telling twins apart).
-	mk := func(i int, prefix string) donor {
+	mk := func() donor {
 		family := ""
 		for range 3 {
 			family += syllables[rng.IntN(len(syllables))]
@@ -91,7 +92,7 @@ func Generate(seed uint64, offline, events int) Stream {
 	}
 	known := make([]donor, offline)
 	for i := range known {
-		d := mk(i, "known")
+		d := mk()
 		d.offlineID, d.onlineID = fmt.Sprintf("OFF-%06d", i), fmt.Sprintf("web-k%06d", i)
 		d.rs = []string{"online", "direct_mail"}[i%2]
 		known[i] = d
@@ -110,7 +111,7 @@ func Generate(seed uint64, offline, events int) Stream {
 			continue
 		case roll < 0.02: // poison: a gift of a negative amount
 			key := fmt.Sprintf("bad-amount-%d", i)
-			d := mk(1_000_000+i, "bad")
+			d := mk()
 			d.onlineID = key
 			in := online(fmt.Sprintf("evt-%s", key), d, t, &gift{ID: "g-" + key, Amount: "-5.00"})
 			s.Flow = append(s.Flow, in)
@@ -126,10 +127,10 @@ func Generate(seed uint64, offline, events int) Stream {
 		if offline > 0 && roll < 0.6 {
 			d = known[rng.IntN(offline)]
 			if rng.IntN(4) == 0 { // a typo in the online name
-				d.given = swap(rng, d.given)
+				d.given = sampledata.Typo(rng, d.given)
 			}
 		} else if len(fresh) == 0 || rng.IntN(3) == 0 {
-			d = mk(len(fresh), "new")
+			d = mk()
 			d.onlineID = fmt.Sprintf("web-n%06d", len(fresh))
 			fresh = append(fresh, d)
 			s.Expect.Creates[d.onlineID] = true
@@ -147,29 +148,13 @@ func Generate(seed uint64, offline, events int) Stream {
 	return s
 }
 
-func swap(rng *rand.Rand, s string) string {
-	if len(s) < 4 {
-		return s
-	}
-	i := 1 + rng.IntN(len(s)-2)
-	b := []byte(s)
-	b[i], b[i+1] = b[i+1], b[i]
-	return string(b)
-}
-
 type gift struct{ ID, Amount string }
 
 func online(eventID string, d donor, at time.Time, g *gift) Input {
-	ev := map[string]any{
-		"event_id": eventID, "type": "gift.created", "system": "online", "occurred_at": at.Format(time.RFC3339), "origin": "api",
-		"contact": map[string]any{
-			"id": d.onlineID, "reference_source": "online", "first_name": d.given, "last_name": d.family,
-			"email": d.email, "phone": d.phone,
-			"address": map[string]any{"line1": d.street, "city": d.city, "region": d.region, "postcode": d.zip, "country": "US"},
-		},
-		"gift": map[string]any{"id": g.ID, "amount": g.Amount, "currency": "USD", "received_at": at.Format(time.RFC3339), "campaign": "fault-suite"},
-	}
-	return Input{Online: true, Key: []byte(d.onlineID), Value: mustJSON(ev)}
+	c := sampledata.Contact{ID: d.onlineID, ReferenceSource: "online", Given: d.given, Family: d.family, Email: d.email,
+		Phone: d.phone, Street: d.street, City: d.city, Region: d.region, Postcode: d.zip}
+	gift := map[string]any{"id": g.ID, "amount": g.Amount, "currency": "USD", "received_at": at.Format(time.RFC3339), "campaign": "fault-suite"}
+	return Input{Online: true, Key: []byte(d.onlineID), Value: sampledata.OnlineEvent(eventID, "gift.created", "online", "api", at, c, gift)}
 }
 
 func debezium(op string, d donor, at time.Time, by string, lsn int64) Input {
@@ -179,22 +164,10 @@ func debezium(op string, d donor, at time.Time, by string, lsn int64) Input {
 		"do_not_email": false, "do_not_mail": false, "do_not_phone": false,
 		"reference_source": d.rs, "updated_by": by, "updated_at": at.Format(time.RFC3339Nano),
 	}
-	var before any
+	var before map[string]any
 	if op == "u" {
 		before = row
 	}
-	env := map[string]any{
-		"before": before, "after": row, "op": op, "ts_ms": at.UnixMilli(),
-		"source": map[string]any{"connector": "postgresql", "name": "offline", "ts_ms": at.UnixMilli(), "db": "donors",
-			"schema": "public", "table": "contacts", "lsn": lsn},
-	}
-	return Input{Key: mustJSON(map[string]any{"id": d.offlineID}), Value: mustJSON(env)}
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // maps of plain values only
-	}
-	return b
+	key, value := sampledata.DebeziumChange(op, d.offlineID, before, row, at, lsn)
+	return Input{Key: key, Value: value}
 }
