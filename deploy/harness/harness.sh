@@ -10,6 +10,17 @@
 #   harness.sh restart-redis  kill -9 Redis, start it on the same data (AOF), wait ready
 #   harness.sh env            print .harness/env
 #
+# Besides the plain listeners it runs the secured ones the clients' TLS, SASL
+# and Redis Cluster support is tested on: a SASL_SSL listener on the broker
+# (SCRAM-SHA-256/512 and PLAIN, client certificates required), a TLS-only
+# Redis with an ACL user (client certificates required) and a 3-node Redis
+# Cluster. Certificates come from a CA generated at the first `up` into
+# .harness/tls; passwords are random, in .harness/secrets. All loopback only.
+#
+# Several instances can run side by side (a developer's next to a shared
+# one): HARNESS_PORT_OFFSET=N adds N to every port, HARNESS_STATE_DIR moves
+# .harness (the default is per checkout).
+#
 # Ownership: `up` writes .harness/owner.<service> = $HARNESS_SESSION (default
 # "manual") for each service it starts. A service that is already running and
 # healthy is left alone and not claimed, and `down` stops only what the current
@@ -22,24 +33,39 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
-H="$ROOT/.harness"
+H=${HARNESS_STATE_DIR:-$ROOT/.harness}
 LOGS="$H/logs"
+TLS="$H/tls"
+SECRETS="$H/secrets"
 SESSION=${HARNESS_SESSION:-manual}
 CACHE=${CONTACTSYNC_HARNESS_CACHE:-$HOME/.cache/contactsync-harness}
 
-KAFKA_PORT=19092
-KAFKA_CONTROLLER_PORT=19093
-REDIS_PORT=16379
-PG_PORT=15432
+OFFSET=${HARNESS_PORT_OFFSET:-0}
+[[ $OFFSET =~ ^[0-9]+$ ]] && ((OFFSET <= 30000)) || { echo "harness: HARNESS_PORT_OFFSET must be 0..30000" >&2; exit 2; }
+KAFKA_PORT=$((19092 + OFFSET))
+KAFKA_CONTROLLER_PORT=$((19093 + OFFSET))
+KAFKA_SASL_PORT=$((19094 + OFFSET))
+REDIS_PORT=$((16379 + OFFSET))
+REDIS_TLS_PORT=$((16380 + OFFSET))
+# A cluster node also listens on its port + 10000 (the cluster bus).
+REDIS_CLUSTER_PORTS=($((17001 + OFFSET)) $((17002 + OFFSET)) $((17003 + OFFSET)))
+PG_PORT=$((15432 + OFFSET))
 KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
+KAFKA_SASL_BROKERS="127.0.0.1:$KAFKA_SASL_PORT"
 REDIS_ADDR="127.0.0.1:$REDIS_PORT"
+REDIS_TLS_ADDR="127.0.0.1:$REDIS_TLS_PORT"
+REDIS_CLUSTER_ADDRS=$(printf '127.0.0.1:%s,' "${REDIS_CLUSTER_PORTS[@]}")
+REDIS_CLUSTER_ADDRS=${REDIS_CLUSTER_ADDRS%,}
 PG_DSN="postgres://postgres@127.0.0.1:$PG_PORT/contactsync?sslmode=disable"
+# The one user of the secured listeners (SCRAM and PLAIN on the broker, an
+# ACL user on the TLS Redis).
+SECURE_USER=contactsync
 
 KAFKA_CONF="$SCRIPT_DIR/kafka"
 KAFKA_VERSION=$(sed -n 's#.*<kafka.version>\(.*\)</kafka.version>.*#\1#p' "$KAFKA_CONF/pom.xml")
 KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
 
-SERVICES=(kafka redis postgres)
+SERVICES=(kafka redis redistls rediscluster postgres)
 
 log() { echo "harness: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -60,19 +86,23 @@ alive() {
 cmd_pattern() {
 	case $1 in
 	kafka) echo kafka.Kafka ;;
-	redis) echo redis-server ;;
+	redis | redistls | rediscluster) echo redis-server ;;
 	postgres) echo postgres ;;
 	esac
 }
 
-# svc_pid SVC: print the pid of our SVC process, fail if it is not running.
+# svc_pid SVC: print the pids of our SVC processes that still run (one line
+# of the pid file each; the cluster has three), fail if none does.
 svc_pid() {
-	local f="$H/$1.pid" pid
+	local f="$H/$1.pid" pid live=()
 	[[ -f $f ]] || return 1
-	pid=$(<"$f")
-	[[ $pid =~ ^[0-9]+$ ]] && alive "$pid" || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$(cmd_pattern "$1")" || return 1
-	echo "$pid"
+	while read -r pid; do
+		[[ $pid =~ ^[0-9]+$ ]] && alive "$pid" || continue
+		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$(cmd_pattern "$1")" || continue
+		live+=("$pid")
+	done <"$f"
+	((${#live[@]})) || return 1
+	echo "${live[*]}"
 }
 
 # wait_gone PID SECONDS: true once PID has exited, false at the deadline.
@@ -216,6 +246,51 @@ kafka_libs() {
 	echo "$want" >"$stamp"
 }
 
+# ---------------------------------------------------------------- TLS and secrets
+
+# A CA, a server certificate for 127.0.0.1/localhost and a client
+# certificate, made once per state dir (services started later must trust
+# the same CA as the clients of those already running). Kafka reads PEM
+# keystores: broker-keystore.pem is the server's PKCS#8 key and certificate.
+make_certs() {
+	[[ -f $TLS/ca.pem && -f $TLS/server.pem && -f $TLS/client.pem && -f $TLS/broker-keystore.pem ]] && return 0
+	command -v openssl >/dev/null || apt_install openssl
+	log "tls: generating a CA and certificates in $TLS"
+	rm -rf "$TLS.tmp"
+	mkdir -p "$TLS.tmp"
+	(
+		cd "$TLS.tmp"
+		openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -keyout ca.key -out ca.pem \
+			-subj "/CN=contactsync test harness CA" \
+			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+		local who
+		for who in server client; do
+			openssl req -newkey rsa:2048 -nodes -keyout "$who.key" -out "$who.csr" -subj "/CN=contactsync harness $who"
+			printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=%sAuth\n' "$who" >"$who.ext"
+			openssl x509 -req -days 3650 -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
+				-extfile "$who.ext" -out "$who.pem"
+		done
+		cat server.key server.pem >broker-keystore.pem
+		rm -f ./*.csr ./*.ext ca.srl
+		chmod 600 ./*.key broker-keystore.pem
+	) >"$LOGS/openssl.log" 2>&1 || { cat "$LOGS/openssl.log" >&2; die "tls: openssl failed"; }
+	# The TLS Redis runs as this user; postgres (another user) never reads these.
+	rm -rf "$TLS"
+	mv "$TLS.tmp" "$TLS"
+}
+
+# secret NAME: print the password kept in .harness/secrets/NAME, making a
+# random one first. Hex only, so it needs no quoting in config files.
+secret() {
+	local f="$SECRETS/$1"
+	if [[ ! -s $f ]]; then
+		mkdir -p "$SECRETS"
+		chmod 700 "$SECRETS"
+		(umask 077 && head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$f")
+	fi
+	cat "$f"
+}
+
 # ---------------------------------------------------------------- kafka
 
 # "${KAFKA_TOOL[@]}" CLASS ARGS...: run a Kafka CLI class (TopicCommand,
@@ -246,17 +321,27 @@ kafka_launch() {
 	echo "$pid" >"$H/kafka.pid"
 	wait_ready kafka 120 kafka_started "$from"
 	wait_ready kafka 60 kafka_healthy
+	wait_ready kafka 30 port_open "$KAFKA_SASL_PORT"
 }
 
-# Fresh broker: new data dir, formatted with a random cluster id.
+# Fresh broker: new data dir, formatted with a random cluster id and the
+# SCRAM credentials of the secured listener's user.
 kafka_start_fresh() {
+	local pw
+	pw=$(secret kafka)
 	rm -rf "$H/kafka"
 	mkdir -p "$H/kafka/data" "$LOGS/kafka"
-	sed "s#@DATA_DIR@#$H/kafka/data#g" "$KAFKA_CONF/server.properties.in" >"$H/kafka/server.properties"
+	sed -e "s#@DATA_DIR@#$H/kafka/data#g" -e "s#@PORT@#$KAFKA_PORT#g" \
+		-e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" -e "s#@SASL_PORT@#$KAFKA_SASL_PORT#g" \
+		-e "s#@TLS_DIR@#$TLS#g" -e "s#@USER@#$SECURE_USER#g" -e "s#@PASSWORD@#$pw#g" \
+		"$KAFKA_CONF/server.properties.in" >"$H/kafka/server.properties"
+	chmod 600 "$H/kafka/server.properties" # holds the PLAIN password
 	# A cluster id is 16 random bytes in unpadded base64url (Kafka's Uuid.toString).
 	local cid
 	cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
 	"${KAFKA_TOOL[@]}" kafka.tools.StorageTool format --standalone -t "$cid" \
+		--add-scram "SCRAM-SHA-256=[name=$SECURE_USER,password=$pw]" \
+		--add-scram "SCRAM-SHA-512=[name=$SECURE_USER,password=$pw]" \
 		-c "$H/kafka/server.properties" >"$LOGS/kafka/format.log" 2>&1 ||
 		{ cat "$LOGS/kafka/format.log" >&2; die "kafka: storage format failed"; }
 	kafka_launch
@@ -264,9 +349,14 @@ kafka_start_fresh() {
 
 kafka_stop() { stop_pid "$1" TERM 60; } # TERM = clean shutdown via the JVM hook
 
+# A broker started by an older harness has no SASL_SSL listener: it is left
+# alone (it may be shared), and the secured-listener variables stay unset.
+kafka_secured() { port_open "$KAFKA_SASL_PORT"; }
+
 # ---------------------------------------------------------------- redis
 
-redis_healthy() { [[ $(timeout 5 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
+redis_pong() { [[ $(timeout 5 redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null) == PONG ]]; }
+redis_healthy() { redis_pong "$REDIS_PORT"; }
 
 # Start Redis on the existing dir. appendonly: a restart replays the AOF, so
 # acknowledged writes survive restart-redis (kill -9 loses nothing that was
@@ -287,6 +377,67 @@ redis_start_fresh() {
 
 redis_stop() { stop_pid "$1" TERM 30; }
 
+# The TLS-only Redis: no plain port, client certificates required, the
+# default user disabled and one ACL user with a password.
+redis_tls_cli() {
+	timeout 5 redis-cli --tls --cacert "$TLS/ca.pem" --cert "$TLS/client.pem" --key "$TLS/client.key" \
+		-h 127.0.0.1 -p "$REDIS_TLS_PORT" --user "$SECURE_USER" --pass "$(secret redis)" --no-auth-warning "$@"
+}
+
+redistls_healthy() { [[ -f $TLS/ca.pem && $(redis_tls_cli ping 2>/dev/null) == PONG ]]; }
+
+redistls_start_fresh() {
+	local pid pw
+	pw=$(secret redis)
+	rm -rf "$H/redistls"
+	mkdir -p "$H/redistls"
+	pid=$(launch "$LOGS/redistls.log" redis-server --port 0 --tls-port "$REDIS_TLS_PORT" --bind 127.0.0.1 \
+		--tls-cert-file "$TLS/server.pem" --tls-key-file "$TLS/server.key" --tls-ca-cert-file "$TLS/ca.pem" \
+		--tls-auth-clients yes --daemonize no --save "" --appendonly no --dir "$H/redistls" --protected-mode yes \
+		--user default off --user "$SECURE_USER" on ">$pw" "~*" "&*" "+@all")
+	echo "$pid" >"$H/redistls.pid"
+	wait_ready redistls 30 redistls_healthy
+}
+
+redistls_stop() { stop_pid "$1" TERM 30; }
+
+# The Redis Cluster: three masters, no replicas, slots spread by
+# `redis-cli --cluster create`.
+cluster_ok() {
+	local port
+	for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+		timeout 5 redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+	done
+}
+
+rediscluster_healthy() { cluster_ok; }
+
+rediscluster_start_fresh() {
+	local port
+	rm -rf "$H/rediscluster" "$H/rediscluster.pid"
+	for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+		mkdir -p "$H/rediscluster/$port"
+		launch "$LOGS/rediscluster-$port.log" redis-server --port "$port" --bind 127.0.0.1 \
+			--cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
+			--cluster-announce-ip 127.0.0.1 --daemonize no --save "" --appendonly no \
+			--dir "$H/rediscluster/$port" --protected-mode yes >>"$H/rediscluster.pid"
+	done
+	for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+		wait_ready rediscluster 30 redis_pong "$port"
+	done
+	# shellcheck disable=SC2046 # one argument per node
+	timeout 60 redis-cli --cluster create $(printf '127.0.0.1:%s ' "${REDIS_CLUSTER_PORTS[@]}") \
+		--cluster-replicas 0 --cluster-yes \
+		>"$LOGS/rediscluster-create.log" 2>&1 ||
+		{ cat "$LOGS/rediscluster-create.log" >&2; die "rediscluster: cluster create failed"; }
+	wait_ready rediscluster 60 cluster_ok
+}
+
+rediscluster_stop() {
+	local pid
+	for pid in $1; do stop_pid "$pid" TERM 30; done
+}
+
 # ---------------------------------------------------------------- postgres
 
 # postgres refuses to run as root: when we are root, its files belong to the
@@ -299,6 +450,8 @@ if is_root; then AS_PG=(runuser -u postgres --); fi
 # remembered in .harness/pg.path, with the server log there too (symlinked
 # from .harness/logs).
 pg_dir() { if [[ -f $H/pg.path ]]; then cat "$H/pg.path"; else echo "$H/pg"; fi; }
+
+postgres_healthy() { pg_healthy; }
 
 pg_healthy() {
 	pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -t 3 >/dev/null 2>&1 &&
@@ -351,21 +504,23 @@ postgres_stop() { stop_pid "$1" INT 30; }
 
 # ---------------------------------------------------------------- commands
 
-port_of() {
+# ports_of SVC: every port SVC listens on, the one clients use first.
+ports_of() {
 	case $1 in
-	kafka) echo "$KAFKA_PORT" ;;
+	kafka) echo "$KAFKA_PORT $KAFKA_SASL_PORT $KAFKA_CONTROLLER_PORT" ;;
 	redis) echo "$REDIS_PORT" ;;
+	redistls) echo "$REDIS_TLS_PORT" ;;
+	rediscluster)
+		local p
+		for p in "${REDIS_CLUSTER_PORTS[@]}"; do echo -n "$p $((p + 10000)) "; done
+		echo
+		;;
 	postgres) echo "$PG_PORT" ;;
 	esac
 }
+port_of() { local p; read -r p _ <<<"$(ports_of "$1")"; echo "$p"; }
 
-healthy() {
-	case $1 in
-	kafka) kafka_healthy ;;
-	redis) redis_healthy ;;
-	postgres) pg_healthy ;;
-	esac
-}
+healthy() { "${1}_healthy"; }
 
 owner_of() { cat "$H/owner.$1" 2>/dev/null || echo "none (not started by this harness)"; }
 
@@ -382,9 +537,7 @@ up_service() {
 		"${svc}_stop" "$pid"
 	fi
 	local port
-	local ports=("$(port_of "$svc")")
-	[[ $svc != kafka ]] || ports+=("$KAFKA_CONTROLLER_PORT")
-	for port in "${ports[@]}"; do
+	for port in $(ports_of "$svc"); do
 		! port_open "$port" || die "$svc: 127.0.0.1:$port is taken by a process this harness does not know"
 	done
 	log "$svc: starting"
@@ -409,7 +562,28 @@ export PG_VERSION='$pg_v'
 export HARNESS_DIR='$H'
 export KAFKA_LIBS='$KAFKA_LIBS'
 export HARNESS_SH='$SCRIPT_DIR/harness.sh'
+export HARNESS_PORT_OFFSET='$OFFSET'
+# Secured services (tests of TLS, SASL and Redis Cluster). The names differ
+# from the services' own settings (KAFKA_TLS_CA_FILE, REDIS_PASSWORD, ...) so
+# that sourcing this file secures no client by accident.
+export HARNESS_CA_FILE='$TLS/ca.pem'
+export HARNESS_CLIENT_CERT_FILE='$TLS/client.pem'
+export HARNESS_CLIENT_KEY_FILE='$TLS/client.key'
+export REDIS_TLS_ADDR='$REDIS_TLS_ADDR'
+export REDIS_ACL_USER='$SECURE_USER'
+export REDIS_ACL_PASSWORD_FILE='$SECRETS/redis'
+export REDIS_CLUSTER_ADDRS='$REDIS_CLUSTER_ADDRS'
 EOF
+	if kafka_secured; then
+		cat >>"$H/env.tmp" <<EOF
+export KAFKA_SASL_BROKERS='$KAFKA_SASL_BROKERS'
+export KAFKA_SCRAM_USER='$SECURE_USER'
+export KAFKA_SCRAM_PASSWORD_FILE='$SECRETS/kafka'
+EOF
+	else
+		log "kafka: the running broker has no SASL_SSL listener on $KAFKA_SASL_PORT (started by an older harness):" \
+			"KAFKA_SASL_BROKERS stays unset; restart it (down, up) to test SASL/TLS"
+	fi
 	mv "$H/env.tmp" "$H/env"
 }
 
@@ -419,6 +593,7 @@ cmd_up() {
 	kafka_libs
 	need_redis
 	need_postgres
+	make_certs
 	for svc in "${SERVICES[@]}"; do up_service "$svc"; done
 	write_env
 	log "up in $((SECONDS - t0))s; env in $H/env"
@@ -439,9 +614,8 @@ cmd_down() {
 		rm -f "$H/owner.$svc" "$H/$svc.pid"
 	done
 	# A stale env file would point `make bench` and friends at dead services.
-	local port
-	for port in "$KAFKA_PORT" "$REDIS_PORT" "$PG_PORT"; do
-		! port_open "$port" || return 0
+	for svc in "${SERVICES[@]}"; do
+		! port_open "$(port_of "$svc")" || return 0
 	done
 	rm -f "$H/env"
 }
@@ -451,7 +625,7 @@ cmd_status() {
 	for svc in "${SERVICES[@]}"; do
 		if healthy "$svc"; then state=healthy; elif svc_pid "$svc" >/dev/null; then state=unhealthy; else state=stopped; fi
 		pid=$(svc_pid "$svc" || echo -)
-		printf '%-9s %-9s 127.0.0.1:%-6s pid %-8s owner %s\n' "$svc" "$state" "$(port_of "$svc")" "$pid" \
+		printf '%-12s %-9s 127.0.0.1:%-6s pid %-8s owner %s\n' "$svc" "$state" "$(port_of "$svc")" "$pid" \
 			"$(cat "$H/owner.$svc" 2>/dev/null || echo -)"
 	done
 }
