@@ -52,6 +52,7 @@ type App struct {
 	rules    *rulesAdapter
 	kgoOpts  []kgo.Opt
 	dashURL  atomic.Value
+	adminURL atomic.Value
 	matcher  *match.Matcher
 }
 
@@ -63,7 +64,8 @@ func WithRedisClient(rdb redis.UniversalClient) Option {
 	return func(a *App) { a.rdb = rdb }
 }
 
-// WithKafkaOptions appends client options to every stage's Kafka client.
+// WithKafkaOptions appends client options to every Kafka client of the App
+// (after the configured TLS and SASL).
 func WithKafkaOptions(opts ...kgo.Opt) Option {
 	return func(a *App) { a.kgoOpts = append(a.kgoOpts, opts...) }
 }
@@ -88,8 +90,15 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, reg *prometheus.Regis
 	if a.metrics, err = pipeline.NewMetrics(reg); err != nil {
 		return nil, err
 	}
+	sec, err := KafkaOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.kgoOpts = append(sec, a.kgoOpts...)
 	if a.rdb == nil {
-		a.rdb = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
+		if a.rdb, err = NewRedis(cfg); err != nil {
+			return nil, err
+		}
 		a.ownRedis = true
 	}
 	return a, nil
@@ -117,6 +126,10 @@ func (a *App) Topics() []string { return a.cfg.Topics.All(a.Systems()) }
 
 // SinkTopic returns the sink topic of a target system.
 func (a *App) SinkTopic(system string) string { return a.cfg.Topics.Sink(system) }
+
+// KafkaOptions are the options of every Kafka client of the App (TLS, SASL,
+// and those given WithKafkaOptions); seed brokers are not among them.
+func (a *App) KafkaOptions() []kgo.Opt { return slices.Clone(a.kgoOpts) }
 
 // Config returns the process configuration.
 func (a *App) Config() Config { return a.cfg }
@@ -149,6 +162,15 @@ func (a *App) DashboardDeps(producer dashboard.Producer) (dashboard.Deps, error)
 		},
 		Log: a.log.Named("dashboard"), Registry: a.reg,
 	}, nil
+}
+
+// AdminURL is where the admin server (/metrics, /healthz, /readyz) listens
+// once Run has started it (empty before).
+func (a *App) AdminURL() string {
+	if v := a.adminURL.Load(); v != nil {
+		return v.(string)
+	}
+	return ""
 }
 
 // DashboardURL is where the dashboard listens once Run has started it
@@ -209,7 +231,9 @@ func (a *App) Run(ctx context.Context, stages []string, extra map[string]http.Ha
 	if len(stages) == 0 {
 		return errors.New("no stage to run")
 	}
-	var ready []obs.ReadyFunc
+	// Ready means every stage has joined its group and reaches the broker,
+	// and Redis answers: a replica that cannot work is taken out of rotation.
+	ready := []obs.ReadyCheck{{Name: "redis", Check: redisReady(a.rdb)}}
 	var runners []*stream.Runner
 	for _, name := range stages {
 		if !slices.Contains(AllStages, name) {
@@ -220,12 +244,13 @@ func (a *App) Run(ctx context.Context, stages []string, extra map[string]http.Ha
 			return err
 		}
 		runners = append(runners, r)
-		ready = append(ready, r.Ready)
+		ready = append(ready, obs.ReadyCheck{Name: "stage " + name, Check: r.Ready})
 	}
 	admin, err := obs.NewAdmin(a.cfg.AdminAddr, a.reg, a.log, ready, extra)
 	if err != nil {
 		return err
 	}
+	a.adminURL.Store("http://" + admin.Addr() + "/")
 	a.log.Info("contactsync running", zap.Strings("stages", stages), zap.String("admin", admin.Addr()))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return admin.Run(gctx) })

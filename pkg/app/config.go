@@ -37,13 +37,41 @@ type Config struct {
 	Failpoints        *failpoint.Set // fault tests only
 	Dashboard         dashboard.Config
 	MatchModel        string // empty: the built-in model
+
+	// TLS and credentials of the clients (clients.go).
+	Kafka    KafkaSecurity
+	Redis    RedisSecurity
+	Registry RegistrySecurity
 }
 
 // Env documents every variable ConfigFromEnv reads, with its default.
 var Env = []struct{ Name, Default, Help string }{
 	{"KAFKA_BROKERS", "127.0.0.1:9092", "comma-separated seed brokers"},
-	{"REDIS_ADDR", "127.0.0.1:6379", "Redis address (host:port)"},
+	{"REDIS_ADDR", "127.0.0.1:6379", "Redis address (host:port); several, comma-separated = a Redis Cluster"},
 	{"SCHEMA_REGISTRY_URL", "", "Confluent-compatible schema registry; empty = embedded schema ids"},
+	// Client security (clients.go). Every *_PASSWORD and *_USERNAME may
+	// instead be read from the file named by the same variable plus _FILE.
+	{EnvKafkaTLS, "false", "dial the brokers over TLS (implied by any KAFKA_TLS_* setting)"},
+	{EnvKafkaTLSCAFile, "", "PEM CA certificates for the brokers; empty = the system's roots"},
+	{EnvKafkaTLSCertFile, "", "PEM client certificate, for brokers that require one"},
+	{EnvKafkaTLSKeyFile, "", "PEM private key of the client certificate"},
+	{EnvKafkaTLSServerName, "", "name to verify in the brokers' certificates; empty = the host dialled"},
+	{EnvKafkaSASLMechanism, "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty = no SASL"},
+	{EnvKafkaSASLUsername, "", "SASL user (or " + EnvKafkaSASLUsername + fileSuffix + ")"},
+	{EnvKafkaSASLPassword, "", "SASL password (or " + EnvKafkaSASLPassword + fileSuffix + ": a file holding it)"},
+	{EnvRedisCluster, "false", "speak Redis Cluster through a single REDIS_ADDR seed"},
+	{EnvRedisUsername, "", "Redis ACL user; empty = the default user"},
+	{EnvRedisPassword, "", "Redis password (or " + EnvRedisPassword + fileSuffix + ")"},
+	{EnvRedisTLS, "false", "connect to Redis over TLS (implied by any REDIS_TLS_* setting)"},
+	{EnvRedisTLSCAFile, "", "PEM CA certificates for Redis; empty = the system's roots"},
+	{EnvRedisTLSCertFile, "", "PEM client certificate, for a Redis with tls-auth-clients"},
+	{EnvRedisTLSKeyFile, "", "PEM private key of the client certificate"},
+	{EnvRedisTLSServerName, "", "name to verify in Redis's certificate; empty = the host dialled"},
+	{EnvRegistryUsername, "", "schema registry basic-auth user (or " + EnvRegistryUsername + fileSuffix + ")"},
+	{EnvRegistryPassword, "", "schema registry basic-auth password (or " + EnvRegistryPassword + fileSuffix + ")"},
+	{EnvRegistryTLSCAFile, "", "PEM CA certificates for an https registry; empty = the system's roots"},
+	{EnvRegistryTLSCertFile, "", "PEM client certificate for the registry"},
+	{EnvRegistryTLSKeyFile, "", "PEM private key of the registry client certificate"},
 	{"CONTACTSYNC_RULES", "", "rules YAML file; empty = built-in default rules"},
 	{"CONTACTSYNC_TOPIC_PREFIX", "contactsync.", "prefix of every default topic name"},
 	{"CONTACTSYNC_TOPIC_OFFLINE_CDC", "<prefix>offline.cdc", "Debezium topic of the offline system"},
@@ -140,6 +168,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.Failpoints = fp
 	cfg.Dashboard = dashboard.ConfigFromEnv(getenv)
 	cfg.MatchModel = get("CONTACTSYNC_MATCH_MODEL", "")
+	if cfg.Kafka, cfg.Redis, cfg.Registry, err = securityFromEnv(getenv); err != nil {
+		errs = append(errs, err)
+	}
 	if cfg.Instance == "" {
 		errs = append(errs, errors.New("CONTACTSYNC_INSTANCE: empty and no hostname"))
 	}

@@ -89,6 +89,10 @@ func RunDeliver(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer inbox.Close()
+	kopts, err := KafkaOptions(cfg)
+	if err != nil {
+		return err
+	}
 	group := cfg.GroupPrefix + "-deliver-" + dc.System
 	loader, err := deliver.New(deliver.Config{
 		System:         dc.System,
@@ -99,7 +103,7 @@ func RunDeliver(ctx context.Context, getenv func(string) string) error {
 		InstanceID:     group + "-" + cfg.Instance,
 		Schedule:       dc.Schedule,
 		SessionTimeout: cfg.SessionTimeout,
-	}, inbox, codec, log.Named("deliver"), reg, nil)
+	}, inbox, codec, log.Named("deliver"), reg, nil, kopts...)
 	if err != nil {
 		return err
 	}

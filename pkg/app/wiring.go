@@ -21,7 +21,11 @@ import (
 func newCodec(ctx context.Context, cfg Config) (*avrocodec.Codec, error) {
 	var opts []avrocodec.Option
 	if cfg.SchemaRegistryURL != "" {
-		cl, err := sr.NewClient(sr.URLs(cfg.SchemaRegistryURL))
+		ropts, err := registryOptions(cfg)
+		if err != nil {
+			return nil, err
+		}
+		cl, err := sr.NewClient(ropts...)
 		if err != nil {
 			return nil, fmt.Errorf("schema registry: %w", err)
 		}

@@ -16,9 +16,10 @@ import (
 // watermark (an open transaction holds read_committed readers back), the
 // producers holding such transactions open and every transaction that is
 // not finished. It is for failure reports and operators, so it returns what
-// it could learn and notes what it could not, instead of failing.
-func Diagnose(ctx context.Context, brokers []string, inputs []GroupInputs) string {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+// it could learn and notes what it could not, instead of failing. opts are
+// added to the client's (TLS, SASL).
+func Diagnose(ctx context.Context, brokers []string, inputs []GroupInputs, opts ...kgo.Opt) string {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
 	if err != nil {
 		return fmt.Sprintf("kafka client: %v", err)
 	}

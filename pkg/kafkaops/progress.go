@@ -83,9 +83,10 @@ func Behind(ctx context.Context, adm *kadm.Client, inputs []GroupInputs) (Lag, e
 const pollTimeout = 10 * time.Second
 
 // WaitIdle polls until Behind is 0 or ctx ends. Its error says where the
-// pipeline stood at its last successful poll.
-func WaitIdle(ctx context.Context, brokers []string, inputs []GroupInputs) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+// pipeline stood at its last successful poll. opts are added to the
+// client's (TLS, SASL).
+func WaitIdle(ctx context.Context, brokers []string, inputs []GroupInputs, opts ...kgo.Opt) error {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
@@ -122,15 +123,16 @@ func WaitIdle(ctx context.Context, brokers []string, inputs []GroupInputs) error
 }
 
 // ReadTopic returns every committed record of topic, reading from the start
-// to the end offsets listed when it begins.
-func ReadTopic(ctx context.Context, brokers []string, topic string) ([]*kgo.Record, error) {
-	cl, err := kgo.NewClient(
+// to the end offsets listed when it begins. opts are added to the client's
+// (TLS, SASL).
+func ReadTopic(ctx context.Context, brokers []string, topic string, opts ...kgo.Opt) ([]*kgo.Record, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
-	)
+	}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}

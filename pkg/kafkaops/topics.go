@@ -15,8 +15,9 @@ import (
 
 // EnsureTopics creates the topics that do not exist yet. Existing topics are
 // left as they are (their partition count is the operator's business).
-func EnsureTopics(ctx context.Context, brokers []string, topics []string, partitions int32, replication int16) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+// opts are added to the client's (TLS, SASL).
+func EnsureTopics(ctx context.Context, brokers []string, topics []string, partitions int32, replication int16, opts ...kgo.Opt) error {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,20 +47,29 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// ReadyFunc reports whether a component is ready to serve.
-type ReadyFunc func() bool
+// ReadyCheck is one condition of readiness (a dependency answers, a
+// consumer has joined its group): Check returns why it is not met.
+type ReadyCheck struct {
+	Name  string
+	Check func(context.Context) error
+}
 
-// Admin serves /metrics, /healthz and /readyz.
+// readyTimeout bounds one /readyz answer: the checks run at once, and a
+// dependency that does not answer by then is not ready.
+const readyTimeout = 2 * time.Second
+
+// Admin serves /metrics, /healthz (liveness: the process serves HTTP) and
+// /readyz (readiness: every check passes).
 type Admin struct {
 	srv   *http.Server
 	ln    net.Listener
 	log   *zap.Logger
-	ready []ReadyFunc
+	ready []ReadyCheck
 }
 
 // NewAdmin listens on addr (e.g. "127.0.0.1:9100"; ":0" picks a port) and
 // returns the server, not yet serving. extra handlers are mounted as given.
-func NewAdmin(addr string, reg *prometheus.Registry, log *zap.Logger, ready []ReadyFunc, extra map[string]http.Handler) (*Admin, error) {
+func NewAdmin(addr string, reg *prometheus.Registry, log *zap.Logger, ready []ReadyCheck, extra map[string]http.Handler) (*Admin, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin listen %s: %w", addr, err)
@@ -78,12 +89,35 @@ func NewAdmin(addr string, reg *prometheus.Registry, log *zap.Logger, ready []Re
 // Addr is the address the admin server listens on.
 func (a *Admin) Addr() string { return a.ln.Addr().String() }
 
-func (a *Admin) serveReady(w http.ResponseWriter, _ *http.Request) {
-	for _, r := range a.ready {
-		if !r() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
+// serveReady answers 200 when every check passes, else 503 with one line
+// per failed check (its name and error; errors of the clients carry no
+// credentials).
+func (a *Admin) serveReady(w http.ResponseWriter, req *http.Request) {
+	ctx, cancel := context.WithTimeout(req.Context(), readyTimeout)
+	defer cancel()
+	failed := make([]error, len(a.ready))
+	var wg sync.WaitGroup
+	for i, c := range a.ready {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Check(ctx); err != nil {
+				failed[i] = fmt.Errorf("%s: %w", c.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	var b strings.Builder
+	for _, err := range failed {
+		if err != nil {
+			b.WriteString(err.Error() + "\n")
 		}
+	}
+	if b.Len() > 0 {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready\n" + b.String()))
+		return
 	}
 	_, _ = w.Write([]byte("ready\n"))
 }

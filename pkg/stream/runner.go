@@ -115,7 +115,11 @@ type Runner struct {
 	log     *zap.Logger
 	metrics *runnerMetrics
 	opts    []kgo.Opt
-	ready   atomic.Bool
+	// joined: the current session has an assignment from its group (set on
+	// assignment, cleared when the session is lost or ends); client is the
+	// session's client while it runs. Both are for Ready.
+	joined atomic.Bool
+	client atomic.Pointer[kgo.Client]
 	// failpoints is never nil (an empty set does nothing).
 	failpoints *failpoint.Set
 }
@@ -154,16 +158,31 @@ func New(cfg Config, proc Processor, log *zap.Logger, reg prometheus.Registerer,
 	if cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
 	}
-	opts = append(opts, extra...)
 	fp := cfg.Failpoints
 	if fp == nil {
 		fp = &failpoint.Set{}
 	}
-	return &Runner{cfg: cfg, proc: proc, log: log.With(zap.String("stage", cfg.Name)), metrics: m, opts: opts, failpoints: fp}, nil
+	r := &Runner{cfg: cfg, proc: proc, log: log.With(zap.String("stage", cfg.Name)), metrics: m, failpoints: fp}
+	// Assigned is called after every join, even with nothing assigned.
+	opts = append(opts,
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { r.joined.Store(true) }),
+		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { r.joined.Store(false) }))
+	r.opts = append(opts, extra...)
+	return r, nil
 }
 
-// Ready reports whether the runner has a live Kafka session (for /readyz).
-func (r *Runner) Ready() bool { return r.ready.Load() }
+// Ready returns nil when the runner's session has joined its group and a
+// broker answers now (for /readyz), else why not.
+func (r *Runner) Ready(ctx context.Context) error {
+	cl := r.client.Load()
+	if cl == nil || !r.joined.Load() {
+		return fmt.Errorf("not joined to group %s", r.cfg.Group)
+	}
+	if err := cl.Ping(ctx); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	return nil
+}
 
 // Run consumes until ctx is cancelled, then finishes the batch in hand,
 // commits it and leaves the group within ShutdownTimeout. A session that
@@ -189,9 +208,10 @@ func (r *Runner) runSession(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("new session: %w", err)
 	}
-	r.ready.Store(true)
+	r.client.Store(sess.Client())
 	defer func() {
-		r.ready.Store(false)
+		r.client.Store(nil)
+		r.joined.Store(false)
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
 		defer cancel()
 		done := make(chan struct{})

@@ -22,7 +22,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
@@ -143,7 +142,11 @@ func createTopics(ctx context.Context, getenv func(string) string, stdout io.Wri
 		return err
 	}
 	topics := cfg.Topics.All(systems)
-	if err := kafkaops.EnsureTopics(ctx, cfg.KafkaBrokers, topics, cfg.Partitions, -1); err != nil {
+	kopts, err := app.KafkaOptions(cfg)
+	if err != nil {
+		return err
+	}
+	if err := kafkaops.EnsureTopics(ctx, cfg.KafkaBrokers, topics, cfg.Partitions, -1, kopts...); err != nil {
 		return err
 	}
 	for _, t := range topics {
@@ -168,9 +171,9 @@ func kickouts(ctx context.Context, args []string, getenv func(string) string, st
 		return 1
 	}
 	defer a.Close()
-	producer, err := kgo.NewClient(kgo.SeedBrokers(cfg.KafkaBrokers...))
+	producer, err := app.KafkaClient(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "contactsync kickouts: kafka: %v\n", err)
+		fmt.Fprintf(stderr, "contactsync kickouts: %v\n", err)
 		return 1
 	}
 	defer producer.Close()
