@@ -107,7 +107,14 @@ func RunDeliver(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	admin, err := obs.NewAdmin(cfg.AdminAddr, reg, log, nil, nil)
+	// Readiness: the brokers answer (through the loader's TLS and SASL).
+	probe, err := KafkaClient(cfg)
+	if err != nil {
+		return err
+	}
+	defer probe.Close()
+	ready := []obs.ReadyCheck{{Name: "kafka", Check: probe.Ping}}
+	admin, err := obs.NewAdmin(cfg.AdminAddr, reg, log, ready, nil)
 	if err != nil {
 		return err
 	}
