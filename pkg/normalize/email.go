@@ -95,7 +95,9 @@ func emailDomain(domain string) (string, error) {
 	}
 	ascii, err := idnaProfile.ToASCII(domain)
 	if err != nil {
-		return "", fmt.Errorf("%w: domain: %w", ErrEmail, err)
+		// idna's errors quote the offending label, and this error reaches
+		// kick-out texts: say what is wrong, not what was written.
+		return "", fmt.Errorf("%w: domain is not a valid internationalised domain name", ErrEmail)
 	}
 	ascii = strings.ToLower(ascii)
 	if len(ascii) > 253 {
