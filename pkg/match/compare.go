@@ -380,11 +380,35 @@ func similarityLevels(a, b string, thresholds ...float64) int {
 	return len(thresholds) + 1
 }
 
+// maxCompareRunes bounds the work of one fuzzy comparison. Jaro-Winkler and
+// OSA are quadratic in the length of their inputs (a 120,000-character name
+// took seconds), so they look at the first maxCompareRunes runes of each
+// value only. Ingest caps field lengths as well; this bound holds whatever
+// reaches the matcher. No real name, street, email, phone, postcode or date
+// comes near it, so no real decision changes; two longer values that agree
+// on their first maxCompareRunes runes and differ later reach the strongest
+// fuzzy level, never "exact" (equality is checked on the whole values).
+const maxCompareRunes = 256
+
+// clipForCompare returns the first maxCompareRunes runes of s, cut on a
+// rune boundary. It reads no further than that, however long s is.
+func clipForCompare(s string) string {
+	n := 0
+	for i := range s {
+		if n == maxCompareRunes {
+			return s[:i]
+		}
+		n++
+	}
+	return s
+}
+
 // jaroWinkler is the Jaro-Winkler similarity (prefix scale 0.1, up to four
-// prefix characters) from adrg/strutil, which matches the reference values.
+// prefix characters) from adrg/strutil, which matches the reference values,
+// of the values' first maxCompareRunes runes.
 func jaroWinkler(a, b string) float64 {
 	jw := metrics.JaroWinkler{CaseSensitive: true}
-	return jw.Compare(a, b)
+	return jw.Compare(clipForCompare(a), clipForCompare(b))
 }
 
 // osaDistance is the optimal string alignment distance (restricted
@@ -394,7 +418,7 @@ func jaroWinkler(a, b string) float64 {
 // edit. Written here because none of the MIT-licensed string libraries
 // available to the project provides it (antzucaro/matchr does, under GPL).
 func osaDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
+	ra, rb := []rune(clipForCompare(a)), []rune(clipForCompare(b))
 	n, m := len(ra), len(rb)
 	if n == 0 {
 		return m
