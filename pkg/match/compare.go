@@ -2,6 +2,7 @@ package match
 
 import (
 	"github.com/adrg/strutil/metrics"
+	edlib "github.com/hbollon/go-edlib"
 
 	"github.com/contactsync/contactsync/pkg/normalize"
 )
@@ -412,41 +413,10 @@ func jaroWinkler(a, b string) float64 {
 }
 
 // osaDistance is the optimal string alignment distance (restricted
-// Damerau-Levenshtein): insertions, deletions, substitutions and
-// transpositions of adjacent characters, no substring edited twice. It
-// counts a swapped pair of digits in a date ("19560409" / "19560490") as one
-// edit. Written here because none of the MIT-licensed string libraries
-// available to the project provides it (antzucaro/matchr does, under GPL).
+// Damerau-Levenshtein, from hbollon/go-edlib) of the values' first
+// maxCompareRunes runes: insertions, deletions, substitutions and
+// transpositions of adjacent runes, no substring edited twice. It counts a
+// swapped pair of digits in a date ("19560409" / "19560490") as one edit.
 func osaDistance(a, b string) int {
-	ra, rb := []rune(clipForCompare(a)), []rune(clipForCompare(b))
-	n, m := len(ra), len(rb)
-	if n == 0 {
-		return m
-	}
-	if m == 0 {
-		return n
-	}
-	// Three rolling rows: two back (for transpositions), previous, current.
-	prev2 := make([]int, m+1)
-	prev := make([]int, m+1)
-	cur := make([]int, m+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= n; i++ {
-		cur[0] = i
-		for j := 1; j <= m; j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			best := min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				best = min(best, prev2[j-2]+1)
-			}
-			cur[j] = best
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[m]
+	return edlib.OSADamerauLevenshteinDistance(clipForCompare(a), clipForCompare(b))
 }
