@@ -527,6 +527,12 @@ func (r *run) hold(rule *Rule, rv *Review, diff []incoming) {
 
 // conflict returns the action that keeps the golden value, or "" when the
 // edit wins. A unit is decided as a whole against all its golden fields.
+//
+// No policy lets an older change overwrite a newer value of the same
+// standing: changes are replayed (a topic consumed again, a kick-out
+// replayed by hand) and arrive late, and the golden value must not depend
+// on the order they arrive in. At an exact tie of source time, arrival (the
+// source's own log order) decides.
 func (r *run) conflict(rule *Rule, diff []incoming) string {
 	src, t := r.src.Name, r.c.SourceTime.UTC()
 	if rule.Conflict == MostRestrictive {
@@ -545,6 +551,10 @@ func (r *run) conflict(rule *Rule, diff []incoming) string {
 		// again themselves), and only if it is not older than the opt-out.
 		if has && g.Value == "true" && (!slices.Contains(rule.OptInFrom, src) || t.Before(g.Time)) {
 			return ActMostRestrictive
+		}
+		// Between "false" and a clear, the newer wins.
+		if has && g.Value != "true" && t.Before(g.Time) {
+			return ActOlder
 		}
 		return ""
 	}
@@ -567,8 +577,15 @@ func (r *run) conflict(rule *Rule, diff []incoming) string {
 	for _, g := range gs {
 		switch rule.Conflict {
 		case Authority:
-			if g.System == rule.Authority && src != rule.Authority {
+			// The authority's value outranks every other, whenever it was
+			// set: a value another system set after it would have been
+			// refused had the changes come in time order. Between values
+			// of the same standing the newer wins.
+			switch fromAuthority := src == rule.Authority; {
+			case g.System == rule.Authority && !fromAuthority:
 				return ActAuthority
+			case (g.System == rule.Authority) == fromAuthority && t.Before(g.Time):
+				return ActOlder
 			}
 		case Latest:
 			if t.Before(g.Time) {
