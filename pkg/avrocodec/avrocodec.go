@@ -25,6 +25,7 @@ var topLevel = []string{schemas.ContactChange, schemas.MatchedChange, schemas.Si
 // for concurrent use.
 type Codec struct {
 	codecs map[string]*goavro.Codec // schema name -> codec
+	bounds map[string]*blockBound   // schema name -> its length check
 	ids    map[string]int           // schema name -> wire id
 	names  map[int]string           // wire id -> schema name
 	header sr.ConfluentHeader
@@ -49,6 +50,8 @@ func WithRegistry(ctx context.Context, cl *sr.Client) Option {
 // array, map or bytes block. goavro pre-allocates by the count it reads, so
 // its default (2^31) lets a ten-byte poison record demand gigabytes; no
 // record of ours comes near this, and Kafka caps messages at ~1 MiB anyway.
+// A constant still lets a small record claim 2^20 items: decode also bounds
+// every count by the bytes that remain (blockbound.go).
 const maxBlock = 1 << 20
 
 var limitOnce sync.Once
@@ -64,7 +67,7 @@ func New(opts ...Option) (*Codec, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	c := &Codec{codecs: map[string]*goavro.Codec{}, ids: map[string]int{}, names: map[int]string{}}
+	c := &Codec{codecs: map[string]*goavro.Codec{}, bounds: map[string]*blockBound{}, ids: map[string]int{}, names: map[int]string{}}
 	for _, name := range topLevel {
 		text, err := schemas.Resolve(name)
 		if err != nil {
@@ -72,6 +75,9 @@ func New(opts ...Option) (*Codec, error) {
 		}
 		codec, err := goavro.NewCodec(text)
 		if err != nil {
+			return nil, fmt.Errorf("compile schema %s: %w", name, err)
+		}
+		if c.bounds[name], err = newBlockBound(text); err != nil {
 			return nil, fmt.Errorf("compile schema %s: %w", name, err)
 		}
 		id := schemas.EmbeddedIDs[name]
@@ -112,6 +118,9 @@ func (c *Codec) decode(name string, b []byte) (map[string]any, error) {
 	}
 	if got, ok := c.names[id]; !ok || got != name {
 		return nil, fmt.Errorf("decode %s: schema id %d (%q): %w", name, id, got, ErrWrongSchema)
+	}
+	if err := c.bounds[name].check(body); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", name, err)
 	}
 	v, rest, err := c.codecs[name].NativeFromBinary(body)
 	if err != nil {
