@@ -160,7 +160,7 @@ func TestReplayOrderConverges(t *testing.T) {
 				}
 				return goldenValues(t, state)
 			}
-			for round := range 60 {
+			for round := range 40 {
 				n := 2 + rng.Intn(6)
 				changes := make([]contact.Change, n)
 				for i := range changes {
