@@ -2,23 +2,21 @@ package matcheval
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
+	"github.com/contactsync/contactsync/pkg/cli"
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/match"
 	"github.com/contactsync/contactsync/pkg/normalize"
 )
 
-const explainUsage = `usage: match explain --a JSON --b JSON [flags]
-       match explain --febrl FILE[,FILE] --ids ID_A,ID_B [flags]
-
-Compares two records the way the matcher would and prints, per comparison,
+const explainUsage = `Compares two records the way the matcher would and prints, per comparison,
 the level reached and its weight, the blocking keys the records share, the
 total weight, the match probability and the decision the model gives.
 
@@ -29,55 +27,47 @@ through normalize.Canonical first, as ingest would. Term frequencies are
 unknown outside an index, so exact agreements weigh their average.
 `
 
-// ExplainMain implements `contactsync match explain` and returns the exit
-// code: 0 on success, 1 on failure, 2 on bad usage.
-func ExplainMain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("match explain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, explainUsage, "\nflags:\n")
-		fs.PrintDefaults()
+// ExplainCommand is `contactsync match explain`: exit 0 on success, 1 on
+// failure, 2 on bad usage.
+func ExplainCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "explain (--a JSON --b JSON | --febrl FILE[,FILE] --ids ID_A,ID_B) [flags]",
+		Short: "show how two records compare: keys, field levels, weights, score, decision",
+		Long:  explainUsage,
+		Args:  cli.NoArgs,
 	}
 	defaults := match.DefaultThresholds()
-	a := fs.String("a", "", "first record as a JSON object of canonical fields")
-	b := fs.String("b", "", "second record as a JSON object of canonical fields")
-	febrl := fs.String("febrl", "", "comma-separated FEBRL files to take --ids from")
-	ids := fs.String("ids", "", "two FEBRL rec_ids, comma-separated")
-	region := fs.String("region", "AU", "default country for phone numbers and dates without a country")
-	modelFlag := fs.String("model", "default", "default | base | path of a model file")
-	link := fs.Float64("link", defaults.Link, "link threshold on match probability")
-	review := fs.Float64("review", defaults.Review, "review threshold on match probability")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	f := cmd.Flags()
+	a := f.String("a", "", "first record as a JSON object of canonical fields")
+	b := f.String("b", "", "second record as a JSON object of canonical fields")
+	febrl := f.String("febrl", "", "comma-separated FEBRL files to take --ids from")
+	ids := f.String("ids", "", "two FEBRL rec_ids, comma-separated")
+	region := f.String("region", "AU", "default country for phone numbers and dates without a country")
+	modelFlag := f.String("model", "default", "default | base | path of a model file")
+	link := f.Float64("link", defaults.Link, "link threshold on match probability")
+	review := f.Float64("review", defaults.Review, "review threshold on match probability")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		byJSON, byFEBRL := *a != "" || *b != "", *febrl != "" || *ids != ""
+		if byJSON == byFEBRL || (byJSON && (*a == "" || *b == "")) || (byFEBRL && (*febrl == "" || *ids == "")) {
+			return cli.Usagef("give either --a and --b, or --febrl and --ids")
 		}
-		return 2
-	}
-	byJSON, byFEBRL := *a != "" || *b != "", *febrl != "" || *ids != ""
-	if fs.NArg() > 0 || byJSON == byFEBRL || (byJSON && (*a == "" || *b == "")) || (byFEBRL && (*febrl == "" || *ids == "")) {
-		fmt.Fprintln(stderr, "match explain: give either --a and --b, or --febrl and --ids")
-		fs.Usage()
-		return 2
-	}
-
-	var recs [2]namedValues
-	var err error
-	if byJSON {
-		recs, err = jsonRecords(*a, *b)
-	} else {
-		recs, err = febrlRecords(strings.Split(*febrl, ","), *ids)
-	}
-	if err == nil {
-		var model *match.Model
-		if model, err = explainModel(*modelFlag); err == nil {
-			err = explain(stdout, recs, model, *modelFlag, match.Thresholds{Link: *link, Review: *review}, *region)
+		var recs [2]namedValues
+		var err error
+		if byJSON {
+			recs, err = jsonRecords(*a, *b)
+		} else {
+			recs, err = febrlRecords(strings.Split(*febrl, ","), *ids)
 		}
+		if err != nil {
+			return err
+		}
+		model, err := explainModel(*modelFlag)
+		if err != nil {
+			return err
+		}
+		return explain(cmd.OutOrStdout(), recs, model, *modelFlag, match.Thresholds{Link: *link, Review: *review}, *region)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "match explain: %v\n", err)
-		return 1
-	}
-	return 0
+	return cmd
 }
 
 type namedValues struct {

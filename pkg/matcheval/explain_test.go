@@ -2,15 +2,24 @@ package matcheval
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/contactsync/contactsync/pkg/cli"
 )
+
+// explainMain runs match explain as contactsync would and returns its exit code.
+func explainMain(args []string, stdout, stderr io.Writer) int {
+	return cli.Execute(context.Background(), ExplainCommand(), args, nil, stdout, stderr)
+}
 
 func runExplain(t *testing.T, wantCode int, args ...string) (stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	if code := ExplainMain(args, &out, &errOut); code != wantCode {
+	if code := explainMain(args, &out, &errOut); code != wantCode {
 		t.Fatalf("explain %v exited %d, want %d\nstdout: %s\nstderr: %s", args, code, wantCode, out.String(), errOut.String())
 	}
 	return out.String(), errOut.String()

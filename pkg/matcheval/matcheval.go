@@ -6,8 +6,6 @@ package matcheval
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -17,14 +15,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/contactsync/contactsync/pkg/cli"
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/match"
 	"github.com/contactsync/contactsync/pkg/normalize"
 )
 
-const usage = `usage: match-eval --format febrl [flags] LEFT.csv [RIGHT.csv]
-
-Streams the records of LEFT (then RIGHT) one at a time through the matcher and
+const usage = `Streams the records of LEFT (then RIGHT) one at a time through the matcher and
 reports pairwise precision, recall and F1 against the FEBRL ground truth
 (rec-N-org / rec-N-dup-k). With one file it evaluates a streaming dedupe (all
 within-file pairs); with two, a link (only pairs across the files count).
@@ -37,61 +36,50 @@ The model is the same procedure for every data set:
 Labels (rec ids) are only used to score the result, never to train or match.
 `
 
-// Main runs match-eval and returns the process exit code: 0 on success, 1 on
-// failure, 2 on bad usage. The last line of a successful run is exactly
+// Command is `contactsync match-eval`. A run exits 0 on success, 1 on
+// failure, 2 on bad usage; the last line of a successful run is exactly
 // "precision=P recall=R f1=F".
-func Main(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("match-eval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage, "\nflags:\n")
-		fs.PrintDefaults()
+func Command() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "match-eval --format febrl [flags] LEFT.csv [RIGHT.csv]",
+		Short: "evaluate matching on a labelled data set (FEBRL)",
+		Long:  usage,
+		Args:  cli.Args(1, 2, "one or two FEBRL files"),
 	}
 	defaults := match.DefaultThresholds()
-	format := fs.String("format", "febrl", "input format (only febrl)")
-	modelFlag := fs.String("model", "train", "train | default | base | path of a model file")
-	saveModel := fs.String("save-model", "", "write the model used to this file")
-	link := fs.Float64("link", defaults.Link, "link threshold on match probability")
-	review := fs.Float64("review", defaults.Review, "review threshold on match probability")
-	seed := fs.Uint64("seed", 1, "training seed")
-	fixedM := fs.String("train-fixed-m", "", "comma-separated comparison/level whose m keeps the base value (levels the training data cannot show)")
-	trainFrom := fs.String("train-from", "", "comma-separated FEBRL files to train on instead of the evaluated ones (with --model train)")
-	shuffle := fs.Uint64("shuffle", 0, "if not 0, shuffle each file's records with this seed (arrival-order sensitivity)")
-	showErrors := fs.Int("show-errors", 0, "print up to N wrong links and missed links with explanations")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	f := cmd.Flags()
+	format := f.String("format", "febrl", "input format (only febrl)")
+	modelFlag := f.String("model", "train", "train | default | base | path of a model file")
+	saveModel := f.String("save-model", "", "write the model used to this file")
+	link := f.Float64("link", defaults.Link, "link threshold on match probability")
+	review := f.Float64("review", defaults.Review, "review threshold on match probability")
+	seed := f.Uint64("seed", 1, "training seed")
+	fixedM := f.String("train-fixed-m", "", "comma-separated comparison/level whose m keeps the base value (levels the training data cannot show)")
+	trainFrom := f.String("train-from", "", "comma-separated FEBRL files to train on instead of the evaluated ones (with --model train)")
+	shuffle := f.Uint64("shuffle", 0, "if not 0, shuffle each file's records with this seed (arrival-order sensitivity)")
+	showErrors := f.Int("show-errors", 0, "print up to N wrong links and missed links with explanations")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if *format != "febrl" {
+			return cli.Usagef("unsupported --format %q (only febrl)", *format)
 		}
-		return 2
+		cfg := config{
+			files:      args,
+			model:      *modelFlag,
+			saveModel:  *saveModel,
+			thresholds: match.Thresholds{Link: *link, Review: *review},
+			seed:       *seed,
+			showErrors: *showErrors,
+			shuffle:    *shuffle,
+		}
+		if *trainFrom != "" {
+			cfg.trainFrom = strings.Split(*trainFrom, ",")
+		}
+		if *fixedM != "" {
+			cfg.fixedM = strings.Split(*fixedM, ",")
+		}
+		return run(cmd.Context(), cfg, cmd.OutOrStdout())
 	}
-	if *format != "febrl" {
-		fmt.Fprintf(stderr, "match-eval: unsupported --format %q (only febrl)\n", *format)
-		return 2
-	}
-	if fs.NArg() < 1 || fs.NArg() > 2 {
-		fs.Usage()
-		return 2
-	}
-	cfg := config{
-		files:      fs.Args(),
-		model:      *modelFlag,
-		saveModel:  *saveModel,
-		thresholds: match.Thresholds{Link: *link, Review: *review},
-		seed:       *seed,
-		showErrors: *showErrors,
-		shuffle:    *shuffle,
-	}
-	if *trainFrom != "" {
-		cfg.trainFrom = strings.Split(*trainFrom, ",")
-	}
-	if *fixedM != "" {
-		cfg.fixedM = strings.Split(*fixedM, ",")
-	}
-	if err := run(context.Background(), cfg, stdout); err != nil {
-		fmt.Fprintf(stderr, "match-eval: %v\n", err)
-		return 1
-	}
-	return 0
+	return cmd
 }
 
 type config struct {

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/contactsync/contactsync/pkg/cli"
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/match"
 	"github.com/contactsync/contactsync/pkg/normalize"
@@ -42,10 +44,15 @@ func febrlDir(tb testing.TB) string {
 }
 
 // lastLine runs Main and returns its output and the parsed last line.
+// evalMain runs match-eval as contactsync would and returns its exit code.
+func evalMain(args []string, stdout, stderr io.Writer) int {
+	return cli.Execute(context.Background(), Command(), args, nil, stdout, stderr)
+}
+
 func runMain(t *testing.T, args ...string) (out string, precision, recall, f1 float64) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	if code := Main(args, &stdout, &stderr); code != 0 {
+	if code := evalMain(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("match-eval %v exited %d: %s", args, code, stderr.String())
 	}
 	out = stdout.String()
@@ -91,16 +98,16 @@ func TestFEBRLTargets(t *testing.T) {
 
 func TestMainUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := Main(nil, &stdout, &stderr); code != 2 {
+	if code := evalMain(nil, &stdout, &stderr); code != 2 {
 		t.Errorf("no arguments: exit %d, want 2", code)
 	}
-	if code := Main([]string{"--format", "csv", "x.csv"}, &stdout, &stderr); code != 2 {
+	if code := evalMain([]string{"--format", "csv", "x.csv"}, &stdout, &stderr); code != 2 {
 		t.Errorf("unknown format: exit %d, want 2", code)
 	}
-	if code := Main([]string{"a", "b", "c"}, &stdout, &stderr); code != 2 {
+	if code := evalMain([]string{"a", "b", "c"}, &stdout, &stderr); code != 2 {
 		t.Errorf("three files: exit %d, want 2", code)
 	}
-	if code := Main([]string{"--format", "febrl", filepath.Join(t.TempDir(), "missing.csv")}, &stdout, &stderr); code != 1 {
+	if code := evalMain([]string{"--format", "febrl", filepath.Join(t.TempDir(), "missing.csv")}, &stdout, &stderr); code != 1 {
 		t.Errorf("missing file: exit %d, want 1", code)
 	}
 }
