@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,127 +12,106 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/contactsync/contactsync/pkg/cli"
 	"github.com/contactsync/contactsync/pkg/redisstore"
 )
 
-const cliUsage = `usage: contactsync kickouts COMMAND [flags]
-
-  list     [--status open|replayed|resolved|all] [--reason R] [--stage S] [--system S]
-           [--q RECORD-ID|PERSON-ID|EVENT-ID|EMAIL] [--from DATE] [--to DATE] [--limit N] [--json]
-  show     ID [--json]
-  replay   ID... [--payload-file FILE]       replay kick-outs (FILE: fixed payload, one ID only)
-  replay   --reason R [--stage S] [--system S] [--from DATE] [--to DATE] [--dry-run]
-                                             replay every open kick-out that matches, oldest first
-  resolve  ID --why TEXT                     close a kick-out without replay
-  reviews  [--status pending|approved|rejected|all] [--json]
-  approve  ID [--why TEXT]                   send a held change onward
-  reject   ID --why TEXT
-  audit    [--limit N]
-  hash-password                              read a password on stdin, print its bcrypt hash
-
+const cliLong = `List, show and replay kick-outs; approve or reject held changes (review items).
 Actions are audited as --who (default $USER).
-`
 
-// CLI runs `contactsync kickouts ...` (args may start with "kickouts") and
-// returns the exit code: 0 done, 1 failed, 2 usage error.
-func CLI(ctx context.Context, args []string, deps Deps, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "kickouts" {
-		args = args[1:]
-	}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, cliUsage)
-		if len(args) == 0 {
-			return 2
+Examples:
+  contactsync kickouts list --reason decode.json --from 2026-01-01
+  contactsync kickouts replay ko-1 ko-2 --who ann
+  contactsync kickouts replay --reason rules.invalid_field --dry-run
+  contactsync kickouts replay ko-1 --payload-file fixed.json
+  contactsync kickouts reject rv-1 --why "returned mail"`
+
+// OpenDeps returns what the store commands need and a function that
+// releases it. Commands call it only once their command line has parsed, so
+// `--help` and usage errors touch no Kafka or Redis.
+type OpenDeps func(ctx context.Context) (deps Deps, release func(), err error)
+
+// Command is `contactsync kickouts`: its subcommands exit 0 done, 1 failed,
+// 2 usage error.
+func Command(open OpenDeps) *cobra.Command {
+	cmd := cli.Group(&cobra.Command{
+		Use:   "kickouts",
+		Short: "list, show, replay kick-outs; approve or reject review items",
+		Long:  cliLong,
+	})
+	r := cliRunner{open: open}
+	cmd.AddCommand(listCommand(r), showCommand(r), replayCommand(r),
+		actionCommand(r, "resolve", "close a kick-out without replay", "why it needs no replay", "kick-out id", (*session).resolve),
+		reviewsCommand(r),
+		actionCommand(r, "approve", "send a held change onward", "why (optional)", "review item id", (*session).approve),
+		actionCommand(r, "reject", "drop a held change (--why required)", "why (required)", "review item id", (*session).reject),
+		auditCommand(r), hashPasswordCommand())
+	return cmd
+}
+
+type cliRunner struct{ open OpenDeps }
+
+// run returns a RunE that opens the service and runs fn on it.
+func (r cliRunner) run(fn func(c *session, ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		deps, release, err := r.open(cmd.Context())
+		if err != nil {
+			return err
 		}
-		return 0
-	}
-	if args[0] == "hash-password" {
-		return cliHashPassword(os.Stdin, stdout, stderr)
-	}
-	svc, err := NewService(deps)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	c := &cli{svc: svc, out: stdout, errw: stderr}
-	cmds := map[string]func(context.Context, []string) error{
-		"list": c.list, "show": c.show, "replay": c.replay, "resolve": c.resolve,
-		"reviews": c.reviews, "approve": c.approve, "reject": c.reject, "audit": c.audit,
-	}
-	run, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], cliUsage)
-		return 2
-	}
-	switch err := run(ctx, args[1:]); {
-	case err == nil:
-		return 0
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
-		fmt.Fprintf(stderr, "%v\n\n%s", err, cliUsage)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "error:", err)
-		return 1
+		defer release()
+		svc, err := NewService(deps)
+		if err != nil {
+			return err
+		}
+		return fn(&session{svc: svc, out: cmd.OutOrStdout()}, cmd.Context(), args)
 	}
 }
 
-var errUsage = errors.New("usage error")
-
-type cli struct {
-	svc  *Service
-	out  io.Writer
-	errw io.Writer
+type session struct {
+	svc *Service
+	out io.Writer
 }
 
-// parse parses flags that may come before, between or after positional
-// arguments ("replay ko-1 ko-2 --who ann").
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(io.Discard)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, fmt.Errorf("%w: %w", errUsage, err)
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
-func whoFlag(fs *flag.FlagSet) *string {
+func whoFlag(fs *pflag.FlagSet) *string {
 	return fs.String("who", os.Getenv("USER"), "who acts (audited)")
 }
 
-// oneAction parses the flags shared by resolve, approve and reject: one id,
-// --who (audited) and --why.
-func oneAction(name, whyHelp, what string, args []string) (id, who, why string, err error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	w := whoFlag(fs)
-	y := fs.String("why", "", whyHelp)
-	ids, err := parse(fs, args)
-	if err != nil {
-		return "", "", "", err
+// actionCommand is resolve, approve or reject: one id, --who (audited) and
+// --why.
+func actionCommand(r cliRunner, name, short, whyHelp, what string, do func(c *session, ctx context.Context, id, who, why string) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   name + " ID [--why TEXT]",
+		Short: short,
+		Args:  cli.Args(1, 1, "one "+what),
 	}
-	if err := needWho(*w); err != nil {
-		return "", "", "", err
-	}
-	if len(ids) != 1 {
-		return "", "", "", fmt.Errorf("%w: %s takes one %s", errUsage, name, what)
-	}
-	return ids[0], *w, *y, nil
+	w := whoFlag(cmd.Flags())
+	y := cmd.Flags().String("why", "", whyHelp)
+	cmd.RunE = r.run(func(c *session, ctx context.Context, args []string) error {
+		if err := needWho(*w); err != nil {
+			return err
+		}
+		return do(c, ctx, args[0], *w, *y)
+	})
+	return cmd
 }
 
 func needWho(w string) error {
 	if strings.TrimSpace(w) == "" {
-		return fmt.Errorf("%w: --who is required when $USER is not set", errUsage)
+		return fmt.Errorf("%w: --who is required when $USER is not set", cli.ErrUsage)
 	}
 	return nil
 }
 
-func (c *cli) list(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+func listCommand(r cliRunner) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list [flags]",
+		Short: "list kick-outs, newest first",
+		Args:  cli.NoArgs,
+	}
+	fs := cmd.Flags()
 	status := fs.String("status", redisstore.KickOutOpen, "status, or all")
 	reason := fs.String("reason", "", "reason code")
 	stage := fs.String("stage", "", "stage")
@@ -143,25 +121,29 @@ func (c *cli) list(ctx context.Context, args []string) error {
 	to := fs.String("to", "", "to date, included")
 	limit := fs.Int("limit", 50, "how many")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		f := redisstore.KickOutFilter{Status: *status, Reason: *reason, Stage: *stage, System: *system, Query: *query, Limit: *limit}
+		if f.Status == "all" {
+			f.Status = ""
+		}
+		var err error
+		if f.From, err = parseTimeBound(*from, false); err != nil {
+			return fmt.Errorf("%w: %w", cli.ErrUsage, err)
+		}
+		if f.To, err = parseTimeBound(*to, true); err != nil {
+			return fmt.Errorf("%w: %w", cli.ErrUsage, err)
+		}
+		return r.run(func(c *session, ctx context.Context, _ []string) error { return c.list(ctx, f, *asJSON) })(cmd, args)
 	}
-	f := redisstore.KickOutFilter{Status: *status, Reason: *reason, Stage: *stage, System: *system, Query: *query, Limit: *limit}
-	if f.Status == "all" {
-		f.Status = ""
-	}
-	var err error
-	if f.From, err = parseTimeBound(*from, false); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if f.To, err = parseTimeBound(*to, true); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
+	return cmd
+}
+
+func (c *session) list(ctx context.Context, f redisstore.KickOutFilter, asJSON bool) error {
 	res, err := c.svc.List(ctx, f)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return printJSON(c.out, res)
 	}
 	tw := tabwriter.NewWriter(c.out, 0, 0, 2, ' ', 0)
@@ -177,21 +159,23 @@ func (c *cli) list(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (c *cli) show(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("show", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
+func showCommand(r cliRunner) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "show ID [--json]",
+		Short: "show one kick-out: where, why, raw and decoded value, replays",
+		Args:  cli.Args(1, 1, "one kick-out id"),
+	}
+	asJSON := cmd.Flags().Bool("json", false, "print JSON")
+	cmd.RunE = r.run(func(c *session, ctx context.Context, args []string) error { return c.show(ctx, args[0], *asJSON) })
+	return cmd
+}
+
+func (c *session) show(ctx context.Context, id string, asJSON bool) error {
+	d, err := c.svc.Show(ctx, id)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: show takes one kick-out id", errUsage)
-	}
-	d, err := c.svc.Show(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	if *asJSON {
+	if asJSON {
 		return printJSON(c.out, d)
 	}
 	w := c.out
@@ -247,8 +231,15 @@ func payloadText(p Payload) string {
 	return "base64:" + p.Base64
 }
 
-func (c *cli) replay(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+func replayCommand(r cliRunner) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "replay (ID... [--payload-file FILE] | --reason R [--stage S] [--system S] [--from DATE] [--to DATE] [--dry-run])",
+		Short: "replay kick-outs by id, or every open one that matches, oldest first",
+		Long: `Replays the given kick-outs (with --payload-file: one kick-out, with that fixed
+payload instead), or every open kick-out that matches the filters, oldest first.`,
+		Args: cli.Args(0, -1, "kick-out ids"),
+	}
+	fs := cmd.Flags()
 	w := whoFlag(fs)
 	reason := fs.String("reason", "", "replay every open kick-out with this reason")
 	stage := fs.String("stage", "", "... in this stage")
@@ -257,41 +248,58 @@ func (c *cli) replay(ctx context.Context, args []string) error {
 	to := fs.String("to", "", "... up to this date, included")
 	dry := fs.Bool("dry-run", false, "only count")
 	payloadFile := fs.String("payload-file", "", "replay this fixed payload instead (one ID only)")
-	ids, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := needWho(*w); err != nil {
-		return err
-	}
-	bulk := bulkRequest{IDs: ids, Reason: *reason, Stage: *stage, System: *system, From: *from, To: *to, DryRun: *dry}
-	switch {
-	case len(ids) > 0 && (*reason != "" || *stage != "" || *system != "" || *from != "" || *to != ""):
-		return fmt.Errorf("%w: give kick-out ids or filters, not both", errUsage)
-	case *payloadFile != "":
-		if len(ids) != 1 {
-			return fmt.Errorf("%w: --payload-file replays exactly one kick-out", errUsage)
+	cmd.RunE = func(cmd *cobra.Command, ids []string) error {
+		// The command line is checked before the store is opened.
+		bulk := bulkRequest{IDs: ids, Reason: *reason, Stage: *stage, System: *system, From: *from, To: *to, DryRun: *dry}
+		sel, err := replaySelection(bulk, *w, *payloadFile)
+		if err != nil {
+			return err
 		}
-		b, err := os.ReadFile(*payloadFile)
+		return r.run(func(c *session, ctx context.Context, _ []string) error {
+			return c.replay(ctx, sel, *w, *dry, *payloadFile)
+		})(cmd, ids)
+	}
+	return cmd
+}
+
+// replaySelection rejects the replay command lines that make no sense.
+func replaySelection(bulk bulkRequest, who, payloadFile string) (Selection, error) {
+	if err := needWho(who); err != nil {
+		return Selection{}, err
+	}
+	filtered := bulk.Reason != "" || bulk.Stage != "" || bulk.System != "" || bulk.From != "" || bulk.To != ""
+	switch {
+	case len(bulk.IDs) > 0 && filtered:
+		return Selection{}, fmt.Errorf("%w: give kick-out ids or filters, not both", cli.ErrUsage)
+	case payloadFile != "" && len(bulk.IDs) != 1:
+		return Selection{}, fmt.Errorf("%w: --payload-file replays exactly one kick-out", cli.ErrUsage)
+	case len(bulk.IDs) == 0 && !filtered:
+		return Selection{}, fmt.Errorf("%w: replay needs kick-out ids or --reason/--stage/--system/--from/--to", cli.ErrUsage)
+	}
+	sel, err := bulk.selection()
+	if err != nil {
+		return Selection{}, fmt.Errorf("%w: %w", cli.ErrUsage, err)
+	}
+	return sel, nil
+}
+
+func (c *session) replay(ctx context.Context, sel Selection, who string, dryRun bool, payloadFile string) error {
+	ids := sel.IDs
+	if payloadFile != "" {
+		b, err := os.ReadFile(payloadFile)
 		if err != nil {
 			return err
 		}
 		payload := string(b)
-		r, err := c.svc.Replay(ctx, ids[0], *w, &payload)
+		r, err := c.svc.Replay(ctx, ids[0], who, &payload)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(c.out, "%s fixed and resubmitted as replay #%d (%s partition %d offset %d)\n",
 			r.ID, r.Count, r.Topic, r.Partition, r.Offset)
 		return nil
-	case len(ids) == 0 && *reason == "" && *stage == "" && *system == "" && *from == "" && *to == "":
-		return fmt.Errorf("%w: replay needs kick-out ids or --reason/--stage/--system/--from/--to", errUsage)
 	}
-	sel, err := bulk.selection()
-	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	res, err := c.svc.ReplayMany(ctx, sel, *w, *dry)
+	res, err := c.svc.ReplayMany(ctx, sel, who, dryRun)
 	if err != nil {
 		return err
 	}
@@ -319,11 +327,7 @@ func (c *cli) replay(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (c *cli) resolve(ctx context.Context, args []string) error {
-	id, who, why, err := oneAction("resolve", "why it needs no replay", "kick-out id", args)
-	if err != nil {
-		return err
-	}
+func (c *session) resolve(ctx context.Context, id, who, why string) error {
 	if err := c.svc.Resolve(ctx, id, who, why); err != nil {
 		return err
 	}
@@ -331,22 +335,31 @@ func (c *cli) resolve(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (c *cli) reviews(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("reviews", flag.ContinueOnError)
+func reviewsCommand(r cliRunner) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "reviews [--status pending|approved|rejected|all] [--json]",
+		Short: "list review items (held changes)",
+		Args:  cli.NoArgs,
+	}
+	fs := cmd.Flags()
 	status := fs.String("status", redisstore.ReviewPending, "status, or all")
 	limit := fs.Int("limit", 100, "how many")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
-		return err
+	cmd.RunE = r.run(func(c *session, ctx context.Context, _ []string) error {
+		return c.reviews(ctx, *status, *limit, *asJSON)
+	})
+	return cmd
+}
+
+func (c *session) reviews(ctx context.Context, status string, limit int, asJSON bool) error {
+	if status == "all" {
+		status = ""
 	}
-	if *status == "all" {
-		*status = ""
-	}
-	items, err := c.svc.Reviews(ctx, *status, *limit)
+	items, err := c.svc.Reviews(ctx, status, limit)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return printJSON(c.out, items)
 	}
 	tw := tabwriter.NewWriter(c.out, 0, 0, 2, ' ', 0)
@@ -362,11 +375,7 @@ func (c *cli) reviews(ctx context.Context, args []string) error {
 	return tw.Flush()
 }
 
-func (c *cli) approve(ctx context.Context, args []string) error {
-	id, who, why, err := oneAction("approve", "why (optional)", "review item id", args)
-	if err != nil {
-		return err
-	}
+func (c *session) approve(ctx context.Context, id, who, why string) error {
 	v, err := c.svc.Approve(ctx, id, who, why)
 	if err != nil {
 		return err
@@ -375,11 +384,7 @@ func (c *cli) approve(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (c *cli) reject(ctx context.Context, args []string) error {
-	id, who, why, err := oneAction("reject", "why (required)", "review item id", args)
-	if err != nil {
-		return err
-	}
+func (c *session) reject(ctx context.Context, id, who, why string) error {
 	if _, err := c.svc.Reject(ctx, id, who, why); err != nil {
 		return err
 	}
@@ -387,13 +392,19 @@ func (c *cli) reject(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (c *cli) audit(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	limit := fs.Int("limit", 50, "how many")
-	if _, err := parse(fs, args); err != nil {
-		return err
+func auditCommand(r cliRunner) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit [--limit N]",
+		Short: "print the audit log, newest first",
+		Args:  cli.NoArgs,
 	}
-	entries, err := c.svc.Audit(ctx, *limit)
+	limit := cmd.Flags().Int("limit", 50, "how many")
+	cmd.RunE = r.run(func(c *session, ctx context.Context, _ []string) error { return c.audit(ctx, *limit) })
+	return cmd
+}
+
+func (c *session) audit(ctx context.Context, limit int) error {
+	entries, err := c.svc.Audit(ctx, limit)
 	if err != nil {
 		return err
 	}
@@ -405,19 +416,24 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 	return tw.Flush()
 }
 
-func cliHashPassword(in io.Reader, stdout, stderr io.Writer) int {
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		fmt.Fprintln(stderr, "error:", err)
-		return 1
+func hashPasswordCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "hash-password",
+		Short: "read a password on stdin, print its bcrypt hash (for CONTACTSYNC_DASHBOARD_USERS)",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+			if err != nil && !errors.Is(err, io.EOF) {
+				return err
+			}
+			h, err := HashPassword(strings.TrimRight(line, "\r\n"))
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), h)
+			return err
+		},
 	}
-	h, err := HashPassword(strings.TrimRight(line, "\r\n"))
-	if err != nil {
-		fmt.Fprintln(stderr, "error:", err)
-		return 1
-	}
-	fmt.Fprintln(stdout, h)
-	return 0
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/contactsync/contactsync/pkg/cli"
 	"github.com/contactsync/contactsync/pkg/dashboard"
 	"github.com/contactsync/contactsync/pkg/dashboard/dashboardtest"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
@@ -23,7 +27,11 @@ func TestCLI(t *testing.T) {
 	run := func(args ...string) (int, string, string) {
 		t.Helper()
 		var out, errw bytes.Buffer
-		code := dashboard.CLI(ctx, args, e.Deps, &out, &errw)
+		if len(args) > 0 && args[0] == "kickouts" {
+			args = args[1:]
+		}
+		open := func(context.Context) (dashboard.Deps, func(), error) { return e.Deps, func() {}, nil }
+		code := cli.Execute(ctx, dashboard.Command(open), args, nil, &out, &errw)
 		return code, out.String(), errw.String()
 	}
 
@@ -99,6 +107,40 @@ func TestCLI(t *testing.T) {
 		{"replay", "ko-1", "--reason", "x", "--who", "x"}} {
 		if code, _, _ := run(args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+// Help and usage errors are answered before the store is opened.
+func TestCLIHelpAndUsageOpenNothing(t *testing.T) {
+	open := func(context.Context) (dashboard.Deps, func(), error) {
+		t.Error("the store was opened")
+		return dashboard.Deps{}, func() {}, nil
+	}
+	var paths [][]string
+	cli.Walk(dashboard.Command(open), func(c *cobra.Command) {
+		paths = append(paths, strings.Fields(c.CommandPath())[1:])
+	})
+	run := func(args ...string) (int, string, string) {
+		var out, errw bytes.Buffer
+		code := cli.Execute(t.Context(), dashboard.Command(open), args, strings.NewReader(""), &out, &errw)
+		return code, out.String(), errw.String()
+	}
+	for _, p := range paths {
+		for _, help := range []string{"--help", "-h"} {
+			args := append(append([]string{}, p...), help)
+			if code, out, errOut := run(args...); code != 0 || !strings.Contains(out, "Usage:") || errOut != "" {
+				t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+			}
+		}
+	}
+	if code, out, _ := run("help"); code != 0 || !strings.Contains(out, "hash-password") {
+		t.Errorf("help: exit %d\n%s", code, out)
+	}
+	for _, args := range [][]string{{"list", "--from", "yesterday"}, {"replay", "--who", "x"}, {"replay", "--reason", "x", "--to", "soon", "--who", "x"},
+		{"replay", "ko-1", "ko-2", "--payload-file", "f", "--who", "x"}, {"resolve", "--who", "x"}, {"list", "extra"}} {
+		if code, _, errOut := run(args...); code != 2 || !strings.Contains(errOut, "Usage:") {
+			t.Errorf("%v: exit %d, want 2 and the usage\n%s", args, code, errOut)
 		}
 	}
 }
