@@ -1,7 +1,8 @@
 // Command ingest runs contactsync's ingest stage as its own service. It scales
 // out by running more replicas: they share the Kafka consumer group
 // contactsync-ingest (give each a stable CONTACTSYNC_INSTANCE).
-// Configuration is read from the environment: see `contactsync env`.
+// It takes no arguments (--help prints its usage, --version its build);
+// configuration is read from the environment: see `contactsync env`.
 package main
 
 import (
@@ -11,5 +12,5 @@ import (
 )
 
 func main() {
-	os.Exit(app.Main([]string{app.StageIngest}, os.Getenv, os.Stderr))
+	os.Exit(app.Main("ingest", app.StageIngest))
 }

@@ -1,7 +1,8 @@
 // Command matcher runs contactsync's matcher stage as its own service. It scales
 // out by running more replicas: they share the Kafka consumer group
 // contactsync-matcher (give each a stable CONTACTSYNC_INSTANCE).
-// Configuration is read from the environment: see `contactsync env`.
+// It takes no arguments (--help prints its usage, --version its build);
+// configuration is read from the environment: see `contactsync env`.
 package main
 
 import (
@@ -11,5 +12,5 @@ import (
 )
 
 func main() {
-	os.Exit(app.Main([]string{app.StageMatcher}, os.Getenv, os.Stderr))
+	os.Exit(app.Main("matcher", app.StageMatcher))
 }
