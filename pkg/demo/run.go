@@ -150,7 +150,7 @@ func Run(ctx context.Context, opts Options) error {
 			return fmt.Errorf("pipeline: %w", err)
 		}
 	} else {
-		fmt.Fprintln(out, "\n(run `make demo` in a terminal, or with DEMO_ARGS=-serve, to keep the kick-out dashboard open)")
+		fmt.Fprintln(out, "\n(run `make demo` in a terminal, or with DEMO_ARGS=--serve, to keep the kick-out dashboard open)")
 	}
 	stopPipeline()
 	if err := <-runErr; err != nil && !errors.Is(err, context.Canceled) {
