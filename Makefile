@@ -7,11 +7,20 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-MODULES := schemas pkg services/ingest services/matcher services/router services/kickouts services/contactsync
+MODULES := schemas pkg services/ingest services/matcher services/router services/kickouts services/contactsync services/demo
+# The production binaries; the demo (services/demo) is not one of them.
 SERVICES := ingest matcher router kickouts contactsync
+# Test fakes that only the demo and tests may link (`make deps-check`).
+TEST_ONLY_DEPS := github.com/twmb/franz-go/pkg/kfake github.com/alicebob/miniredis
 HARNESS := deploy/harness/harness.sh
 FEBRL := $(abspath ../shared/data/febrl)
 STATICCHECK_VERSION := v0.8.2
+# Where `go install` puts staticcheck ($PATH may hold another one, or none).
+STATICCHECK := $(or $(shell go env GOBIN),$(shell go env GOPATH)/bin)/staticcheck
+# `contactsync version` (pkg/cli); without them the binary reports what Go recorded.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/contactsync/contactsync/pkg/cli.version=$(VERSION) -X github.com/contactsync/contactsync/pkg/cli.commit=$(COMMIT)
 GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
 # The fault suite kills and restarts the shared broker and Redis, which would
 # break tests of other packages running at that moment, and it measures
@@ -24,14 +33,14 @@ help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: build
-build: ## build every service binary into bin/
+build: ## build every production binary into bin/, stamped with VERSION and COMMIT
 	@mkdir -p bin
-	@for s in $(SERVICES); do (cd services/$$s && go build -o ../../bin/$$s .); done
+	@for s in $(SERVICES); do (cd services/$$s && go build -ldflags '$(LDFLAGS)' -o ../../bin/$$s .); done
 	@echo "built: $$(ls bin | tr '\n' ' ')"
 
 .PHONY: demo
-demo: ## run the whole pipeline in-process on kfake + miniredis with generated data
-	cd services/contactsync && go run . demo $(DEMO_ARGS)
+demo: ## run the whole pipeline in-process on kfake + miniredis with generated data (its own binary, services/demo)
+	cd services/demo && go run . $(DEMO_ARGS)
 
 .PHONY: test
 test: ## start real Kafka, Redis and PostgreSQL (installing them if needed), run every test, stop what was started
@@ -46,7 +55,7 @@ test: ## start real Kafka, Redis and PostgreSQL (installing them if needed), run
 	$(MAKE) --no-print-directory test-go test-faults
 
 .PHONY: test-go
-test-go: lint ## run every module's tests but the fault suite (integration tests use KAFKA_BROKERS / REDIS_ADDR when set)
+test-go: work-check lint ## run every module's tests but the fault suite (integration tests use KAFKA_BROKERS / REDIS_ADDR when set)
 	@for m in $(MODULES); do \
 		echo "== go test $$m"; \
 		(cd $$m && go test $(GO_TEST_FLAGS) -skip '$(FAULT_SUITE)' ./...); \
@@ -62,10 +71,18 @@ vet: ## go vet every module
 	@for m in $(MODULES); do (cd $$m && go vet ./...); done
 
 .PHONY: lint
-lint: vet ## go vet + staticcheck every module
-	@command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
-	@for m in $(MODULES); do echo "== staticcheck $$m"; (cd $$m && "$$(go env GOPATH)/bin/staticcheck" ./...); done
+lint: vet deps-check ## go vet + staticcheck + gofmt every module, and deps-check
+	@"$(STATICCHECK)" -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION:v%=%))' || \
+		go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@for m in $(MODULES); do echo "== staticcheck $$m"; (cd $$m && "$(STATICCHECK)" ./...); done
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "gofmt needed"; exit 1; }
+
+.PHONY: deps-check
+deps-check: ## fail if a production binary links a test fake (kfake, miniredis)
+	@for s in $(SERVICES); do \
+		bad=$$(cd services/$$s && go list -deps . | grep -E '^($(subst $(eval) ,|,$(TEST_ONLY_DEPS)))(/|$$)' || true); \
+		if [ -n "$$bad" ]; then echo "services/$$s links test-only packages:"; echo "$$bad"; exit 1; fi; \
+	done
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME (default 15s)
@@ -83,7 +100,7 @@ bench: ## run benchmarks (against real Redis/Kafka when harness env is present)
 
 .PHONY: match-eval
 match-eval: ## evaluate matching on FEBRL (4a->4b linkage, 3 streaming dedupe)
-	cd services/contactsync && go build -o ../../bin/contactsync . 
+	cd services/contactsync && go build -o ../../bin/contactsync .
 	@for args in "dataset4a.csv dataset4b.csv" "dataset3.csv" "dataset1.csv" "dataset2.csv"; do \
 		echo "== match-eval $$args"; \
 		bin/contactsync match-eval --format febrl $$(for f in $$args; do echo $(FEBRL)/$$f; done); \
