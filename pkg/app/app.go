@@ -31,13 +31,13 @@ import (
 
 // Stage names, as accepted by `contactsync run`.
 const (
-	StageIngest    = "ingest"
-	StageMatcher   = "matcher"
-	StageRouter    = "router"
-	StageCollector = "collector"
+	StageIngest    = pipeline.StageIngest
+	StageMatcher   = pipeline.StageMatcher
+	StageRouter    = pipeline.StageRouter
+	StageCollector = pipeline.StageCollector
 )
 
-// AllStages lists every stage in pipeline order.
+// AllStages lists every stage in pipeline order (the topology's order).
 var AllStages = []string{StageIngest, StageMatcher, StageRouter, StageCollector}
 
 // App holds a process's dependencies, built once from Config.
@@ -50,6 +50,7 @@ type App struct {
 	codec    *avrocodec.Codec
 	metrics  *pipeline.Metrics
 	rules    *rulesAdapter
+	topology pipeline.Topology
 	kgoOpts  []kgo.Opt
 	dashURL  atomic.Value
 	adminURL atomic.Value
@@ -79,6 +80,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, reg *prometheus.Regis
 	}
 	var err error
 	if a.rules, err = newRulesAdapter(cfg); err != nil {
+		return nil, err
+	}
+	if a.topology, err = topologyOf(cfg, a.rules.systems()); err != nil {
 		return nil, err
 	}
 	if a.matcher, err = newMatcher(cfg); err != nil {
@@ -121,8 +125,11 @@ func (a *App) Redis() redis.UniversalClient { return a.rdb }
 // Systems are the target systems named by the rules (one sink topic each).
 func (a *App) Systems() []string { return a.rules.systems() }
 
+// Topology is the pipeline's declared topology: stages, groups, topics.
+func (a *App) Topology() pipeline.Topology { return a.topology }
+
 // Topics returns every topic the pipeline uses.
-func (a *App) Topics() []string { return a.cfg.Topics.All(a.Systems()) }
+func (a *App) Topics() []string { return a.topology.AllTopics() }
 
 // SinkTopic returns the sink topic of a target system.
 func (a *App) SinkTopic(system string) string { return a.cfg.Topics.Sink(system) }
@@ -141,7 +148,7 @@ func (a *App) Queue() *redisstore.Queue {
 }
 
 func (a *App) sources() dashboard.Sources {
-	return dashboard.Sources{Topics: a.cfg.Topics, OfflineSystem: a.cfg.OfflineSystem, OnlineSystem: a.cfg.OnlineSystem}
+	return dashboard.Sources{Topology: a.topology}
 }
 
 // DashboardDeps returns what the kick-out dashboard and CLI need; producer
@@ -182,16 +189,18 @@ func (a *App) DashboardURL() string {
 	return ""
 }
 
+// stage is a built stream stage. Its own InputTopics must agree with the
+// topology's (a test checks it); the runner subscribes to the topology's.
 type stage interface {
 	stream.Processor
 	InputTopics() []string
 }
 
-func (a *App) newStage(name string) (stage, error) {
+func (a *App) newStage(spec pipeline.Stage) (stage, error) {
 	keys := redisstore.Keys{Prefix: a.cfg.RedisPrefix}
-	switch name {
+	switch spec.Name {
 	case StageIngest:
-		return newIngest(a.cfg, a.codec, a.metrics)
+		return newIngest(a.cfg, spec, a.codec, a.metrics)
 	case StageMatcher:
 		return matcher.New(a.cfg.Topics, a.codec, redisstore.NewMatchResolver(a.rdb, keys, a.matcher), a.metrics), nil
 	case StageRouter:
@@ -201,21 +210,25 @@ func (a *App) newStage(name string) (stage, error) {
 	case StageCollector:
 		return collector.New(a.cfg.Topics, a.codec, a.Queue(), a.metrics), nil
 	}
-	return nil, fmt.Errorf("unknown stage %q (stages: %v)", name, AllStages)
+	return nil, fmt.Errorf("stage %q is declared but not built", spec.Name)
 }
 
 // Runner builds the stream runner of one stage.
 func (a *App) Runner(name string) (*stream.Runner, error) {
-	st, err := a.newStage(name)
+	spec, ok := a.topology.Stage(name)
+	if !ok {
+		return nil, fmt.Errorf("unknown stage %q (stages: %v)", name, a.topology.StageNames())
+	}
+	st, err := a.newStage(spec)
 	if err != nil {
 		return nil, err
 	}
-	group := a.cfg.GroupPrefix + "-" + name
+	group := spec.Group
 	return stream.New(stream.Config{
 		Name:            name,
 		Brokers:         a.cfg.KafkaBrokers,
 		Group:           group,
-		Topics:          st.InputTopics(),
+		Topics:          spec.InputTopics(),
 		TransactionalID: group + "-" + a.cfg.Instance,
 		// Static membership: a restarted replica takes its partitions back
 		// at once instead of after a session timeout and a rebalance.
@@ -236,9 +249,6 @@ func (a *App) Run(ctx context.Context, stages []string, extra map[string]http.Ha
 	ready := []obs.ReadyCheck{{Name: "redis", Check: redisReady(a.rdb)}}
 	var runners []*stream.Runner
 	for _, name := range stages {
-		if !slices.Contains(AllStages, name) {
-			return fmt.Errorf("unknown stage %q (stages: %v)", name, AllStages)
-		}
 		r, err := a.Runner(name)
 		if err != nil {
 			return err
@@ -265,17 +275,14 @@ func (a *App) Run(ctx context.Context, stages []string, extra map[string]http.Ha
 	return g.Wait()
 }
 
-// Inputs returns every stage's group and input topics, in pipeline order.
-func (a *App) Inputs() ([]kafkaops.GroupInputs, error) {
-	var out []kafkaops.GroupInputs
-	for _, name := range AllStages {
-		st, err := a.newStage(name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, kafkaops.GroupInputs{Group: a.cfg.GroupPrefix + "-" + name, Topics: st.InputTopics()})
+// Inputs returns every stream stage's group and input topics, in pipeline
+// order, as the topology declares them.
+func (a *App) Inputs() []kafkaops.GroupInputs {
+	out := make([]kafkaops.GroupInputs, 0, len(a.topology.Stages))
+	for _, s := range a.topology.Stages {
+		out = append(out, kafkaops.GroupInputs{Group: s.Group, Topics: s.InputTopics()})
 	}
-	return out, nil
+	return out
 }
 
 // newDashboard builds the dashboard server and its listener.

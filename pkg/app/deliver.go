@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 	_ "time/tzdata" // delivery windows name time zones; slim images have no zoneinfo
 
@@ -71,7 +70,12 @@ func RunDeliver(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(rules.Systems(), dc.System) {
+	topo, err := topologyOf(cfg, rules.Systems())
+	if err != nil {
+		return err
+	}
+	spec, ok := topo.Loader(dc.System)
+	if !ok {
 		return fmt.Errorf("config: %s=%q is not a system of the rules (%v)", EnvDeliverSystem, dc.System, rules.Systems())
 	}
 	log, err := obs.NewLogger(cfg.LogLevel, false)
@@ -93,14 +97,13 @@ func RunDeliver(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	group := cfg.GroupPrefix + "-deliver-" + dc.System
 	loader, err := deliver.New(deliver.Config{
 		System:         dc.System,
 		Brokers:        cfg.KafkaBrokers,
-		Group:          group,
-		Topic:          cfg.Topics.Sink(dc.System),
-		KickOutTopic:   cfg.Topics.KickOuts,
-		InstanceID:     group + "-" + cfg.Instance,
+		Group:          spec.Group,
+		Topic:          spec.Inputs[0].Topic,
+		KickOutTopic:   topo.Topics.KickOuts,
+		InstanceID:     spec.Group + "-" + cfg.Instance,
 		Schedule:       dc.Schedule,
 		SessionTimeout: cfg.SessionTimeout,
 	}, inbox, codec, log.Named("deliver"), reg, nil, kopts...)

@@ -65,17 +65,48 @@ func newDecoders(cfg Config, codec *avrocodec.Codec) (map[string]ingest.Decoder,
 	}, nil
 }
 
-func newIngest(cfg Config, codec *avrocodec.Codec, m *pipeline.Metrics) (*ingest.Stage, error) {
+// topologyOf declares the pipeline of cfg, with one sink topic per target
+// system, and refuses one that cannot work (say, a source topic named like
+// one of the pipeline's own).
+func topologyOf(cfg Config, targets []string) (pipeline.Topology, error) {
+	topo := pipeline.NewTopology(pipeline.TopologyConfig{
+		Topics:      cfg.Topics,
+		GroupPrefix: cfg.GroupPrefix,
+		Sources:     pipeline.DefaultSources(cfg.Topics, cfg.OfflineSystem, cfg.OnlineSystem),
+		Targets:     targets,
+	})
+	if err := topo.Validate(); err != nil {
+		return pipeline.Topology{}, fmt.Errorf("topology: %w", err)
+	}
+	return topo, nil
+}
+
+// TopologyOf returns the topology of cfg, its target systems read from the
+// configured rules, without building the stages.
+func TopologyOf(cfg Config) (pipeline.Topology, error) {
+	systems, err := RuleSystems(cfg)
+	if err != nil {
+		return pipeline.Topology{}, err
+	}
+	return topologyOf(cfg, systems)
+}
+
+// newIngest builds the ingest stage of spec: each input topic is decoded in
+// the format the topology gives it (the replay topic's records name theirs).
+func newIngest(cfg Config, spec pipeline.Stage, codec *avrocodec.Codec, m *pipeline.Metrics) (*ingest.Stage, error) {
 	decoders, err := newDecoders(cfg, codec)
 	if err != nil {
 		return nil, err
 	}
+	formats := map[string]string{}
+	for _, in := range spec.Inputs {
+		if in.Format != pipeline.FormatPerRecord {
+			formats[in.Topic] = in.Format
+		}
+	}
 	return ingest.New(ingest.Config{
-		Topics: cfg.Topics,
-		Formats: map[string]string{
-			cfg.Topics.OfflineCDC:   pipeline.FormatDebezium,
-			cfg.Topics.OnlineEvents: pipeline.FormatOnline,
-		},
+		Topics:     cfg.Topics,
+		Formats:    formats,
 		Decoders:   decoders,
 		Canonical:  canonicalizer(cfg.DefaultRegion),
 		MaxReplays: cfg.MaxReplays,

@@ -23,24 +23,15 @@ import (
 // format and system it came from, what it decodes to, and how it is put
 // back on the replay topic. Nothing here talks to Redis or Kafka.
 
-// Sources tells where the pipeline's inputs come from.
+// Sources is the pipeline's topology as the dashboard reads it: which
+// format (and which outside system) the records of each topic have.
 type Sources struct {
-	Topics pipeline.Topics
-	// OfflineSystem and OnlineSystem name the systems whose records arrive
-	// on the offline CDC and online events topics.
-	OfflineSystem string
-	OnlineSystem  string
+	pipeline.Topology
 }
 
 func (s Sources) withDefaults() Sources {
-	if s.Topics == (pipeline.Topics{}) {
-		s.Topics = pipeline.DefaultTopics()
-	}
-	if s.OfflineSystem == "" {
-		s.OfflineSystem = "offline"
-	}
-	if s.OnlineSystem == "" {
-		s.OnlineSystem = "online"
+	if len(s.Stages) == 0 {
+		s.Topology = pipeline.DefaultTopology()
 	}
 	return s
 }
@@ -52,63 +43,51 @@ type Codec interface {
 	DecodeMatched([]byte) (contact.Matched, error)
 }
 
-// formatMatched marks a kick-out read from the matched topic: its value is
-// a MatchedChange, replayed as the ContactChange it carries.
-const formatMatched = "matchedchange-avro"
-
 // HeaderReviewID names the review item an approved change comes from.
 const HeaderReviewID = "cs-review-id"
 
 // origin is where a kick-out's record came from and how it goes back.
 type origin struct {
-	Format      string // a pipeline.Format* or formatMatched; "" when unknown
+	Format      string // a replayable pipeline.Format*; "" when unknown or not replayable
+	System      string // the outside system of a source topic's record
 	SourceTopic string // the input topic of the first attempt
 	// NotReplayable says why the record cannot be replayed ("" when it can).
 	NotReplayable string
 }
 
 func originOf(src Sources, ko contact.KickOut) origin {
-	t := src.Topics
 	o := origin{SourceTopic: ko.Topic}
-	if ko.Topic == t.Replay {
+	in, _ := src.FormatOf(ko.Topic)
+	o.Format, o.System = in.Format, in.System
+	if in.Format == pipeline.FormatPerRecord {
 		if st := header(ko.Headers, pipeline.HeaderSourceTopic); st != "" {
 			o.SourceTopic = st
 		}
-	}
-	switch ko.Topic {
-	case t.OfflineCDC:
-		o.Format = pipeline.FormatDebezium
-	case t.OnlineEvents:
-		o.Format = pipeline.FormatOnline
-	case t.Changes:
-		o.Format = pipeline.FormatChange
-	case t.Matched:
-		o.Format = formatMatched
-	case t.Replay:
 		o.Format = header(ko.Headers, pipeline.HeaderFormat)
-		if !knownFormat(o.Format) {
+		if !pipeline.Replayable(o.Format) {
 			// A replay without a usable format header: fall back to the
 			// format of the topic it first came from.
 			o.Format = ""
-			if o.SourceTopic != t.Replay {
-				o.Format = originOf(src, contact.KickOut{Topic: o.SourceTopic}).Format
+			if o.SourceTopic != ko.Topic {
+				first := originOf(src, contact.KickOut{Topic: o.SourceTopic})
+				o.Format, o.System = first.Format, first.System
 			}
 		}
 	}
-	if o.Format == "" {
+	if !pipeline.Replayable(o.Format) {
+		o.Format = ""
 		o.NotReplayable = fmt.Sprintf("records read from topic %q cannot be replayed: their format is not known", ko.Topic)
-		if ko.Topic == t.KickOuts || ko.Topic == t.Review {
+		if in.Format == pipeline.FormatKickOut || in.Format == pipeline.FormatReview {
 			o.NotReplayable = "this is an unreadable kick-out or review record of the collector itself; it cannot be replayed"
 		}
 	}
 	return o
 }
 
-func knownFormat(f string) bool {
-	return f == pipeline.FormatDebezium || f == pipeline.FormatOnline || f == pipeline.FormatChange || f == formatMatched
+func isJSONFormat(f string) bool {
+	spec, ok := pipeline.Spec(f)
+	return ok && spec.Encoding == pipeline.EncodingJSON
 }
-
-func isJSONFormat(f string) bool { return f == pipeline.FormatDebezium || f == pipeline.FormatOnline }
 
 func header(hs []contact.Header, key string) string {
 	for _, h := range hs {
@@ -128,7 +107,7 @@ func FormatLabel(format string) string {
 		return "Online event (JSON)"
 	case pipeline.FormatChange:
 		return "Canonical contact change (Avro)"
-	case formatMatched:
+	case pipeline.FormatMatched:
 		return "Matched contact change (Avro)"
 	}
 	return "Unknown format"
@@ -140,7 +119,7 @@ func decodeChange(codec Codec, format string, value []byte) (contact.Change, *co
 	case pipeline.FormatChange:
 		c, err := codec.DecodeChange(value)
 		return c, nil, err
-	case formatMatched:
+	case pipeline.FormatMatched:
 		m, err := codec.DecodeMatched(value)
 		if err != nil {
 			return contact.Change{}, nil, err
@@ -164,12 +143,12 @@ func factsOf(src Sources, codec Codec, ko contact.KickOut) redisstore.KickOutFac
 	o := originOf(src, ko)
 	switch o.Format {
 	case pipeline.FormatDebezium:
-		f.System = src.OfflineSystem
+		f.System = o.System
 		if id := debeziumRecordID(ko.Value); id != "" && f.RecordID == "" {
 			f.RecordID = id
 		}
 	case pipeline.FormatOnline:
-		f.System = src.OnlineSystem
+		f.System = o.System
 		var ev struct {
 			System  string `json:"system"`
 			Contact struct {
@@ -184,7 +163,7 @@ func factsOf(src Sources, codec Codec, ko contact.KickOut) redisstore.KickOutFac
 				f.RecordID = id
 			}
 		}
-	case pipeline.FormatChange, formatMatched:
+	case pipeline.FormatChange, pipeline.FormatMatched:
 		if codec == nil {
 			break
 		}
@@ -380,7 +359,7 @@ func decodedOf(codec Codec, decode DecodeFunc, o origin, ko contact.KickOut) Dec
 				d.Changes = append(d.Changes, changeToJSON(c))
 			}
 		}
-	case o.Format == pipeline.FormatChange || o.Format == formatMatched:
+	case o.Format == pipeline.FormatChange || o.Format == pipeline.FormatMatched:
 		c, m, err := decodeChange(codec, o.Format, ko.Value)
 		if err != nil {
 			d.DecodeError = err.Error()
@@ -428,7 +407,7 @@ func editableOf(codec Codec, o origin, ko contact.KickOut) (kind, text string) {
 			return EditRawJSON, string(pretty)
 		}
 		return EditRawJSON, string(ko.Value)
-	case o.Format == pipeline.FormatChange || o.Format == formatMatched:
+	case o.Format == pipeline.FormatChange || o.Format == pipeline.FormatMatched:
 		c, _, err := decodeChange(codec, o.Format, ko.Value)
 		if err != nil {
 			return "", ""

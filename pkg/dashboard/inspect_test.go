@@ -38,7 +38,7 @@ func TestOriginOf(t *testing.T) {
 		{"offline cdc", contact.KickOut{Topic: tp.OfflineCDC}, pipeline.FormatDebezium, tp.OfflineCDC, true},
 		{"online event", contact.KickOut{Topic: tp.OnlineEvents}, pipeline.FormatOnline, tp.OnlineEvents, true},
 		{"matcher", contact.KickOut{Topic: tp.Changes}, pipeline.FormatChange, tp.Changes, true},
-		{"router", contact.KickOut{Topic: tp.Matched}, formatMatched, tp.Matched, true},
+		{"router", contact.KickOut{Topic: tp.Matched}, pipeline.FormatMatched, tp.Matched, true},
 		{"replay keeps its format and first topic", contact.KickOut{Topic: tp.Replay,
 			Headers: hdr(pipeline.HeaderFormat, pipeline.FormatOnline, pipeline.HeaderSourceTopic, tp.OnlineEvents)},
 			pipeline.FormatOnline, tp.OnlineEvents, true},

@@ -101,10 +101,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := kafkaops.EnsureTopics(ctx, brokers, a.Topics(), cfg.Partitions, 1); err != nil {
 		return err
 	}
-	inputs, err := a.Inputs()
-	if err != nil {
-		return err
-	}
+	inputs := a.Inputs()
 
 	runCtx, stopPipeline := context.WithCancel(ctx)
 	defer stopPipeline()

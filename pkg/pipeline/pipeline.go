@@ -1,6 +1,6 @@
-// Package pipeline holds what the four stages share: topic names, record
-// headers, and the construction of kick-outs. Each stage lives in its own
-// sub-package and is a stream.Processor.
+// Package pipeline holds what the four stages share: topic names, the
+// topology (topology.go), record headers, and the construction of kick-outs.
+// Each stage lives in its own sub-package and is a stream.Processor.
 package pipeline
 
 import (
@@ -15,7 +15,8 @@ import (
 	"github.com/contactsync/contactsync/pkg/contact"
 )
 
-// Topics names every topic of the pipeline. Defaults are in DefaultTopics.
+// Topics names every topic of the pipeline. Defaults are in DefaultTopics;
+// which stage reads and writes which is the Topology's business.
 type Topics struct {
 	OfflineCDC   string // Debezium change events from the offline system of record
 	OnlineEvents string // webhook events (contacts, gifts) from online systems
@@ -44,15 +45,6 @@ func DefaultTopics() Topics {
 // Sink returns the sink topic of a target system.
 func (t Topics) Sink(system string) string { return t.SinkPrefix + system }
 
-// All returns every topic, with one sink topic per given system.
-func (t Topics) All(systems []string) []string {
-	all := []string{t.OfflineCDC, t.OnlineEvents, t.Replay, t.Changes, t.Matched, t.KickOuts, t.Review}
-	for _, s := range systems {
-		all = append(all, t.Sink(s))
-	}
-	return all
-}
-
 // Record headers set or read by the stages.
 const (
 	// HeaderFormat tells ingest how to decode a replayed record:
@@ -68,13 +60,6 @@ const (
 	HeaderSourceTopic = "cs-source-topic"
 	// HeaderSchema names the Avro schema of the value.
 	HeaderSchema = "cs-schema"
-)
-
-// Input formats for HeaderFormat.
-const (
-	FormatDebezium = "debezium-json"
-	FormatOnline   = "online-json"
-	FormatChange   = "contactchange-avro"
 )
 
 // Header returns the value of the first header called key.

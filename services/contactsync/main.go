@@ -51,14 +51,7 @@ from the environment (contactsync env lists it). Every command answers --help.`,
 			Args:  cli.NoArgs,
 			RunE:  func(cmd *cobra.Command, _ []string) error { return app.RunDeliver(cmd.Context(), getenv) },
 		},
-		&cobra.Command{
-			Use:   "topics",
-			Short: "create the pipeline's topics (idempotent) and print their names",
-			Args:  cli.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return createTopics(cmd.Context(), getenv, cmd.OutOrStdout())
-			},
-		},
+		topicsCommand(getenv),
 		rulesCommand(),
 		dashboard.Command(kickoutDeps(getenv)),
 		matchCommand(),
@@ -115,27 +108,46 @@ func matchCommand() *cobra.Command {
 	return cmd
 }
 
-func createTopics(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func topicsCommand(getenv func(string) string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "topics [--list]",
+		Short: "create the pipeline's topics (idempotent) and list them stage by stage",
+		Long: `topics creates every topic of the pipeline's topology that does not exist yet
+(existing ones are left as they are), then lists the topology stage by stage:
+each stage's consumer group, the topics it reads in which format, and the
+topics it writes. With --list it only lists, creating nothing.`,
+		Args: cli.NoArgs,
+	}
+	list := cmd.Flags().Bool("list", false, "only list the topology; create nothing")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return createTopics(cmd.Context(), getenv, *list, cmd.OutOrStdout())
+	}
+	return cmd
+}
+
+// createTopics creates every topic of the topology (unless listOnly) and
+// lists the topology stage by stage.
+func createTopics(ctx context.Context, getenv func(string) string, listOnly bool, stdout io.Writer) error {
 	cfg, err := app.ConfigFromEnv(getenv)
 	if err != nil {
 		return err
 	}
-	systems, err := app.RuleSystems(cfg)
+	topo, err := app.TopologyOf(cfg)
 	if err != nil {
 		return err
 	}
-	topics := cfg.Topics.All(systems)
-	kopts, err := app.KafkaOptions(cfg)
-	if err != nil {
-		return err
+	if !listOnly {
+		kopts, err := app.KafkaOptions(cfg)
+		if err != nil {
+			return err
+		}
+		topics := topo.AllTopics()
+		if err := kafkaops.EnsureTopics(ctx, cfg.KafkaBrokers, topics, cfg.Partitions, -1, kopts...); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d topics exist (created with %d partitions where missing):\n\n", len(topics), cfg.Partitions)
 	}
-	if err := kafkaops.EnsureTopics(ctx, cfg.KafkaBrokers, topics, cfg.Partitions, -1, kopts...); err != nil {
-		return err
-	}
-	for _, t := range topics {
-		fmt.Fprintln(stdout, t)
-	}
-	return nil
+	return topo.WriteText(stdout)
 }
 
 // kickoutDeps opens the kick-out store and a Kafka producer (for replays)

@@ -66,7 +66,8 @@ func NewEnv(t testing.TB) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	src := dashboard.Sources{Topics: topics, OfflineSystem: "offline", OnlineSystem: "online"}
+	src := dashboard.Sources{Topology: pipeline.NewTopology(pipeline.TopologyConfig{Topics: topics, GroupPrefix: prefix,
+		Sources: pipeline.DefaultSources(topics, "offline", "online"), Targets: []string{"offline", "online"}})}
 	q := redisstore.NewQueue(rdb, redisstore.Keys{Prefix: prefix}, codec, 0,
 		redisstore.WithFacts(dashboard.Facts(src, codec)))
 	return &Env{
