@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 
+	"github.com/contactsync/contactsync/pkg/backoff"
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/window"
@@ -245,20 +246,18 @@ func (l *Loader) deliver(ctx context.Context, cl *kgo.Client, recs []*kgo.Record
 		batch = append(batch, Delivery{Record: s, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
 	}
 	work := context.WithoutCancel(ctx)
-	backoff := time.Second
+	pause := &backoff.Backoff{Min: time.Second, Max: l.cfg.BackoffMax, After: l.clock.After}
 	for {
 		err := l.apply(work, cl, batch, &kickOuts)
 		if err == nil {
 			break
 		}
 		l.metrics.failures.Inc()
-		l.log.Warn("delivery failed; retrying the batch", zap.Int("records", len(recs)), zap.Duration("backoff", backoff), zap.Error(err))
-		select {
-		case <-ctx.Done():
+		d := pause.Next()
+		l.log.Warn("delivery failed; retrying the batch", zap.Int("records", len(recs)), zap.Duration("backoff", d), zap.Error(err))
+		if !pause.Sleep(ctx, d) {
 			return nil // not committed: the next run redelivers, the store skips what it has
-		case <-time.After(backoff): // pacing retries of a sick target, not synchronisation
 		}
-		backoff = min(2*backoff, l.cfg.BackoffMax)
 	}
 	if err := cl.CommitRecords(work, recs...); err != nil {
 		// Harmless beyond redelivery: the store skips event ids it has.

@@ -3,6 +3,7 @@ package deliver_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -189,5 +190,99 @@ func TestWindowedDeliveryIntoPostgres(t *testing.T) {
 	}
 	if after, err := inbox.Pending(ctx); err != nil || len(after) != 3 {
 		t.Errorf("after a full redelivery the inbox holds %v (err %v), want the same 3 rows", after, err)
+	}
+}
+
+// flakyStore refuses its first batch, then takes every batch.
+type flakyStore struct {
+	mu       sync.Mutex
+	refused  bool
+	received []string
+}
+
+func (s *flakyStore) Apply(_ context.Context, batch []deliver.Delivery) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.refused {
+		s.refused = true
+		return 0, errors.New("target is down")
+	}
+	for _, d := range batch {
+		s.received = append(s.received, d.Record.EventID)
+	}
+	return len(batch), nil
+}
+
+func (s *flakyStore) got() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.received)
+}
+
+// A batch the target refuses is retried after a pause waited on the
+// loader's own clock (so a test, or a simulated night, decides when it ends),
+// not on the wall clock.
+func TestRefusedBatchRetriesOnTheLoadersClock(t *testing.T) {
+	brokers, _ := testenv.Kafka(t)
+	ctx := testenv.Context(t, 2*time.Minute)
+	codec, err := avrocodec.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sinkTopic, kickOutTopic := testenv.Unique("deliver-retry-sink"), testenv.Unique("deliver-retry-ko")
+	if err := kafkaops.EnsureTopics(ctx, brokers, []string{sinkTopic, kickOutTopic}, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	val, err := codec.EncodeSink(contact.SinkRecord{EventID: "ev-1", PersonID: "p-1", TargetSystem: "offline",
+		Entity: contact.EntityContact, Op: contact.SinkUpdate, TargetRecordID: "OFF-1", Set: contact.Values{contact.Locality: "York"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := prod.ProduceSync(ctx, &kgo.Record{Topic: sinkTopic, Key: []byte("p-1"), Value: val}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	always, err := window.Parse("always", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), waiting: make(chan chan time.Time, 1)}
+	store := &flakyStore{}
+	group := testenv.Unique("deliver-retry")
+	l, err := deliver.New(deliver.Config{System: "offline", Brokers: brokers, Group: group, Topic: sinkTopic,
+		KickOutTopic: kickOutTopic, Schedule: always, SessionTimeout: 6 * time.Second},
+		store, codec, zaptest.NewLogger(t), nil, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- l.Run(runCtx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	var wake chan time.Time
+	select {
+	case wake = <-clock.waiting: // the refused batch waits on the loader's clock
+	case <-time.After(20 * time.Second): // deadline
+		t.Fatal("after a refused batch the loader never waited on its clock (did it pause on the wall clock?)")
+	}
+	if got := store.got(); len(got) != 0 {
+		t.Fatalf("before the pause ended the store holds %v", got)
+	}
+	wake <- clock.Now()
+	if err := kafkaops.WaitIdle(ctx, brokers, []kafkaops.GroupInputs{{Group: group, Topics: []string{sinkTopic}}}); err != nil {
+		t.Fatalf("the retried batch was not delivered: %v", err)
+	}
+	if got := store.got(); !slices.Equal(got, []string{"ev-1"}) {
+		t.Errorf("store holds %v, want [ev-1] once", got)
 	}
 }

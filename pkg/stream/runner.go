@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 
+	"github.com/contactsync/contactsync/pkg/backoff"
 	"github.com/contactsync/contactsync/pkg/failpoint"
 )
 
@@ -189,7 +190,7 @@ func (r *Runner) Ready(ctx context.Context) error {
 // fails for good (e.g. fenced) is replaced after a backoff; Run returns only
 // on shutdown.
 func (r *Runner) Run(ctx context.Context) error {
-	backoff := newBackoff(r.cfg.BackoffMin, r.cfg.BackoffMax)
+	pause := backoff.New(r.cfg.BackoffMin, r.cfg.BackoffMax)
 	for {
 		err := r.runSession(ctx)
 		if ctx.Err() != nil {
@@ -197,7 +198,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		r.metrics.sessionRestarts.Inc()
 		r.log.Warn("kafka session ended; starting a new one", zap.Error(err))
-		if !backoff.wait(ctx) {
+		if !pause.Wait(ctx) {
 			return nil
 		}
 	}
@@ -223,7 +224,7 @@ func (r *Runner) runSession(ctx context.Context) error {
 		}
 	}()
 
-	backoff := newBackoff(r.cfg.BackoffMin, r.cfg.BackoffMax)
+	pause := backoff.New(r.cfg.BackoffMin, r.cfg.BackoffMax)
 	for {
 		fetches := sess.PollRecords(ctx, r.cfg.MaxPollRecords)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -249,12 +250,12 @@ func (r *Runner) runSession(ctx context.Context) error {
 			return err
 		}
 		if committed {
-			backoff.reset()
+			pause.Reset()
 			continue
 		}
 		// Aborted: the session rewound to the committed offsets and the
 		// same records come again. Back off so a sick dependency can heal.
-		if !backoff.wait(ctx) {
+		if !pause.Wait(ctx) {
 			return ctx.Err()
 		}
 	}
@@ -325,26 +326,4 @@ func (r *Runner) transact(ctx context.Context, sess *kgo.GroupTransactSession, b
 	r.metrics.committed.Inc()
 	r.metrics.recordsOut.Add(float64(len(out)))
 	return true, nil
-}
-
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func newBackoff(lo, hi time.Duration) *backoff { return &backoff{min: lo, max: hi, cur: lo} }
-
-func (b *backoff) reset() { b.cur = b.min }
-
-// wait sleeps for the current backoff (doubling it) and reports false if ctx
-// ended first. Waiting here paces retries; it is not synchronisation.
-func (b *backoff) wait(ctx context.Context) bool {
-	t := time.NewTimer(b.cur)
-	defer t.Stop()
-	b.cur = min(b.cur*2, b.max)
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
