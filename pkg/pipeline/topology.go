@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/contactsync/contactsync/schemas"
 )
 
 // The topology is declared here once, as data: which stage reads which
@@ -53,17 +55,17 @@ const (
 // FormatSpec says how records of a format are encoded.
 type FormatSpec struct {
 	Encoding string
-	Schema   string // Avro formats: the record schema (schemas.*)
+	Schema   string // Avro formats: the record schema (schemas.ContactChange...)
 }
 
 var formatSpecs = map[string]FormatSpec{
 	FormatDebezium: {Encoding: EncodingJSON},
 	FormatOnline:   {Encoding: EncodingJSON},
-	FormatChange:   {Encoding: EncodingAvro, Schema: "ContactChange"},
-	FormatMatched:  {Encoding: EncodingAvro, Schema: "MatchedChange"},
-	FormatSink:     {Encoding: EncodingAvro, Schema: "SinkRecord"},
-	FormatKickOut:  {Encoding: EncodingAvro, Schema: "KickOut"},
-	FormatReview:   {Encoding: EncodingAvro, Schema: "ReviewItem"},
+	FormatChange:   {Encoding: EncodingAvro, Schema: schemas.ContactChange},
+	FormatMatched:  {Encoding: EncodingAvro, Schema: schemas.MatchedChange},
+	FormatSink:     {Encoding: EncodingAvro, Schema: schemas.SinkRecord},
+	FormatKickOut:  {Encoding: EncodingAvro, Schema: schemas.KickOut},
+	FormatReview:   {Encoding: EncodingAvro, Schema: schemas.ReviewItem},
 }
 
 // Spec returns how records of format are encoded; false for an unknown

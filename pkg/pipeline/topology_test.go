@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/contactsync/contactsync/schemas"
 )
 
 func TestDefaultTopology(t *testing.T) {
@@ -216,5 +218,24 @@ func TestWriteTextAndMermaidNameEveryTopic(t *testing.T) {
 		if !strings.Contains(text.String(), n.Name+" (") {
 			t.Errorf("text listing lacks stage %s", n.Name)
 		}
+	}
+}
+
+func TestEveryFormatHasAnEncoding(t *testing.T) {
+	for _, format := range []string{FormatDebezium, FormatOnline, FormatChange, FormatMatched, FormatSink, FormatKickOut, FormatReview} {
+		spec, ok := Spec(format)
+		switch {
+		case !ok:
+			t.Errorf("%s has no spec", format)
+		case spec.Encoding == EncodingAvro:
+			if _, err := schemas.Resolve(spec.Schema); err != nil {
+				t.Errorf("%s: schema %q: %v", format, spec.Schema, err)
+			}
+		case spec.Encoding != EncodingJSON:
+			t.Errorf("%s: encoding %q", format, spec.Encoding)
+		}
+	}
+	if _, ok := Spec(FormatPerRecord); ok {
+		t.Error("per-record has a spec of its own")
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // StageName is the stage's name in logs and metrics.
-const StageName = "collector"
+const StageName = pipeline.StageCollector
 
 // Store keeps kick-outs and review items. Saving the same item twice (a
 // redone batch) must leave one item.

@@ -18,7 +18,7 @@ import (
 )
 
 // StageName is the stage's name in logs, metrics and kick-outs.
-const StageName = "ingest"
+const StageName = pipeline.StageIngest
 
 // Decoder turns one input record into canonical changes.
 type Decoder func(r *kgo.Record) ([]contact.Change, error)

@@ -16,7 +16,7 @@ import (
 )
 
 // StageName is the stage's name in logs, metrics and kick-outs.
-const StageName = "matcher"
+const StageName = pipeline.StageMatcher
 
 // Resolution is the identity index's answer for one change.
 type Resolution struct {

@@ -18,7 +18,7 @@ import (
 )
 
 // StageName is the stage's name in logs, metrics and kick-outs.
-const StageName = "router"
+const StageName = pipeline.StageRouter
 
 // Verdict is the rules engine's answer for one change.
 type Verdict struct {
