@@ -509,9 +509,9 @@ var onlineCases = []onlineCase{
 			Cleared: allAdr},
 	},
 	{
-		name:  "self-service origin, event system",
-		value: `{"event_id":"e","type":"contact.updated","system":"shop","origin":"self_service","occurred_at":"2026-11-02T09:00:00.5Z","contact":{"id":"w"}}`,
-		want: &contact.Change{EventID: "e", SourceSystem: "shop", SourceRecordID: "w", Origin: contact.OriginSelfService, Op: contact.OpUpsert,
+		name:  "self-service origin, the source's own system named",
+		value: `{"event_id":"e","type":"contact.updated","system":"online","origin":"self_service","occurred_at":"2026-11-02T09:00:00.5Z","contact":{"id":"w"}}`,
+		want: &contact.Change{EventID: "e", SourceSystem: "online", SourceRecordID: "w", Origin: contact.OriginSelfService, Op: contact.OpUpsert,
 			SourceTime: at.Add(500 * time.Millisecond)},
 	},
 	{name: "two-decimal currency", value: giftEvent(`"amount":"12.5","currency":"EUR"`), want: withGift(contact.Gift{GiftID: "g-1", AmountMinor: 1250, Currency: "EUR", ReceivedAt: at})},
@@ -575,6 +575,8 @@ var onlineCases = []onlineCase{
 	{name: "event id a number", value: `{"event_id":5,"type":"contact.created","occurred_at":"2026-11-02T09:00:00Z","contact":{"id":"w"}}`, reason: ReasonField},
 	{name: "system a number", value: `{"event_id":"e","system":1,"type":"contact.created","occurred_at":"2026-11-02T09:00:00Z","contact":{"id":"w"}}`, reason: ReasonField},
 	{name: "origin a number", value: `{"event_id":"e","origin":1,"type":"contact.created","occurred_at":"2026-11-02T09:00:00Z","contact":{"id":"w"}}`, reason: ReasonField},
+	{name: "another system named", value: `{"event_id":"e","type":"contact.updated","system":"shop","occurred_at":"2026-11-02T09:00:00Z","contact":{"id":"w"}}`, reason: ReasonSystem},
+	{name: "admin origin from an untrusted source", value: `{"event_id":"e","type":"contact.updated","origin":"admin","occurred_at":"2026-11-02T09:00:00Z","contact":{"id":"w"}}`, reason: ReasonOrigin},
 	{name: "unknown type", value: `{"event_id":"e","type":"order.shipped"}`, reason: ReasonEvent},
 	{name: "type not a string", value: `{"event_id":"e","type":["contact.created"]}`, reason: ReasonEvent},
 	{name: "no type", value: `{"event_id":"e"}`, reason: ReasonEvent},
@@ -605,7 +607,10 @@ func TestOnline(t *testing.T) {
 }
 
 func TestOnlineOrigins(t *testing.T) {
-	o := newOnline(t)
+	o, err := NewOnline(OnlineConfig{System: "online", TrustedOrigins: PrivilegedOrigins})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, origin := range []contact.Origin{contact.OriginAdmin, contact.OriginSelfService, contact.OriginAPI,
 		contact.OriginNCOA, contact.OriginImport, contact.OriginSync, contact.OriginUnknown} {
 		got, err := o.Decode(nil, []byte(`{"event_id":"e","type":"contact.updated","origin":"`+string(origin)+`","occurred_at":"2026-11-02T09:00:00Z","contact":{"id":"w"}}`))

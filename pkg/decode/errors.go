@@ -18,7 +18,8 @@ const (
 	ReasonEvent     = "decode.event"    // JSON, but not a usable online event
 	ReasonMissingID = "validate.missing_id"
 	ReasonEventID   = "validate.event_id"
-	ReasonSystem    = "validate.system" // no source system (only a hand-built change)
+	ReasonSystem    = "validate.system" // no system, one not in the rules, or not the one the source is bound to
+	ReasonID        = "validate.id"     // an id with control characters, broken UTF-8, or too long
 	ReasonTime      = "validate.time"
 	ReasonField     = "validate.field"
 	ReasonGift      = "validate.gift"

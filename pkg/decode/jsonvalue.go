@@ -14,6 +14,9 @@ import (
 	"unicode/utf8"
 )
 
+// MaxJSONDepth bounds the nesting of objects and arrays in a JSON input.
+const MaxJSONDepth = 64
+
 // parseObject reads one JSON object, keeping numbers exact (json.Number):
 // money and ids must never pass through float64.
 func parseObject(b []byte) (map[string]any, error) {
@@ -24,6 +27,9 @@ func parseObject(b []byte) (map[string]any, error) {
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, errorf(ReasonJSON, "empty value")
+	}
+	if err := checkJSONShape(b); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -39,6 +45,74 @@ func parseObject(b []byte) (map[string]any, error) {
 		return nil, errorf(ReasonJSON, "top level is %s, not an object", typeName(v))
 	}
 	return m, nil
+}
+
+// checkJSONShape refuses what encoding/json would accept but should not be:
+// nesting deeper than MaxJSONDepth (no event of ours nests more than a few
+// levels; a deep one only costs memory and stack), and an escaped lone
+// UTF-16 surrogate ("\ud800"), which encoding/json silently turns into
+// U+FFFD, changing a value as broken UTF-8 would. A syntax error is left to
+// the decoder to report.
+func checkJSONShape(b []byte) error {
+	depth, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '"':
+				inString = false
+			case '\\':
+				if i+1 < len(b) && b[i+1] == 'u' {
+					n, ok := surrogateEscapes(b[i:])
+					if !ok {
+						return errorf(ReasonJSON, "lone UTF-16 surrogate escape at byte %d", i)
+					}
+					i += n - 1
+					continue
+				}
+				i++ // the escaped character
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			if depth++; depth > MaxJSONDepth {
+				return errorf(ReasonJSON, "nested deeper than %d levels", MaxJSONDepth)
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+// surrogateEscapes reads the \uXXXX escape at the start of b and returns how
+// many bytes it and its pair take; ok is false for a lone surrogate. An
+// escape that is not four hex digits is the decoder's to reject.
+func surrogateEscapes(b []byte) (n int, ok bool) {
+	hex4 := func(b []byte) (rune, bool) {
+		if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(b[2:6]), 16, 16)
+		return rune(v), err == nil
+	}
+	r, valid := hex4(b)
+	switch {
+	case !valid:
+		return 2, true
+	case r >= 0xDC00 && r <= 0xDFFF:
+		return 0, false
+	case r >= 0xD800 && r <= 0xDBFF:
+		low, valid := hex4(b[6:])
+		if !valid || low < 0xDC00 || low > 0xDFFF {
+			return 0, false
+		}
+		return 12, true
+	}
+	return 6, true
 }
 
 // jsonProblem describes a JSON syntax error without echoing the input.

@@ -5,16 +5,31 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/contactsync/contactsync/pkg/contact"
 )
 
-// OnlineConfig configures the online event decoder.
+// OnlineConfig configures the online event decoder of one source (one
+// input topic). The source, not the event, decides who speaks: an event
+// body cannot choose its own system or a privileged origin.
 type OnlineConfig struct {
-	// System names the source when an event has no "system" field.
+	// System is the system the source is bound to. Every event of the
+	// source is that system's; one whose "system" names another is
+	// rejected (ReasonSystem).
 	System string
+	// TrustedOrigins lists the privileged origins (PrivilegedOrigins) the
+	// source may claim. An event claiming one it is not trusted for is
+	// rejected (ReasonOrigin): admin skips review, sync is dropped as an
+	// echo of the sync's own write.
+	TrustedOrigins []contact.Origin
 }
+
+// PrivilegedOrigins are the origins a source must be trusted for: an admin
+// change is not held for review, a sync change is taken for the sync's own
+// write and never propagated.
+var PrivilegedOrigins = []contact.Origin{contact.OriginAdmin, contact.OriginSync}
 
 // Online decodes webhook events of online systems: contact.created,
 // contact.updated and gift.created.
@@ -25,9 +40,23 @@ type Online struct {
 // NewOnline checks cfg.
 func NewOnline(cfg OnlineConfig) (*Online, error) {
 	if cfg.System == "" {
-		return nil, errors.New("online decoder: default system name is empty")
+		return nil, errors.New("online decoder: system name is empty")
 	}
+	if err := CheckID("system name", cfg.System, MaxSystemLength); err != nil {
+		return nil, fmt.Errorf("online decoder: %w", err)
+	}
+	for _, o := range cfg.TrustedOrigins {
+		if !contact.KnownOrigin(o) {
+			return nil, fmt.Errorf("online decoder: unknown trusted origin %q", o)
+		}
+	}
+	cfg.TrustedOrigins = slices.Clone(cfg.TrustedOrigins)
 	return &Online{cfg: cfg}, nil
+}
+
+// mayClaim reports whether the source may send changes of origin o.
+func (o *Online) mayClaim(origin contact.Origin) bool {
+	return !slices.Contains(PrivilegedOrigins, origin) || slices.Contains(o.cfg.TrustedOrigins, origin)
 }
 
 // jsonField maps one key of an online object to its canonical field.
@@ -84,8 +113,8 @@ func (o *Online) Decode(_, value []byte) ([]contact.Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sys != "" {
-		c.SourceSystem = sys
+	if sys != "" && sys != o.cfg.System {
+		return nil, errorf(ReasonSystem, "event names system %s, but its source is bound to %s", token(sys), token(o.cfg.System))
 	}
 	origin, err := optString(ev, "", "origin")
 	if err != nil {
@@ -95,6 +124,9 @@ func (o *Online) Decode(_, value []byte) ([]contact.Change, error) {
 		c.Origin = contact.Origin(origin)
 		if !contact.KnownOrigin(c.Origin) {
 			return nil, errorf(ReasonOrigin, "unknown origin %s", token(origin))
+		}
+		if !o.mayClaim(c.Origin) {
+			return nil, errorf(ReasonOrigin, "origin %s is not accepted from this source (not trusted for it)", token(origin))
 		}
 	}
 	at, err := optString(ev, "", "occurred_at")

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/contactsync/contactsync/pkg/contact"
@@ -15,6 +16,35 @@ var (
 	decimalRE  = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
 )
+
+// Length limits of ids, in bytes. Ids become Kafka keys, Redis keys and
+// log fields; the event id is longer as it is often built from several
+// parts (a Debezium event id holds the system, the position, the table and
+// the record id).
+const (
+	MaxSystemLength   = 64
+	MaxRecordIDLength = 256
+	MaxEventIDLength  = 512
+)
+
+// MaxGiftTextLength bounds a gift's campaign, fund and payment method, in
+// characters.
+const MaxGiftTextLength = 200
+
+// FieldLimits is the maximum length of each canonical field's value, in
+// characters (Unicode code points). No real contact comes near them; they
+// keep a hostile value from costing the matcher's quadratic comparators
+// seconds and from filling every target system. README lists them.
+var FieldLimits = map[contact.Field]int{
+	contact.GivenName: 100, contact.FamilyName: 100, contact.Organisation: 200,
+	contact.Email:        254, // RFC 5321's limit of a forward path
+	contact.Phone:        40,
+	contact.AddressLine1: 200, contact.AddressLine2: 200, contact.Locality: 100, contact.Region: 100,
+	contact.Postcode: 20, contact.Country: 64,
+	contact.DateOfBirth: 10, contact.LastGiftDate: 10, // YYYY-MM-DD
+	contact.DoNotEmail: 5, contact.DoNotMail: 5, contact.DoNotPhone: 5, // "false"
+	contact.GivingTotal: 40,
+}
 
 // Validate checks that a change is complete and every value has its field's
 // kind. It is the contract between ingest and the later stages: whatever
@@ -34,9 +64,27 @@ func Validate(c contact.Change) error {
 	case !plausible(c.SourceTime):
 		return errorf(ReasonTime, "source time missing or out of range")
 	}
+	for _, id := range []struct {
+		what, v string
+		max     int
+	}{{"event id", c.EventID, MaxEventIDLength}, {"source system", c.SourceSystem, MaxSystemLength}, {"record id", c.SourceRecordID, MaxRecordIDLength}} {
+		if err := CheckID(id.what, id.v, id.max); err != nil {
+			return err
+		}
+	}
+	if c.ReferenceSource != "" && (len(c.ReferenceSource) > MaxSystemLength || !cleanID(c.ReferenceSource)) {
+		return errorf(ReasonField, "reference source: control characters or longer than %d bytes", MaxSystemLength)
+	}
 	for _, f := range contact.Fields { // in field order: the same change always fails the same way
 		v, ok := c.Values[f.Name]
-		if ok && !validKind(f.Kind, v) {
+		if !ok {
+			continue
+		}
+		// Length first: the kind checks below are not free on 1 MB.
+		if max := FieldLimits[f.Name]; len(v) > max && utf8.RuneCountInString(v) > max {
+			return errorf(ReasonField, "%s: longer than %d characters", f.Name, max)
+		}
+		if !validKind(f.Kind, v) {
 			return errorf(ReasonField, "%s: not a %s value", f.Name, kindName(f.Kind))
 		}
 	}
@@ -54,6 +102,19 @@ func Validate(c contact.Change) error {
 		}
 	}
 	if g := c.Gift; g != nil {
+		if g.GiftID != "" {
+			if err := CheckID("gift id", g.GiftID, MaxRecordIDLength); err != nil {
+				return err
+			}
+		}
+		for _, t := range []struct{ what, v string }{{"campaign", g.Campaign}, {"fund", g.Fund}, {"payment method", g.PaymentMethod}} {
+			if len(t.v) > MaxGiftTextLength && utf8.RuneCountInString(t.v) > MaxGiftTextLength {
+				return errorf(ReasonGift, "%s: longer than %d characters", t.what, MaxGiftTextLength)
+			}
+			if !utf8.ValidString(t.v) || strings.ContainsRune(t.v, 0) {
+				return errorf(ReasonGift, "%s: not a text value", t.what)
+			}
+		}
 		switch {
 		case g.GiftID == "":
 			return errorf(ReasonGift, "gift id is empty")
@@ -66,6 +127,32 @@ func Validate(c contact.Change) error {
 		}
 	}
 	return nil
+}
+
+// CheckID rejects an id (what names it in the message) that is longer than
+// max bytes, is not UTF-8, or holds a control, format or line-separator
+// character: a newline or a bidi override in an id forges log lines and
+// hides what an operator reads, and no source uses one in an id.
+func CheckID(what, id string, max int) error {
+	if len(id) > max {
+		return errorf(ReasonID, "%s longer than %d bytes", what, max)
+	}
+	if !cleanID(id) {
+		return errorf(ReasonID, "%s has control characters or is not UTF-8", what)
+	}
+	return nil
+}
+
+func cleanID(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return false
+		}
+	}
+	return true
 }
 
 // plausible rejects the zero time and dates no source can mean (a year 0
