@@ -39,9 +39,38 @@ var EmbeddedIDs = map[string]int{
 	ContactChange: 1,
 	MatchedChange: 2,
 	SinkRecord:    3,
-	KickOut:       4,
+	KickOut:       7, // 4 until value_size, value_sha256 and truncated were added (LegacyIDs)
 	ReviewItem:    5,
 	GiftEvent:     6,
+}
+
+//go:embed legacy/*.avsc
+var legacyFiles embed.FS
+
+// LegacyIDs maps the embedded ids of earlier versions of a schema to the
+// schema's name. Records written with one are still read, with the schema
+// they were written with (legacy/<name>.<id>.avsc, self-contained): fields
+// added since take their defaults. Nothing is written with them.
+var LegacyIDs = map[int]string{
+	4: KickOut,
+}
+
+// Legacy returns the text of the earlier schema version with embedded id
+// id, and the name of the schema it is a version of.
+func Legacy(id int) (name, text string, err error) {
+	name, ok := LegacyIDs[id]
+	if !ok {
+		return "", "", fmt.Errorf("no legacy schema with id %d", id)
+	}
+	b, err := legacyFiles.ReadFile(fmt.Sprintf("legacy/%s.%d.avsc", name, id))
+	if err != nil {
+		return "", "", fmt.Errorf("legacy schema %d: %w", id, err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return "", "", fmt.Errorf("legacy schema %d: %w", id, err)
+	}
+	return name, string(b), nil
 }
 
 // Names returns the short names of all embedded schemas, sorted.

@@ -50,6 +50,27 @@ func TestEmbeddedIDsAreUniqueAndNamed(t *testing.T) {
 	}
 }
 
+func TestLegacyIDs(t *testing.T) {
+	for id, name := range LegacyIDs {
+		if now := EmbeddedIDs[name]; now == id {
+			t.Errorf("legacy id %d of %s is still its current id", id, name)
+		}
+		for other, oid := range EmbeddedIDs {
+			if oid == id {
+				t.Errorf("legacy id %d of %s is the current id of %s", id, name, other)
+			}
+		}
+		got, text, err := Legacy(id)
+		if err != nil || got != name {
+			t.Fatalf("Legacy(%d) = %q, %v", id, got, err)
+		}
+		var s struct{ Name string }
+		if err := json.Unmarshal([]byte(text), &s); err != nil || s.Name != name {
+			t.Errorf("legacy schema %d names %q, want %s (%v)", id, s.Name, name, err)
+		}
+	}
+}
+
 func TestResolveUnknown(t *testing.T) {
 	if _, err := Resolve("NoSuchSchema"); err == nil {
 		t.Fatal("want an error for an unknown schema")

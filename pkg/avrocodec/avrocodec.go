@@ -28,7 +28,11 @@ type Codec struct {
 	bounds map[string]*blockBound   // schema name -> its length check
 	ids    map[string]int           // schema name -> wire id
 	names  map[int]string           // wire id -> schema name
-	header sr.ConfluentHeader
+	// writers holds the codecs of earlier versions of a schema, by wire
+	// id: a record is read with the schema it was written with, and the
+	// fields added since take their defaults when it is read.
+	writers map[int]writer
+	header  sr.ConfluentHeader
 }
 
 // Option configures New.
@@ -67,7 +71,8 @@ func New(opts ...Option) (*Codec, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	c := &Codec{codecs: map[string]*goavro.Codec{}, bounds: map[string]*blockBound{}, ids: map[string]int{}, names: map[int]string{}}
+	c := &Codec{codecs: map[string]*goavro.Codec{}, bounds: map[string]*blockBound{}, ids: map[string]int{}, names: map[int]string{},
+		writers: map[int]writer{}}
 	for _, name := range topLevel {
 		text, err := schemas.Resolve(name)
 		if err != nil {
@@ -89,8 +94,64 @@ func New(opts ...Option) (*Codec, error) {
 			id = ss.ID
 		}
 		c.codecs[name], c.ids[name], c.names[id] = codec, id, name
+		if o.registry != nil {
+			if err := c.addRegisteredVersions(o.ctx, o.registry, name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if o.registry == nil {
+		for id := range schemas.LegacyIDs {
+			name, text, err := schemas.Legacy(id)
+			if err != nil {
+				return nil, err
+			}
+			if err := c.addWriter(id, name, text); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return c, nil
+}
+
+// addRegisteredVersions makes the earlier versions of a schema that the
+// registry holds readable.
+func (c *Codec) addRegisteredVersions(ctx context.Context, cl *sr.Client, name string) error {
+	versions, err := cl.Schemas(ctx, schemas.Namespace+"."+name)
+	if err != nil {
+		return fmt.Errorf("versions of schema %s: %w", name, err)
+	}
+	for _, v := range versions {
+		if v.ID == c.ids[name] {
+			continue
+		}
+		if err := c.addWriter(v.ID, name, v.Schema.Schema); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Codec) addWriter(id int, name, text string) error {
+	if _, taken := c.names[id]; taken {
+		return fmt.Errorf("schema id %d of an earlier %s is also the id of %s", id, name, c.names[id])
+	}
+	codec, err := goavro.NewCodec(text)
+	if err != nil {
+		return fmt.Errorf("compile earlier schema %s (id %d): %w", name, id, err)
+	}
+	bound, err := newBlockBound(text)
+	if err != nil {
+		return fmt.Errorf("compile earlier schema %s (id %d): %w", name, id, err)
+	}
+	c.names[id], c.writers[id] = name, writer{codec: codec, bound: bound}
+	return nil
+}
+
+// writer is an earlier version of a schema that records may still carry.
+type writer struct {
+	codec *goavro.Codec
+	bound *blockBound
 }
 
 // SchemaID returns the wire id of a schema name.
@@ -119,10 +180,14 @@ func (c *Codec) decode(name string, b []byte) (map[string]any, error) {
 	if got, ok := c.names[id]; !ok || got != name {
 		return nil, fmt.Errorf("decode %s: schema id %d (%q): %w", name, id, got, ErrWrongSchema)
 	}
-	if err := c.bounds[name].check(body); err != nil {
+	codec, bound := c.codecs[name], c.bounds[name]
+	if w, ok := c.writers[id]; ok {
+		codec, bound = w.codec, w.bound
+	}
+	if err := bound.check(body); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", name, err)
 	}
-	v, rest, err := c.codecs[name].NativeFromBinary(body)
+	v, rest, err := codec.NativeFromBinary(body)
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", name, err)
 	}
@@ -267,6 +332,9 @@ func (c *Codec) EncodeKickOut(k contact.KickOut) ([]byte, error) {
 		"last_seen":         k.LastSeen,
 		"replay_count":      int32(k.ReplayCount),
 		"original_event_id": optional(k.OriginalEventID),
+		"value_size":        map[string]any{"long": k.ValueSize},
+		"value_sha256":      optional(k.ValueSHA256),
+		"truncated":         k.Truncated,
 	})
 }
 
@@ -294,7 +362,14 @@ func (c *Codec) DecodeKickOut(b []byte) (contact.KickOut, error) {
 		LastSeen:        r.time("last_seen"),
 		ReplayCount:     int(r.int64("replay_count")),
 		OriginalEventID: r.optStr("original_event_id"),
+		ValueSHA256:     r.optStr("value_sha256"),
 	}
+	// Absent in records written before they existed: such a value is whole.
+	k.ValueSize = int64(len(k.Value))
+	if n, ok := r.union("value_size").(int64); ok {
+		k.ValueSize = n
+	}
+	k.Truncated, _ = r.m["truncated"].(bool)
 	for _, h := range r.list("headers") {
 		hr := reader{m: asRecord(h)}
 		k.Headers = append(k.Headers, contact.Header{Key: hr.str("key"), Value: hr.bytes("value")})

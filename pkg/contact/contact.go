@@ -257,15 +257,23 @@ type Header struct {
 // KickOut is a record that could not be processed safely. It keeps the raw
 // input so nothing is lost and it can be fixed and replayed.
 type KickOut struct {
-	ID          string
-	Reason      string // a stable code such as "decode.json" or "match.ambiguous"
-	Stage       string
-	Error       string
-	Topic       string
-	Partition   int32
-	Offset      int64
-	Key         []byte
-	Value       []byte
+	ID        string
+	Reason    string // a stable code such as "decode.json" or "match.ambiguous"
+	Stage     string
+	Error     string
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	// Value is the raw input, cut to the configured cap when Truncated.
+	Value []byte
+	// ValueSize and ValueSHA256 (hex) describe the whole original value,
+	// so a truncated one can still be identified and matched to its source.
+	ValueSize   int64
+	ValueSHA256 string
+	// Truncated says Key, Value, Headers, Error or Explanation were cut so
+	// that the kick-out fits in a Kafka record.
+	Truncated   bool
 	Headers     []Header
 	EventID     string
 	PersonID    string

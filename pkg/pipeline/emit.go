@@ -60,12 +60,18 @@ type Output struct {
 	topics  Topics
 	enc     KickOutEncoder
 	metrics *Metrics
-	Records []*kgo.Record
+	// kickOutMax caps the raw value kept in a kick-out.
+	kickOutMax int
+	Records    []*kgo.Record
 }
 
 // NewOutput starts the output of one batch.
-func NewOutput(stage string, topics Topics, enc KickOutEncoder, m *Metrics) *Output {
-	return &Output{stage: stage, topics: topics, enc: enc, metrics: m}
+func NewOutput(stage string, topics Topics, enc KickOutEncoder, m *Metrics, opts ...OutputOption) *Output {
+	o := &Output{stage: stage, topics: topics, enc: enc, metrics: m, kickOutMax: DefaultKickOutMaxBytes}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
 }
 
 // Emit adds an output record.
@@ -74,11 +80,11 @@ func (o *Output) Emit(r *kgo.Record) { o.Records = append(o.Records, r) }
 // KickOut emits the kick-out of input record in. decorate, if not nil, adds
 // stage-specific detail (explanation, person id).
 func (o *Output) KickOut(in *kgo.Record, reason string, cause error, decorate func(*contact.KickOut)) error {
-	ko := KickOutFrom(o.stage, reason, cause, in)
+	ko := kickOutFrom(o.stage, reason, cause, in)
 	if decorate != nil {
 		decorate(&ko)
 	}
-	return o.emitKickOut(ko)
+	return o.emitKickOut(FitKickOut(ko, o.kickOutMax))
 }
 
 func (o *Output) emitKickOut(ko contact.KickOut) error {
@@ -108,3 +114,16 @@ func Guard(fn func() error) (err error) {
 type PanicError struct{ Value string }
 
 func (e *PanicError) Error() string { return "internal error while processing record: " + e.Value }
+
+// OutputOption adjusts an Output.
+type OutputOption func(*Output)
+
+// WithKickOutMaxBytes caps the raw value kept in a kick-out (default
+// DefaultKickOutMaxBytes; see FitKickOut).
+func WithKickOutMaxBytes(n int) OutputOption {
+	return func(o *Output) {
+		if n > 0 {
+			o.kickOutMax = n
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -98,9 +99,14 @@ const (
 )
 
 // KickOutFrom builds the kick-out of input record r that failed in stage
-// for reason. Its id is derived from the input position and the stage, so
-// redoing a batch after a crash yields the same kick-out, not a second one.
+// for reason, fitted to DefaultKickOutMaxBytes. Its id is derived from the
+// input position and the stage, so redoing a batch after a crash yields the
+// same kick-out, not a second one.
 func KickOutFrom(stage, reason string, err error, r *kgo.Record) contact.KickOut {
+	return FitKickOut(kickOutFrom(stage, reason, err, r), DefaultKickOutMaxBytes)
+}
+
+func kickOutFrom(stage, reason string, err error, r *kgo.Record) contact.KickOut {
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d|%d", stage, r.Topic, r.Partition, r.Offset)))
 	headers := make([]contact.Header, 0, len(r.Headers))
 	for _, h := range r.Headers {
@@ -125,6 +131,67 @@ func KickOutFrom(stage, reason string, err error, r *kgo.Record) contact.KickOut
 		ko.OriginalEventID = orig
 	}
 	return ko
+}
+
+// Kick-out size limits. A kick-out must always fit in one Kafka record
+// (franz-go's default batch limit is 1,000,012 bytes, the broker's default
+// message.max.bytes 1,048,588): one that does not can never be produced,
+// and its stage would redo the batch forever.
+const (
+	// DefaultKickOutMaxBytes is the default cap of a kick-out's raw value.
+	DefaultKickOutMaxBytes = 256 << 10
+	// MaxKickOutMaxBytes is the largest cap that still leaves room for the
+	// key, headers and text below in a record.
+	MaxKickOutMaxBytes = 768 << 10
+	// kickOutKeyBytes, kickOutHeaderBytes and kickOutTextBytes bound the
+	// key, all headers together, and the error and explanation texts.
+	kickOutKeyBytes    = 16 << 10
+	kickOutHeaderBytes = 32 << 10
+	kickOutTextBytes   = 16 << 10
+)
+
+// FitKickOut records the size and SHA-256 of the kick-out's value (once: a
+// kick-out fitted again keeps its original's) and cuts the value to
+// maxValue bytes, and the key, headers and texts to their fixed bounds,
+// setting Truncated when anything was cut. The cut is at a byte, not a
+// character: the raw value is bytes, and a record too big to keep whole
+// cannot be replayed as it is anyway.
+func FitKickOut(ko contact.KickOut, maxValue int) contact.KickOut {
+	if maxValue <= 0 || maxValue > MaxKickOutMaxBytes {
+		maxValue = DefaultKickOutMaxBytes
+	}
+	if ko.ValueSHA256 == "" {
+		sum := sha256.Sum256(ko.Value)
+		ko.ValueSize, ko.ValueSHA256 = int64(len(ko.Value)), hex.EncodeToString(sum[:])
+	}
+	cut := func(b []byte, n int) []byte {
+		if len(b) <= n {
+			return b
+		}
+		ko.Truncated = true
+		return b[:n:n]
+	}
+	ko.Value = cut(ko.Value, maxValue)
+	ko.Key = cut(ko.Key, kickOutKeyBytes)
+	ko.Error = validPrefix(cut([]byte(ko.Error), kickOutTextBytes))
+	ko.Explanation = validPrefix(cut([]byte(ko.Explanation), kickOutTextBytes))
+	budget := kickOutHeaderBytes
+	for i, h := range ko.Headers {
+		budget -= len(h.Key) + len(h.Value)
+		if budget < 0 {
+			ko.Headers, ko.Truncated = ko.Headers[:i:i], true
+			break
+		}
+	}
+	return ko
+}
+
+// validPrefix drops a character cut in half at the end of a text.
+func validPrefix(b []byte) string {
+	for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.Valid(b); i++ {
+		b = b[:len(b)-1]
+	}
+	return string(b)
 }
 
 func errorText(err error) string {

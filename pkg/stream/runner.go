@@ -288,9 +288,14 @@ func (r *Runner) transact(ctx context.Context, sess *kgo.GroupTransactSession, b
 		for _, rec := range out {
 			// Never a cancellable context here: a cancelled produce fails
 			// its promise, and the transaction must then abort, not commit.
-			sess.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
+			sess.Produce(context.Background(), rec, func(rec *kgo.Record, err error) {
 				if err != nil {
 					produceFailures.Add(1)
+					// Every failure is logged, or a record the broker
+					// refuses would have its batch redone in silence. The
+					// key and value are personal data: only their sizes.
+					r.log.Warn("produce failed", zap.String("topic", rec.Topic),
+						zap.Int("key_bytes", len(rec.Key)), zap.Int("value_bytes", len(rec.Value)), zap.Error(err))
 				}
 			})
 		}
