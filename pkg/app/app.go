@@ -200,7 +200,7 @@ func (a *App) newStage(spec pipeline.Stage) (stage, error) {
 	keys := redisstore.Keys{Prefix: a.cfg.RedisPrefix}
 	switch spec.Name {
 	case StageIngest:
-		return newIngest(a.cfg, spec, a.codec, a.metrics)
+		return newIngest(a.cfg, spec, a.codec, a.metrics, a.Systems())
 	case StageMatcher:
 		return matcher.New(a.cfg.Topics, a.codec, redisstore.NewMatchResolver(a.rdb, keys, a.matcher), a.metrics), nil
 	case StageRouter:

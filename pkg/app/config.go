@@ -42,6 +42,12 @@ type Config struct {
 	Kafka    KafkaSecurity
 	Redis    RedisSecurity
 	Registry RegistrySecurity
+
+	// Hostile input. OnlineSources bind each online input topic to one
+	// system and the privileged origins it may claim (README "Trust
+	// model"); KickOutMaxBytes caps the raw value kept in a kick-out.
+	OnlineSources   []OnlineSource
+	KickOutMaxBytes int
 }
 
 // Env documents every variable ConfigFromEnv reads, with its default.
@@ -88,6 +94,8 @@ var Env = []struct{ Name, Default, Help string }{
 	{"CONTACTSYNC_KICKOUT_RETENTION", "720h", "how long kick-outs and review items are kept"},
 	{"CONTACTSYNC_MAX_REPLAYS", "10", "replays after which a record stays in the queue"},
 	{"CONTACTSYNC_SESSION_TIMEOUT", "10s", "consumer group session timeout"},
+	{EnvOnlineSources, "<online events topic>=<online system>", "online sources: topic=system[:origin,...];... (origins: the privileged ones, admin and sync, the source may claim); see README \"Trust model\""},
+	{EnvKickOutMaxBytes, "262144", "raw bytes of a bad record kept in its kick-out (the rest is cut; its length and SHA-256 are kept)"},
 	{"CONTACTSYNC_MATCH_MODEL", "", "matching model file (m/u weights, from `contactsync match-eval --save-model`); empty = built-in"},
 	{dashboard.EnvAddr, dashboard.DefaultAddr, "kick-out dashboard and API (served with the collector stage)"},
 	{dashboard.EnvUsers, "", "dashboard logins: name:bcrypt-hash,... (`contactsync kickouts hash-password`)"},
@@ -170,6 +178,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.MatchModel = get("CONTACTSYNC_MATCH_MODEL", "")
 	if cfg.Kafka, cfg.Redis, cfg.Registry, err = securityFromEnv(getenv); err != nil {
 		errs = append(errs, err)
+	}
+	if cfg.OnlineSources, err = parseOnlineSources(getenv(EnvOnlineSources), cfg.Topics, cfg.OnlineSystem); err != nil {
+		errs = append(errs, err)
+	}
+	cfg.KickOutMaxBytes = integer(EnvKickOutMaxBytes, strconv.Itoa(pipeline.DefaultKickOutMaxBytes))
+	if cfg.KickOutMaxBytes < 1024 || cfg.KickOutMaxBytes > pipeline.MaxKickOutMaxBytes {
+		errs = append(errs, fmt.Errorf("%s: must be between 1024 and %d", EnvKickOutMaxBytes, pipeline.MaxKickOutMaxBytes))
 	}
 	if cfg.Instance == "" {
 		errs = append(errs, errors.New("CONTACTSYNC_INSTANCE: empty and no hostname"))

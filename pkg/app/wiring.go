@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -44,17 +45,15 @@ func newDecoders(cfg Config, codec *avrocodec.Codec) (map[string]ingest.Decoder,
 	if err != nil {
 		return nil, fmt.Errorf("debezium decoder: %w", err)
 	}
-	onl, err := decode.NewOnline(decode.OnlineConfig{System: cfg.OnlineSystem})
+	online, err := newOnlineDecoder(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("online decoder: %w", err)
+		return nil, err
 	}
 	return map[string]ingest.Decoder{
 		pipeline.FormatDebezium: func(r *kgo.Record) ([]contact.Change, error) {
 			return deb.Decode(r.Key, r.Value, r.Topic, r.Partition, r.Offset)
 		},
-		pipeline.FormatOnline: func(r *kgo.Record) ([]contact.Change, error) {
-			return onl.Decode(r.Key, r.Value)
-		},
+		pipeline.FormatOnline: online,
 		pipeline.FormatChange: func(r *kgo.Record) ([]contact.Change, error) {
 			c, err := codec.DecodeChange(r.Value)
 			if err != nil {
@@ -72,7 +71,7 @@ func topologyOf(cfg Config, targets []string) (pipeline.Topology, error) {
 	topo := pipeline.NewTopology(pipeline.TopologyConfig{
 		Topics:      cfg.Topics,
 		GroupPrefix: cfg.GroupPrefix,
-		Sources:     pipeline.DefaultSources(cfg.Topics, cfg.OfflineSystem, cfg.OnlineSystem),
+		Sources:     sourcesOf(cfg),
 		Targets:     targets,
 	})
 	if err := topo.Validate(); err != nil {
@@ -93,10 +92,48 @@ func TopologyOf(cfg Config) (pipeline.Topology, error) {
 
 // newIngest builds the ingest stage of spec: each input topic is decoded in
 // the format the topology gives it (the replay topic's records name theirs).
-func newIngest(cfg Config, spec pipeline.Stage, codec *avrocodec.Codec, m *pipeline.Metrics) (*ingest.Stage, error) {
+
+// newOnlineDecoder decodes an online event as the source it came from: the
+// topic it was read from, or, for a replay, the topic its first attempt was
+// read from (the replay topic is internal and written by the dashboard, so
+// its lineage header is trusted as the dashboard is). See README "Trust
+// model".
+func newOnlineDecoder(cfg Config) (ingest.Decoder, error) {
+	bySource := map[string]*decode.Online{}
+	for _, src := range cfg.OnlineSources {
+		d, err := decode.NewOnline(decode.OnlineConfig{System: src.System, TrustedOrigins: src.TrustedOrigins})
+		if err != nil {
+			return nil, fmt.Errorf("online source %s: %w", src.Topic, err)
+		}
+		bySource[src.Topic] = d
+	}
+	return func(r *kgo.Record) ([]contact.Change, error) {
+		topic := r.Topic
+		if topic == cfg.Topics.Replay {
+			topic, _ = pipeline.Header(r, pipeline.HeaderSourceTopic)
+		}
+		d := bySource[topic]
+		if d == nil {
+			return nil, &decode.Error{Reason: decode.ReasonSystem,
+				Err: errors.New("online event from a topic that is not a configured online source")}
+		}
+		return d.Decode(r.Key, r.Value)
+	}, nil
+}
+
+func newIngest(cfg Config, spec pipeline.Stage, codec *avrocodec.Codec, m *pipeline.Metrics, systems []string) (*ingest.Stage, error) {
 	decoders, err := newDecoders(cfg, codec)
 	if err != nil {
 		return nil, err
+	}
+	var unknown []string
+	for _, s := range append([]string{cfg.OfflineSystem}, sourceSystems(cfg.OnlineSources)...) {
+		if !slices.Contains(systems, s) && !slices.Contains(unknown, s) {
+			unknown = append(unknown, s)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("ingest: input systems %q are not in the rules (systems: %q)", unknown, systems)
 	}
 	formats := map[string]string{}
 	for _, in := range spec.Inputs {
@@ -105,12 +142,22 @@ func newIngest(cfg Config, spec pipeline.Stage, codec *avrocodec.Codec, m *pipel
 		}
 	}
 	return ingest.New(ingest.Config{
-		Topics:     cfg.Topics,
-		Formats:    formats,
-		Decoders:   decoders,
-		Canonical:  canonicalizer(cfg.DefaultRegion),
-		MaxReplays: cfg.MaxReplays,
+		Topics:          cfg.Topics,
+		Formats:         formats,
+		Decoders:        decoders,
+		Canonical:       canonicalizer(cfg.DefaultRegion),
+		MaxReplays:      cfg.MaxReplays,
+		Systems:         systems,
+		KickOutMaxBytes: cfg.KickOutMaxBytes,
 	}, codec, m)
+}
+
+func sourceSystems(sources []OnlineSource) []string {
+	out := make([]string, len(sources))
+	for i, s := range sources {
+		out[i] = s.System
+	}
+	return out
 }
 
 // canonicalizer rejects a change whose supplied values cannot be made
@@ -150,4 +197,14 @@ func newMatcher(cfg Config) (*match.Matcher, error) {
 		return nil, fmt.Errorf("matcher: %w", err)
 	}
 	return m, nil
+}
+
+// sourcesOf lists the outside inputs: the offline CDC topic and every
+// configured online source, each bound to its system.
+func sourcesOf(cfg Config) []pipeline.Source {
+	sources := []pipeline.Source{{Topic: cfg.Topics.OfflineCDC, Format: pipeline.FormatDebezium, System: cfg.OfflineSystem}}
+	for _, src := range cfg.OnlineSources {
+		sources = append(sources, pipeline.Source{Topic: src.Topic, Format: pipeline.FormatOnline, System: src.System})
+	}
+	return sources
 }

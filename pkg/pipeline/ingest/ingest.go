@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -44,6 +45,13 @@ type Config struct {
 	Canonical Canonicalizer
 	// MaxReplays stops a record that keeps failing from cycling forever.
 	MaxReplays int
+	// Systems are the systems the rules know. A change from any other is
+	// kicked out here (decode.ReasonSystem) rather than indexed by the
+	// matcher and rejected by the router. Empty: not checked.
+	Systems []string
+	// KickOutMaxBytes caps the raw value kept in a kick-out (0: the
+	// pipeline default).
+	KickOutMaxBytes int
 }
 
 // Stage is the ingest stage.
@@ -80,7 +88,7 @@ func (s *Stage) InputTopics() []string {
 
 // Process implements stream.Processor.
 func (s *Stage) Process(_ context.Context, batch []*kgo.Record) ([]*kgo.Record, error) {
-	out := pipeline.NewOutput(StageName, s.cfg.Topics, s.codec, s.metrics)
+	out := pipeline.NewOutput(StageName, s.cfg.Topics, s.codec, s.metrics, pipeline.WithKickOutMaxBytes(s.cfg.KickOutMaxBytes))
 	for _, r := range batch {
 		var records []*kgo.Record
 		err := pipeline.Guard(func() error {
@@ -127,6 +135,10 @@ func (s *Stage) processRecord(r *kgo.Record) ([]*kgo.Record, error) {
 		c.Values = vals
 		if err := decode.Validate(c); err != nil {
 			return nil, err
+		}
+		if len(s.cfg.Systems) > 0 && !slices.Contains(s.cfg.Systems, c.SourceSystem) {
+			// Validate has made the name short and printable.
+			return nil, &decode.Error{Reason: decode.ReasonSystem, Err: fmt.Errorf("system %q is not in the rules", c.SourceSystem)}
 		}
 		val, err := s.codec.EncodeChange(c)
 		if err != nil {
