@@ -93,4 +93,3 @@ func parseOnlineSources(spec string, topics pipeline.Topics, onlineSystem string
 	}
 	return out, nil
 }
-

@@ -129,10 +129,10 @@ func TestIngestRefusesInputSystemsNotInTheRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newIngest(cfg, codec, nil, []string{"offline", "online"}); err == nil || !strings.Contains(err.Error(), `"shop"`) {
+	if _, err := newIngest(cfg, pipeline.Stage{}, codec, nil, []string{"offline", "online"}); err == nil || !strings.Contains(err.Error(), `"shop"`) {
 		t.Fatalf("error %v, want one naming shop", err)
 	}
-	if _, err := newIngest(cfg, codec, nil, []string{"offline", "online", "shop"}); err != nil {
+	if _, err := newIngest(cfg, pipeline.Stage{}, codec, nil, []string{"offline", "online", "shop"}); err != nil {
 		t.Fatal(err)
 	}
 }
