@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/contactsync/contactsync/pkg/pipeline/router"
 )
 
-// ErrStateConflict means a person's state changed under us: another worker
-// wrote it since we read it. The batch is redone from the new state.
-var ErrStateConflict = errors.New("person state changed concurrently")
+// ErrStateConflict is router.ErrStateConflict: the state store's Save
+// reports with it that a person's state moved since it was loaded.
+var ErrStateConflict = router.ErrStateConflict
 
-// StateStore keeps each person's golden state and, per event, the outputs
+// StateStore is the router's router.StateStore on Redis: it keeps each person's golden state and, per event, the outputs
 // computed for it. The two are written atomically (one hash tag per person,
 // one script), so after a crash between this write and the Kafka commit the
 // redone event re-emits its remembered outputs instead of being swallowed
@@ -33,11 +35,10 @@ func NewStateStore(rdb redis.UniversalClient, keys Keys, memoTTL time.Duration) 
 	return &StateStore{rdb: rdb, keys: keys, memoTTL: memoTTL}
 }
 
-// EventRef names one event of one person.
-type EventRef struct{ PersonID, EventID string }
+var _ router.StateStore = (*StateStore)(nil)
 
 // Memos returns the remembered outputs of the given events (nil where none).
-func (s *StateStore) Memos(ctx context.Context, refs []EventRef) ([][]byte, error) {
+func (s *StateStore) Memos(ctx context.Context, refs []router.EventRef) ([][]byte, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
@@ -65,14 +66,8 @@ func (s *StateStore) Memos(ctx context.Context, refs []EventRef) ([][]byte, erro
 	return out, nil
 }
 
-// StoredState is a person's serialised state and its version (0: none yet).
-type StoredState struct {
-	Data    []byte
-	Version int64
-}
-
 // Load returns the stored state of each person.
-func (s *StateStore) Load(ctx context.Context, personIDs []string) (map[string]StoredState, error) {
+func (s *StateStore) Load(ctx context.Context, personIDs []string) (map[string]router.StoredState, error) {
 	cmds := make(map[string]*redis.SliceCmd, len(personIDs))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, id := range personIDs {
@@ -83,7 +78,7 @@ func (s *StateStore) Load(ctx context.Context, personIDs []string) (map[string]S
 	if err != nil {
 		return nil, fmt.Errorf("read states: %w", err)
 	}
-	out := make(map[string]StoredState, len(personIDs))
+	out := make(map[string]router.StoredState, len(personIDs))
 	for id, c := range cmds {
 		vals := c.Val()
 		data, _ := vals[0].(string)
@@ -93,17 +88,9 @@ func (s *StateStore) Load(ctx context.Context, personIDs []string) (map[string]S
 				return nil, fmt.Errorf("state version of %s: %w", id, err)
 			}
 		}
-		out[id] = StoredState{Data: []byte(data), Version: version}
+		out[id] = router.StoredState{Data: []byte(data), Version: version}
 	}
 	return out, nil
-}
-
-// Commit is one person's new state and the memos of the events that led to it.
-type Commit struct {
-	PersonID    string
-	BaseVersion int64 // the version the new state was computed from
-	State       []byte
-	Memos       map[string][]byte // event id -> outputs
 }
 
 // commitScript writes a state if its version is still the base version and
@@ -121,7 +108,7 @@ return 1`)
 // Save writes every commit; it fails with ErrStateConflict if any person's
 // state moved since it was loaded (the other commits still apply, and the
 // redone batch finds their memos).
-func (s *StateStore) Save(ctx context.Context, commits []Commit) error {
+func (s *StateStore) Save(ctx context.Context, commits []router.Commit) error {
 	if len(commits) == 0 {
 		return nil
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/pipeline"
-	"github.com/contactsync/contactsync/pkg/redisstore"
 )
 
 // StageName is the stage's name in logs, metrics and kick-outs.
@@ -39,12 +38,44 @@ type Engine interface {
 	Apply(state []byte, m contact.Matched) (Verdict, error)
 }
 
-// StateStore keeps golden states and per-event output memos.
+// StateStore keeps golden states and per-event output memos. A person's
+// state and the memos of the events that led to it are written together,
+// so after a crash between this write and the Kafka commit the redone event
+// finds its memo and re-emits its outputs instead of being swallowed by a
+// state that already contains it.
 type StateStore interface {
-	Memos(ctx context.Context, refs []redisstore.EventRef) ([][]byte, error)
-	Load(ctx context.Context, personIDs []string) (map[string]redisstore.StoredState, error)
-	Save(ctx context.Context, commits []redisstore.Commit) error
+	// Memos returns the remembered outputs of the given events (nil where
+	// none), in one round trip.
+	Memos(ctx context.Context, refs []EventRef) ([][]byte, error)
+	// Load returns the stored state of each person (zero when none).
+	Load(ctx context.Context, personIDs []string) (map[string]StoredState, error)
+	// Save writes every commit, each atomically. It fails with an error
+	// wrapping ErrStateConflict if a person's state moved since it was
+	// loaded (the other commits may still apply: the redone batch finds
+	// their memos).
+	Save(ctx context.Context, commits []Commit) error
 }
+
+// EventRef names one event of one person.
+type EventRef struct{ PersonID, EventID string }
+
+// StoredState is a person's serialised state and its version (0: none yet).
+type StoredState struct {
+	Data    []byte
+	Version int64
+}
+
+// Commit is one person's new state and the memos of the events that led to it.
+type Commit struct {
+	PersonID    string
+	BaseVersion int64 // the version the new state was computed from
+	State       []byte
+	Memos       map[string][]byte // event id -> outputs
+}
+
+// ErrStateConflict means a person's state changed under us: another worker
+// wrote it since we read it. The batch is redone from the new state.
+var ErrStateConflict = errors.New("person state changed concurrently")
 
 // Codec decodes the stage's input and encodes its outputs.
 type Codec interface {
@@ -99,11 +130,11 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 		return out.Records, nil
 	}
 
-	refs := make([]redisstore.EventRef, len(items))
+	refs := make([]EventRef, len(items))
 	for i, it := range items {
-		refs[i] = redisstore.EventRef{PersonID: it.m.Match.PersonID, EventID: it.m.Change.EventID}
+		refs[i] = EventRef{PersonID: it.m.Match.PersonID, EventID: it.m.Change.EventID}
 	}
-	memos, err := s.store.Memos(ctx, refs)
+	once, err := pipeline.PlanOnce(ctx, refs, func(EventRef) bool { return true }, s.store.Memos)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +142,7 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 	seen := map[string]bool{}
 	for i := range items {
 		if !s.UnsafeSkipMemos {
-			items[i].memo = memos[i]
+			items[i].memo = once.Memos[i]
 		}
 		p := items[i].m.Match.PersonID
 		if items[i].memo == nil && !seen[p] {
@@ -124,9 +155,9 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 		return nil, err
 	}
 
-	commits := map[string]*redisstore.Commit{}
+	commits := map[string]*Commit{}
 	var order []string
-	for _, it := range items {
+	for i, it := range items {
 		if it.memo != nil {
 			recs, input, err := decodeMemo(it.memo)
 			if err != nil {
@@ -151,11 +182,11 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 		c, ok := commits[p]
 		if !ok {
 			st := stored[p]
-			c = &redisstore.Commit{PersonID: p, BaseVersion: st.Version, State: st.Data, Memos: map[string][]byte{}}
+			c = &Commit{PersonID: p, BaseVersion: st.Version, State: st.Data, Memos: map[string][]byte{}}
 			commits[p] = c
 			order = append(order, p)
 		}
-		if _, dup := c.Memos[it.m.Change.EventID]; dup {
+		if once.Copy(i) {
 			continue // the same event twice in one batch
 		}
 		recs, newState, err := s.route(it, c.State)
@@ -172,7 +203,7 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 			out.Emit(r)
 		}
 	}
-	toSave := make([]redisstore.Commit, 0, len(order))
+	toSave := make([]Commit, 0, len(order))
 	for _, p := range order {
 		toSave = append(toSave, *commits[p])
 	}

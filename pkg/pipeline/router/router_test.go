@@ -3,6 +3,7 @@ package router_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -13,7 +14,6 @@ import (
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/pipeline/router"
-	"github.com/contactsync/contactsync/pkg/redisstore"
 )
 
 // jsonCodec stands in for Avro: the router only needs round trips.
@@ -59,11 +59,9 @@ func matchedRecord(t *testing.T, person, event string, offset int64) *kgo.Record
 }
 
 func TestRedoneBatchReemitsRememberedOutputs(t *testing.T) {
-	rdb, _ := testenv.Redis(t)
 	ctx := testenv.Context(t, time.Minute)
-	keys := redisstore.Keys{Prefix: testenv.Unique("t")}
 	engine := &countingEngine{}
-	st := router.New(pipeline.DefaultTopics(), jsonCodec{}, engine, redisstore.NewStateStore(rdb, keys, time.Hour), nil)
+	st := router.New(pipeline.DefaultTopics(), jsonCodec{}, engine, newMemStore(), nil)
 
 	batch := []*kgo.Record{matchedRecord(t, "p-1", "e1", 0), matchedRecord(t, "p-1", "e2", 1), matchedRecord(t, "p-2", "e3", 2)}
 	first, err := st.Process(ctx, batch)
@@ -104,33 +102,30 @@ func TestRedoneBatchReemitsRememberedOutputs(t *testing.T) {
 	}
 }
 
-func TestStateConflictFailsTheBatch(t *testing.T) {
-	rdb, _ := testenv.Redis(t)
+// A store conflict fails the batch (it is redone from the new state), and
+// the redo emits the outputs once.
+func TestStoreConflictFailsTheBatch(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
-	store := redisstore.NewStateStore(rdb, redisstore.Keys{Prefix: testenv.Unique("t")}, time.Hour)
-	if err := store.Save(ctx, []redisstore.Commit{{PersonID: "p", BaseVersion: 0, State: []byte("1")}}); err != nil {
-		t.Fatal(err)
+	store := newMemStore()
+	engine := &countingEngine{}
+	st := router.New(pipeline.DefaultTopics(), jsonCodec{}, engine, store, nil)
+	store.failNextSave = fmt.Errorf("person p-1: %w", router.ErrStateConflict)
+	batch := []*kgo.Record{matchedRecord(t, "p-1", "e1", 0)}
+	if _, err := st.Process(ctx, batch); !errors.Is(err, router.ErrStateConflict) {
+		t.Fatalf("batch with a conflicting save: %v, want ErrStateConflict", err)
 	}
-	err := store.Save(ctx, []redisstore.Commit{{PersonID: "p", BaseVersion: 0, State: []byte("2")}})
-	if err == nil {
-		t.Fatal("a save from a stale version must fail")
-	}
-	got, err := store.Load(ctx, []string{"p"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got["p"].Data) != "1" || got["p"].Version != 1 {
-		t.Errorf("state = %q v%d, want \"1\" v1", got["p"].Data, got["p"].Version)
+	out, err := st.Process(ctx, batch)
+	if err != nil || len(out) != 1 {
+		t.Fatalf("redone batch: %d records, %v; want 1", len(out), err)
 	}
 }
 
 // An event delivered twice as two input records (a webhook sent twice) is
 // applied once and emitted once; only a redo of the same record re-emits.
 func TestDuplicateDeliveryEmitsNothing(t *testing.T) {
-	rdb, _ := testenv.Redis(t)
 	ctx := testenv.Context(t, time.Minute)
 	engine := &countingEngine{}
-	st := router.New(pipeline.DefaultTopics(), jsonCodec{}, engine, redisstore.NewStateStore(rdb, redisstore.Keys{Prefix: testenv.Unique("t")}, time.Hour), nil)
+	st := router.New(pipeline.DefaultTopics(), jsonCodec{}, engine, newMemStore(), nil)
 	first, err := st.Process(ctx, []*kgo.Record{matchedRecord(t, "p-1", "e1", 10)})
 	if err != nil || len(first) != 1 {
 		t.Fatalf("first delivery: %d records, %v", len(first), err)
