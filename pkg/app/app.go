@@ -202,7 +202,8 @@ func (a *App) newStage(spec pipeline.Stage) (stage, error) {
 	case StageIngest:
 		return newIngest(a.cfg, spec, a.codec, a.metrics, a.Systems())
 	case StageMatcher:
-		return matcher.New(a.cfg.Topics, a.codec, redisstore.NewMatchResolver(a.rdb, keys, a.matcher), a.metrics), nil
+		resolver := matcher.NewIndexResolver(a.matcher, redisstore.NewMatchIndex(a.rdb, keys), redisstore.NewDecisionStore(a.rdb, keys, 0))
+		return matcher.New(a.cfg.Topics, a.codec, resolver, a.metrics), nil
 	case StageRouter:
 		st := router.New(a.cfg.Topics, a.codec, a.rules, redisstore.NewStateStore(a.rdb, keys, 0), a.metrics)
 		st.UnsafeSkipMemos = a.cfg.Failpoints.On("router.skip-memo")

@@ -78,7 +78,7 @@ func febrl4(b *testing.B) []contact.Change {
 // their duplicates, from two systems) through the matcher stage's resolvers
 // in polls of 500, into an empty index per iteration, and reports matches/s:
 //
-//   - redis-match: MatchResolver on the Redis at REDIS_ADDR (skipped
+//   - redis-match: matcher.IndexResolver on the Redis adapters at REDIS_ADDR (skipped
 //     without one);
 //   - mem-match: the same matcher and polls over match.MemIndex in process,
 //     the ceiling that Redis's round trips are measured against;
@@ -157,7 +157,7 @@ func BenchmarkResolve(b *testing.B) {
 
 	b.Run("redis-match", func(b *testing.B) {
 		onRedis(b, "redis-match", func(rdb redis.UniversalClient, keys redisstore.Keys) matcher.Resolver {
-			return redisstore.NewMatchResolver(rdb, keys, m)
+			return newResolver(rdb, keys, m)
 		})
 	})
 	b.Run("mem-match", func(b *testing.B) {
@@ -171,7 +171,7 @@ func BenchmarkResolve(b *testing.B) {
 			}
 			ins := make([]match.Incoming, len(poll))
 			for j, c := range poll {
-				ins[j] = match.Incoming{RecordID: redisstore.RecordID(c.SourceSystem, c.SourceRecordID), Record: match.FromValues(c.Values)}
+				ins[j] = match.Incoming{RecordID: matcher.RecordID(c.SourceSystem, c.SourceRecordID), Record: match.FromValues(c.Values)}
 			}
 			res, err := m.MatchBatch(ctx, idx, ins)
 			ds := make([]contact.Decision, len(res))

@@ -19,35 +19,6 @@ import (
 	"github.com/contactsync/contactsync/pkg/pipeline/matcher"
 )
 
-// Keys builds the key names under one prefix (default "cs").
-type Keys struct{ Prefix string }
-
-func (k Keys) p() string {
-	if k.Prefix == "" {
-		return "cs"
-	}
-	return k.Prefix
-}
-
-// Crosswalk is the key that maps (system, record id) to a person id.
-func (k Keys) Crosswalk(system, recordID string) string {
-	return fmt.Sprintf("%s:xw:{%s:%s}", k.p(), system, recordID)
-}
-
-// Block is the set of person ids that share a blocking key.
-func (k Keys) Block(key string) string { return fmt.Sprintf("%s:bk:{%s}", k.p(), key) }
-
-// Links is the hash system -> record id of one person.
-func (k Keys) Links(personID string) string { return fmt.Sprintf("%s:p:{%s}:links", k.p(), personID) }
-
-// State is the golden state of one person.
-func (k Keys) State(personID string) string { return fmt.Sprintf("%s:p:{%s}:state", k.p(), personID) }
-
-// Memo holds the outputs computed for one event of one person.
-func (k Keys) Memo(personID, eventID string) string {
-	return fmt.Sprintf("%s:p:{%s}:memo:%s", k.p(), personID, eventID)
-}
-
 // ExactResolver is the first identity index: it links records that share an
 // exact normalised email, phone, or family name + given name + postcode.
 type ExactResolver struct {

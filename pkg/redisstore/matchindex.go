@@ -27,23 +27,13 @@ import (
 // # Layout
 //
 // Every key carries a hash tag, and every atomic step (one command or one
-// Lua script) touches keys of one tag only, so a Redis Cluster can hold it
-// (P is Keys.Prefix, default "cs"):
-//
-//	P:mi:k:{KEY}          hash  v = version, n = persons ever added, g = "1" once generic
-//	P:mi:k:{KEY}:p        zset  the key's persons, scored by arrival (deleted when generic)
-//	P:mi:k:{KEY}:lock     string lock token of a person creation (PX lock TTL)
-//	P:mi:r:{RECORD}       string the person owning the record id ("system/id")
-//	P:mi:r:{RECORD}:lock  string lock token of a person creation
-//	P:p:{PERSON}:members  hash  record id -> "<seq> <match.Record JSON>"
-//	P:p:{PERSON}:seq      string member sequence (keeps members in arrival order)
-//	P:mi:t:{TERM}         string records holding a term-frequency value
-//	P:mi:{records}        string records in the index
-//	P:mi:r:{RECORD}:ev:E  string MatchResolver's decision on event E of the record
-//
-// The person keys share the tag of the person's links and golden state
-// (Keys.Links, Keys.State). A person exists while its members hash is not
-// empty.
+// Lua script) touches keys of one tag only, so a Redis Cluster can hold it.
+// The keys are listed, and their parts encoded, in Keys (keys.go): per
+// blocking key a hash (version, persons ever added, generic flag), a zset of
+// its persons and a lock; per record id its owner and a lock; per person its
+// members (record id -> "<seq> <match.Record JSON>") and a sequence, under
+// the tag of the person's links and golden state; term counters and the
+// record count. A person exists while its members hash is not empty.
 //
 // # Lookup
 //
@@ -171,23 +161,6 @@ func NewMatchIndexWithOptions(rdb redis.UniversalClient, keys Keys, opts MatchIn
 
 var _ match.Index = (*MatchIndex)(nil)
 
-// Key names of the index (see MatchIndex).
-func (k Keys) matchKey(key string) string        { return fmt.Sprintf("%s:mi:k:{%s}", k.p(), key) }
-func (k Keys) matchKeyPersons(key string) string { return fmt.Sprintf("%s:mi:k:{%s}:p", k.p(), key) }
-func (k Keys) matchKeyLock(key string) string    { return fmt.Sprintf("%s:mi:k:{%s}:lock", k.p(), key) }
-func (k Keys) recordOwner(recordID string) string {
-	return fmt.Sprintf("%s:mi:r:{%s}", k.p(), recordID)
-}
-func (k Keys) recordLock(recordID string) string {
-	return fmt.Sprintf("%s:mi:r:{%s}:lock", k.p(), recordID)
-}
-func (k Keys) personMembers(personID string) string {
-	return fmt.Sprintf("%s:p:{%s}:members", k.p(), personID)
-}
-func (k Keys) personSeq(personID string) string { return fmt.Sprintf("%s:p:{%s}:seq", k.p(), personID) }
-func (k Keys) termCount(term string) string     { return fmt.Sprintf("%s:mi:t:{%s}", k.p(), term) }
-func (k Keys) recordCount() string              { return k.p() + ":mi:{records}" }
-
 // casOwnerScript sets a record's owner if it is still the expected one ("":
 // none). KEYS[1] = owner; ARGV[1] = expected, ARGV[2] = new ("": delete).
 var casOwnerScript = redis.NewScript(`
@@ -252,8 +225,10 @@ return 0`)
 var matchScripts = []*redis.Script{casOwnerScript, addMemberScript, removeMemberScript, addToKeyScript, unlockScript}
 
 // errScriptsReloaded reports that Redis had lost the index's scripts (a
-// restart or failover): they are loaded again and the caller retries.
-var errScriptsReloaded = errors.New("match index scripts were missing on the server and have been reloaded; retry")
+// restart or failover): they are loaded again and the caller retries. It
+// wraps match.ErrConflict, the index's "match this again" signal, so callers
+// need not know of it.
+var errScriptsReloaded = fmt.Errorf("match index scripts were missing on the server and have been reloaded; retry: %w", match.ErrConflict)
 
 func (x *MatchIndex) loadScripts(ctx context.Context) error {
 	if x.loaded.Load() {
@@ -483,15 +458,16 @@ func decodeMembers(h map[string]string) ([]match.Member, error) {
 
 // PersonOf returns the person holding a record id ("" when none).
 func (x *MatchIndex) PersonOf(ctx context.Context, recordID string) (string, error) {
-	owners, err := x.owners(ctx, []string{recordID})
+	owners, err := x.Owners(ctx, []string{recordID})
 	if err != nil {
 		return "", err
 	}
 	return owners[0], nil
 }
 
-// owners reads the owners of record ids in one round trip.
-func (x *MatchIndex) owners(ctx context.Context, recordIDs []string) ([]string, error) {
+// Owners returns the person holding each record id ("" when none), in one
+// round trip (matcher.Index).
+func (x *MatchIndex) Owners(ctx context.Context, recordIDs []string) ([]string, error) {
 	cmds := make([]*redis.StringCmd, len(recordIDs))
 	err := x.exec(ctx, "read owners", func(p redis.Pipeliner) {
 		for i, id := range recordIDs {

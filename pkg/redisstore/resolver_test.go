@@ -204,7 +204,21 @@ func diffSnapshots(before, after map[string]string) []string {
 	return out
 }
 
-func totalRecords(t testing.TB, ctx context.Context, r *redisstore.MatchResolver) int64 {
+// resolverUnderTest is the matcher's resolution policy on the Redis
+// adapters, as the app wires it, with its index at hand for checks.
+type resolverUnderTest struct {
+	*matcher.IndexResolver
+	idx *redisstore.MatchIndex
+}
+
+func (r resolverUnderTest) Index() *redisstore.MatchIndex { return r.idx }
+
+func newResolver(rdb redis.UniversalClient, keys redisstore.Keys, m *match.Matcher) resolverUnderTest {
+	idx := redisstore.NewMatchIndex(rdb, keys)
+	return resolverUnderTest{IndexResolver: matcher.NewIndexResolver(m, idx, redisstore.NewDecisionStore(rdb, keys, 0)), idx: idx}
+}
+
+func totalRecords(t testing.TB, ctx context.Context, r resolverUnderTest) int64 {
 	t.Helper()
 	f, err := r.Index().Lookup(ctx, []match.Query{{}})
 	if err != nil {
@@ -213,7 +227,7 @@ func totalRecords(t testing.TB, ctx context.Context, r *redisstore.MatchResolver
 	return f[0].TotalRecords
 }
 
-func resolve(t testing.TB, ctx context.Context, r *redisstore.MatchResolver, changes ...contact.Change) []matcher.Resolution {
+func resolve(t testing.TB, ctx context.Context, r resolverUnderTest, changes ...contact.Change) []matcher.Resolution {
 	t.Helper()
 	res, err := r.Resolve(ctx, changes)
 	if err != nil {
@@ -307,9 +321,9 @@ func testConcurrentMatchOrCreate(t *testing.T, b backend) {
 	}
 	for round := range rounds {
 		keys := freshKeys(t, b.rdb)
-		resolvers := make([]*redisstore.MatchResolver, workers)
+		resolvers := make([]resolverUnderTest, workers)
 		for i := range resolvers {
-			resolvers[i] = redisstore.NewMatchResolver(clients[i], keys, m)
+			resolvers[i] = newResolver(clients[i], keys, m)
 		}
 		results := make([]matcher.Resolution, workers)
 		errs := make([]error, workers)
@@ -348,7 +362,7 @@ func testConcurrentMatchOrCreate(t *testing.T, b backend) {
 		}
 		person := results[0].Match.PersonID
 		for i := range workers {
-			if p, err := resolvers[0].Index().PersonOf(ctx, redisstore.RecordID(fmt.Sprintf("sys%d", i), fmt.Sprintf("r%d", round))); err != nil || p != person {
+			if p, err := resolvers[0].Index().PersonOf(ctx, matcher.RecordID(fmt.Sprintf("sys%d", i), fmt.Sprintf("r%d", round))); err != nil || p != person {
 				t.Fatalf("round %d: record of sys%d owned by %q (%v), want %s", round, i, p, err, person)
 			}
 		}
@@ -378,7 +392,7 @@ func testConcurrentManyPersons(t *testing.T, b backend) {
 	start := make(chan struct{})
 	var done sync.WaitGroup
 	for w := range workers {
-		r := redisstore.NewMatchResolver(b.newClient(), keys, m)
+		r := newResolver(b.newClient(), keys, m)
 		order := rand.New(rand.NewPCG(uint64(w), 7)).Perm(people)
 		results[w] = make([]matcher.Resolution, people)
 		done.Add(1)
@@ -443,7 +457,7 @@ func testReplayIsIdempotent(t *testing.T, b backend) {
 	ctx := testenv.Context(t, time.Minute)
 	keys := freshKeys(t, b.rdb)
 	m := defaultMatcher(t)
-	r := redisstore.NewMatchResolver(b.rdb, keys, m)
+	r := newResolver(b.rdb, keys, m)
 	people := 40
 	if !b.real {
 		people = 16 // miniredis slows down with every key
@@ -475,7 +489,7 @@ func testReplayIsIdempotent(t *testing.T, b backend) {
 	// The whole batch again, then each event alone through another
 	// resolver on another client.
 	before := snapshot(t, b.rdb, keys.Prefix)
-	other := redisstore.NewMatchResolver(b.newClient(), keys, m)
+	other := newResolver(b.newClient(), keys, m)
 	again := resolve(t, ctx, r, changes...)
 	for i, c := range changes {
 		alone := resolve(t, ctx, other, c)[0]
@@ -506,7 +520,7 @@ func testReplayIsIdempotent(t *testing.T, b backend) {
 func testStrangersSharingGenericValues(t *testing.T, b backend) {
 	ctx := testenv.Context(t, time.Minute)
 	keys := freshKeys(t, b.rdb)
-	r := redisstore.NewMatchResolver(b.rdb, keys, defaultMatcher(t))
+	r := newResolver(b.rdb, keys, defaultMatcher(t))
 	given := []string{"Amelia", "Boris", "Chen", "Dmitri", "Esther", "Farah", "Gustav", "Hana", "Ivan", "Jonah", "Kira", "Liam", "Mona", "Nils"}
 	family := []string{"Okafor", "Lindqvist", "Moreau", "Tanaka", "Novak", "Silva", "Haddad"}
 	var changes []contact.Change
@@ -542,7 +556,7 @@ func testStrangersSharingGenericValues(t *testing.T, b backend) {
 func testLinksDeletesAndEmptyRecords(t *testing.T, b backend) {
 	ctx := testenv.Context(t, time.Minute)
 	keys := freshKeys(t, b.rdb)
-	r := redisstore.NewMatchResolver(b.rdb, keys, defaultMatcher(t))
+	r := newResolver(b.rdb, keys, defaultMatcher(t))
 
 	// Links: the first record of a system stays the person's link there.
 	res := resolve(t, ctx, r, upsert("offline", "OFF-1", ann()), upsert("online", "web-1", ann()), upsert("offline", "OFF-2", ann()))
@@ -607,7 +621,7 @@ func testLinksDeletesAndEmptyRecords(t *testing.T, b backend) {
 func testAmbiguous(t *testing.T, b backend) {
 	ctx := testenv.Context(t, time.Minute)
 	keys := freshKeys(t, b.rdb)
-	r := redisstore.NewMatchResolver(b.rdb, keys, defaultMatcher(t))
+	r := newResolver(b.rdb, keys, defaultMatcher(t))
 	// Two persons with the same details, made before this matcher (as a
 	// migration would, without version checks).
 	rec := match.FromValues(ann())
@@ -664,7 +678,7 @@ func TestMatchResolverRoundTrips(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	keys := freshKeys(t, b.rdb)
 	client := b.newClient()
-	r := redisstore.NewMatchResolver(client, keys, defaultMatcher(t))
+	r := newResolver(client, keys, defaultMatcher(t))
 	resolve(t, ctx, r, upsert("crm", "warm-up", ann())) // loads the scripts
 	h := &trips{}
 	client.AddHook(h)

@@ -1,0 +1,300 @@
+package matcher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/match"
+	"github.com/contactsync/contactsync/pkg/pipeline"
+)
+
+// Index is the identity index the resolver matches against (match.Index),
+// which also answers who owns a record.
+type Index interface {
+	match.Index
+	// Owners returns the person holding each record id ("" when none), in
+	// one round trip.
+	Owners(ctx context.Context, recordIDs []string) ([]string, error)
+}
+
+// EventRef names one event of one record (a RecordID).
+type EventRef struct{ RecordID, EventID string }
+
+// Memo is the remembered decision on one event.
+type Memo struct {
+	Event EventRef
+	Data  []byte
+}
+
+// Link makes a record its person's link for its system, unless the person
+// already has a record there.
+type Link struct{ PersonID, System, RecordID string }
+
+// DecisionStore keeps what the resolver decided: per event its decision,
+// per person its links (system -> record id).
+type DecisionStore interface {
+	// Memos returns the remembered decisions of the events (nil where
+	// none), in one round trip.
+	Memos(ctx context.Context, refs []EventRef) ([][]byte, error)
+	// Keep, in one round trip: remembers each memo unless its event has one
+	// (should two processes decide an event at once, the first answer
+	// stays), adds each link unless its person already has a record of the
+	// system, and then returns the links of the given persons.
+	Keep(ctx context.Context, memos []Memo, links []Link, persons []string) (map[string]map[string]string, error)
+}
+
+// RecordID is a change's record id in the index: the system, with "%" and
+// "/" escaped, then "/" and the source record id. The system holds no bare
+// "/", so no two (system, record id) pairs share a record id ("online/web" +
+// "0001" is "online%2Fweb/0001", "online" + "web/0001" is
+// "online/web/0001"), and the usual ids stay as they read ("offline/OFF-1").
+func RecordID(system, sourceRecordID string) string {
+	return systemEscaper.Replace(system) + "/" + sourceRecordID
+}
+
+var systemEscaper = strings.NewReplacer("%", "%25", "/", "%2F")
+
+// IndexResolver is the matcher stage's identity resolution: it resolves
+// changes to persons with match.Matcher (blocking keys, Fellegi-Sunter
+// scores, link/review thresholds) over an Index, and keeps each person's
+// links (system -> record id) in a DecisionStore.
+//
+// For an upsert the change's values (already canonical from ingest) become
+// a match.Record and the whole batch goes through Matcher.MatchBatch: one
+// lookup and one commit for the batch when nothing races. A change with no
+// matchable values still resolves: it matches nothing, so it is known to its
+// person or starts one. A delete resolves without touching the index: a
+// known record to its person, an unknown one to the person it would have
+// created (deterministic in the record id), with decision "new".
+//
+// Links: the first record of a system to reach a person stays the person's
+// link for that system, so the record ids stamped on targets do not flip
+// between a person's duplicates. They are written after the index commit; a
+// crash in between is repaired by the redo, which finds the record known and
+// writes the link then.
+//
+// Once per event (pipeline.PlanOnce): resolving the same event again (a
+// redelivery after a crash, a reprocessed partition) gives the same answer
+// and changes nothing, because the decision on each event is remembered
+// under its record and event id, and an event found there is answered from
+// the memo without touching the index; the same event twice in one batch is
+// decided once. The memos are written with the links, after the index
+// commit; an event redone in between (or after its memo expired) is matched
+// again and resolves as "known" to the same person, because an applied
+// record is known, one whose creation died half-way is completed by the
+// index, and a new person's id derives from the record id
+// (match.DefaultPersonID by default).
+type IndexResolver struct {
+	matcher *match.Matcher
+	index   Index
+	store   DecisionStore
+	// MaxAttempts bounds how often a batch whose records keep conflicting
+	// (the matcher gave up after its own retries) is matched again; each
+	// new attempt waits a little longer. Default 8.
+	MaxAttempts int
+}
+
+// NewIndexResolver returns a resolver using m over idx, keeping decisions
+// and links in store.
+func NewIndexResolver(m *match.Matcher, idx Index, store DecisionStore) *IndexResolver {
+	return &IndexResolver{matcher: m, index: idx, store: store, MaxAttempts: 8}
+}
+
+var _ Resolver = (*IndexResolver)(nil)
+
+// decisionMemo is the stored form of a decision (contact.Match), with short
+// names.
+type decisionMemo struct {
+	PersonID    string           `json:"p"`
+	Decision    contact.Decision `json:"d"`
+	Score       float64          `json:"s"`
+	Explanation string           `json:"e"`
+	Candidates  []string         `json:"c"` // no omitempty: [] and nil stay apart
+}
+
+// Resolve implements Resolver in a fixed number of round trips for the whole
+// batch: one to read the events' memos, the matcher's lookup and commit (see
+// the index), one for the deletes' owners, and one to write links and memos
+// and read the persons' links.
+func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) ([]Resolution, error) {
+	out := make([]Resolution, len(changes))
+	if len(changes) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(changes))
+	refs := make([]EventRef, len(changes))
+	for i, c := range changes {
+		if c.SourceSystem == "" || c.SourceRecordID == "" {
+			return nil, fmt.Errorf("resolve change %q: no source system or record id", c.EventID)
+		}
+		ids[i] = RecordID(c.SourceSystem, c.SourceRecordID)
+		refs[i] = EventRef{RecordID: ids[i], EventID: c.EventID}
+	}
+	once, err := pipeline.PlanOnce(ctx, refs, func(e EventRef) bool { return e.EventID != "" }, r.store.Memos)
+	if err != nil {
+		return nil, fmt.Errorf("read decision memos: %w", err)
+	}
+
+	var (
+		ins     []match.Incoming
+		inAt    []int
+		deletes []int
+	)
+	for i, c := range changes {
+		switch {
+		case once.Copy(i):
+		case once.Remembered(i):
+			var m decisionMemo
+			if err := json.Unmarshal(once.Memos[i], &m); err != nil {
+				return nil, fmt.Errorf("decision memo of event %q of %s: %w", c.EventID, ids[i], err)
+			}
+			out[i].Match = contact.Match{PersonID: m.PersonID, Decision: m.Decision, Score: m.Score,
+				Explanation: m.Explanation, Candidates: m.Candidates}
+		case c.Op == contact.OpDelete:
+			deletes = append(deletes, i)
+		default:
+			ins = append(ins, match.Incoming{RecordID: ids[i], Record: match.FromValues(c.Values)})
+			inAt = append(inAt, i)
+		}
+	}
+
+	results, err := r.matchBatch(ctx, ins)
+	if err != nil {
+		return nil, err
+	}
+	for j, res := range results {
+		out[inAt[j]].Match = res.ContactMatch()
+	}
+	// Deletes run after the batch's upserts, so a record created earlier
+	// in the batch is known to them.
+	if err := r.resolveDeletes(ctx, ids, deletes, out); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if once.Copy(i) {
+			out[i].Match = out[once.First[i]].Match
+		}
+	}
+
+	if err := r.finish(ctx, changes, ids, once, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// resolveDeletes resolves deletes without touching the index: a known record
+// to its person, an unknown one to the person it would have created.
+func (r *IndexResolver) resolveDeletes(ctx context.Context, ids []string, deletes []int, out []Resolution) error {
+	if len(deletes) == 0 {
+		return nil
+	}
+	delIDs := make([]string, len(deletes))
+	for j, i := range deletes {
+		delIDs[j] = ids[i]
+	}
+	owners, err := r.index.Owners(ctx, delIDs)
+	if err != nil {
+		return fmt.Errorf("resolve deletes: %w", err)
+	}
+	if len(owners) != len(delIDs) {
+		return fmt.Errorf("resolve deletes: index answered %d of %d records", len(owners), len(delIDs))
+	}
+	for j, i := range deletes {
+		e := match.Explanation{Decision: contact.DecisionKnown, Reason: "known_record", PersonID: owners[j], Probability: 1}
+		score := 1.0
+		if owners[j] == "" {
+			// Never indexed: the person it would have created (the
+			// matcher's NewPersonID, reached through Decide on an empty
+			// index), so a later redo or re-creation agrees.
+			res, _ := r.matcher.Decide(match.Incoming{RecordID: delIDs[j]}, match.Query{RecordID: delIDs[j]}, match.Found{})
+			e = match.Explanation{Decision: contact.DecisionNew, Reason: "deleted_unknown_record", PersonID: res.PersonID}
+			score = 0
+		}
+		out[i].Match = contact.Match{PersonID: e.PersonID, Decision: e.Decision, Score: score, Explanation: e.String()}
+	}
+	return nil
+}
+
+// matchBatch runs the matcher, matching the batch again (after a jittered
+// pause) while records keep conflicting (match.ErrConflict, which the index
+// also reports when it lost state a retry repairs). Records a failed attempt
+// did apply are then known to the next one.
+func (r *IndexResolver) matchBatch(ctx context.Context, ins []match.Incoming) ([]match.Result, error) {
+	if len(ins) == 0 {
+		return nil, nil
+	}
+	attempts := max(r.MaxAttempts, 1)
+	delay := 5 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		results, err := r.matcher.MatchBatch(ctx, r.index, ins)
+		if err == nil {
+			return results, nil
+		}
+		if !errors.Is(err, match.ErrConflict) || attempt >= attempts {
+			return nil, fmt.Errorf("match %d records: %w", len(ins), err)
+		}
+		t := time.NewTimer(delay/2 + rand.N(delay))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("match %d records: %w (after %v)", len(ins), ctx.Err(), err)
+		case <-t.C:
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// finish, in one round trip: records each resolved upsert's record as its
+// person's link for its system (if the person has none there yet), remembers
+// each new decision under its event, and reads every person's links.
+func (r *IndexResolver) finish(ctx context.Context, changes []contact.Change, ids []string, once pipeline.Once, out []Resolution) error {
+	var (
+		memos   []Memo
+		links   []Link
+		persons []string
+	)
+	seen := map[string]bool{}
+	for i, c := range changes {
+		m := out[i].Match
+		if c.EventID != "" && once.Fresh(i) {
+			b, err := json.Marshal(decisionMemo{PersonID: m.PersonID, Decision: m.Decision, Score: m.Score,
+				Explanation: m.Explanation, Candidates: m.Candidates})
+			if err != nil {
+				return fmt.Errorf("encode decision memo: %w", err)
+			}
+			memos = append(memos, Memo{Event: EventRef{RecordID: ids[i], EventID: c.EventID}, Data: b})
+		}
+		if m.Decision == contact.DecisionAmbiguous || m.PersonID == "" {
+			continue
+		}
+		// Also for a remembered upsert: a no-op, unless a failure after the
+		// memo was written kept the link from being written.
+		if c.Op != contact.OpDelete {
+			links = append(links, Link{PersonID: m.PersonID, System: c.SourceSystem, RecordID: c.SourceRecordID})
+		}
+		if !seen[m.PersonID] {
+			seen[m.PersonID] = true
+			persons = append(persons, m.PersonID)
+		}
+	}
+	if len(memos) == 0 && len(links) == 0 && len(persons) == 0 {
+		return nil
+	}
+	read, err := r.store.Keep(ctx, memos, links, persons)
+	if err != nil {
+		return fmt.Errorf("person links and decision memos: %w", err)
+	}
+	for i := range out {
+		if l, ok := read[out[i].Match.PersonID]; ok && out[i].Match.Decision != contact.DecisionAmbiguous {
+			out[i].Links = maps.Clone(l)
+		}
+	}
+	return nil
+}
