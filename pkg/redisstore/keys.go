@@ -42,8 +42,12 @@ func (k Keys) p() string {
 // part escapes one data part of a key: bytes outside a small safe set
 // (letters, digits and "-._~@+/=,") become "%XX", "%" included, so the
 // encoding is injective and the usual ids stay readable ("OFF-1",
-// "ann@mail.net").
+// "ann@mail.net"). The empty part is "%" (never the escape of anything
+// else), so a hash tag is never empty: Redis would hash the whole key.
 func part(s string) string {
+	if s == "" {
+		return "%"
+	}
 	safe := true
 	for i := 0; i < len(s); i++ {
 		if !safeByte(s[i]) {

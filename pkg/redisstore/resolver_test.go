@@ -286,6 +286,7 @@ var resolverTests = []struct {
 	{"StrangersSharingGenericValues", testStrangersSharingGenericValues},
 	{"LinksDeletesAndEmptyRecords", testLinksDeletesAndEmptyRecords},
 	{"Ambiguous", testAmbiguous},
+	{"CraftedIDsDoNotCollide", testCraftedIDsDoNotCollide},
 }
 
 func TestMatchResolver(t *testing.T) {
@@ -651,6 +652,40 @@ func testAmbiguous(t *testing.T, b backend) {
 	}
 	if again := resolve(t, ctx, r, ev)[0]; !reflect.DeepEqual(again, res) {
 		t.Errorf("replay of the ambiguous event: %+v, first %+v", again, res)
+	}
+}
+
+// testCraftedIDsDoNotCollide: ids holding the separators of the key layout
+// ("/", ":", "{", "}") neither link a stranger to someone else's person nor
+// make a batch fail for good.
+func testCraftedIDsDoNotCollide(t *testing.T, b backend) {
+	ctx := testenv.Context(t, time.Minute)
+	keys := freshKeys(t, b.rdb)
+	r := newResolver(b.rdb, keys, defaultMatcher(t))
+
+	// System "online/web" + record "0001" is not system "online" + record
+	// "web/0001".
+	known := resolve(t, ctx, r, upsert("online", "web/0001", ann()))[0]
+	stranger := resolve(t, ctx, r, upsert("online/web", "0001", person(3)))[0]
+	if stranger.Match.Decision != contact.DecisionNew || stranger.Match.PersonID == known.Match.PersonID {
+		t.Errorf("stranger online/web + 0001 resolved to %+v; the known record's person is %s", stranger.Match, known.Match.PersonID)
+	}
+	if stranger.Links["online/web"] != "0001" || len(stranger.Links) != 1 {
+		t.Errorf("stranger's links %v", stranger.Links)
+	}
+
+	// The decision memo of event "e}" on record "x" is not the owner of
+	// record "x}:ev:e": the second batch resolves instead of conflicting
+	// forever.
+	first := upsert("crm", "x", person(4))
+	first.EventID = "e}"
+	resolve(t, ctx, r, first)
+	res, err := r.Resolve(ctx, []contact.Change{upsert("crm", "x}:ev:e", person(5))})
+	if err != nil {
+		t.Fatalf("batch with record x}:ev:e after event e} of record x: %v", err)
+	}
+	if m := res[0].Match; m.Decision != contact.DecisionNew || !strings.HasPrefix(m.PersonID, "p-") {
+		t.Errorf("record x}:ev:e: %+v", m)
 	}
 }
 
