@@ -7,6 +7,7 @@ package matcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -76,15 +77,20 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 	if len(changes) == 0 {
 		return out.Records, nil
 	}
-	res, err := s.resolver.Resolve(ctx, changes)
+	res, panics, err := s.resolve(ctx, changes)
 	if err != nil {
-		return nil, fmt.Errorf("resolve identities: %w", err)
-	}
-	if len(res) != len(changes) {
-		return nil, fmt.Errorf("resolver answered %d of %d changes", len(res), len(changes))
+		return nil, err
 	}
 	for i, c := range changes {
 		r, in := res[i], inputs[i]
+		if panics[i] != nil {
+			if kerr := out.KickOut(in, pipeline.ReasonInternal, panics[i], func(ko *contact.KickOut) {
+				ko.EventID = c.EventID
+			}); kerr != nil {
+				return nil, kerr
+			}
+			continue
+		}
 		if s.metrics != nil {
 			s.metrics.Decisions.WithLabelValues(string(r.Match.Decision)).Inc()
 		}
@@ -106,4 +112,49 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 		out.Emit(&kgo.Record{Topic: s.topics.Matched, Key: []byte(r.Match.PersonID), Value: val, Headers: in.Headers})
 	}
 	return out.Records, nil
+}
+
+// resolve resolves the batch in one call. Should the resolver panic, each
+// change is resolved alone (the resolver is idempotent), so that only the
+// records that make it panic are reported (panics[i]) and become kick-outs,
+// instead of the whole batch failing again on every redo.
+func (s *Stage) resolve(ctx context.Context, changes []contact.Change) ([]Resolution, []error, error) {
+	panics := make([]error, len(changes))
+	res, err := s.guardedResolve(ctx, changes)
+	var pe *pipeline.PanicError
+	if !errors.As(err, &pe) {
+		return res, panics, err
+	}
+	res = make([]Resolution, len(changes))
+	for i := range changes {
+		one, err := s.guardedResolve(ctx, changes[i:i+1])
+		switch {
+		case errors.As(err, &pe):
+			panics[i] = err
+		case err != nil:
+			return nil, nil, err
+		default:
+			res[i] = one[0]
+		}
+	}
+	return res, panics, nil
+}
+
+func (s *Stage) guardedResolve(ctx context.Context, changes []contact.Change) ([]Resolution, error) {
+	var res []Resolution
+	err := pipeline.Guard(func() error {
+		var err error
+		res, err = s.resolver.Resolve(ctx, changes)
+		return err
+	})
+	var pe *pipeline.PanicError
+	switch {
+	case errors.As(err, &pe):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("resolve identities: %w", err)
+	case len(res) != len(changes):
+		return nil, fmt.Errorf("resolver answered %d of %d changes", len(res), len(changes))
+	}
+	return res, nil
 }
