@@ -19,9 +19,11 @@ import (
 // jsonCodec stands in for Avro: the stage only needs round trips.
 type jsonCodec struct{}
 
-func (jsonCodec) EncodeKickOut(k contact.KickOut) ([]byte, error)  { return json.Marshal(k) }
-func (jsonCodec) EncodeMatched(m contact.Matched) ([]byte, error)  { return json.Marshal(m) }
-func (jsonCodec) DecodeChange(b []byte) (c contact.Change, err error) { return c, json.Unmarshal(b, &c) }
+func (jsonCodec) EncodeKickOut(k contact.KickOut) ([]byte, error) { return json.Marshal(k) }
+func (jsonCodec) EncodeMatched(m contact.Matched) ([]byte, error) { return json.Marshal(m) }
+func (jsonCodec) DecodeChange(b []byte) (c contact.Change, err error) {
+	return c, json.Unmarshal(b, &c)
+}
 
 // fakeResolver answers from a table by record id: a person, "ambiguous",
 // "panic" (the resolver panics on any batch holding the record) or "fail".
