@@ -38,8 +38,7 @@ func (r *fakeResolver) Resolve(_ context.Context, changes []contact.Change) ([]m
 	for i, c := range changes {
 		switch a := r.answers[c.SourceRecordID]; a {
 		case "panic":
-			var m map[string]int
-			m[c.SourceRecordID]++ // a nil map: the kind of bug a record can trigger
+			panic("resolver bug on record " + c.SourceRecordID)
 		case "fail":
 			return nil, errors.New("index down")
 		case "ambiguous":
