@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/contactsync/contactsync/pkg/backoff"
 	"maps"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -231,7 +231,7 @@ func (r *IndexResolver) matchBatch(ctx context.Context, ins []match.Incoming) ([
 		return nil, nil
 	}
 	attempts := max(r.MaxAttempts, 1)
-	delay := 5 * time.Millisecond
+	pause := &backoff.Backoff{Min: 5 * time.Millisecond, Max: time.Second, Jitter: true}
 	for attempt := 1; ; attempt++ {
 		results, err := r.matcher.MatchBatch(ctx, r.index, ins)
 		if err == nil {
@@ -240,14 +240,9 @@ func (r *IndexResolver) matchBatch(ctx context.Context, ins []match.Incoming) ([
 		if !errors.Is(err, match.ErrConflict) || attempt >= attempts {
 			return nil, fmt.Errorf("match %d records: %w", len(ins), err)
 		}
-		t := time.NewTimer(delay/2 + rand.N(delay))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !pause.Wait(ctx) {
 			return nil, fmt.Errorf("match %d records: %w (after %v)", len(ins), ctx.Err(), err)
-		case <-t.C:
 		}
-		delay = min(2*delay, time.Second)
 	}
 }
 
