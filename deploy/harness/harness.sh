@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Real-services test harness: Apache Kafka (KRaft, one combined node), Redis and
-# PostgreSQL as plain processes on 127.0.0.1 (CI machines have no Docker).
+# Real-services test harness: Apache Kafka (KRaft, one combined node), Redis,
+# PostgreSQL (wal_level=logical) and a Kafka Connect worker with the Debezium
+# PostgreSQL connector, as plain processes on 127.0.0.1 (CI machines have no Docker).
 #
 #   harness.sh up             install what is missing, start what is not running,
 #                             write .harness/env (idempotent)
@@ -50,6 +51,7 @@ REDIS_TLS_PORT=$((16380 + OFFSET))
 # A cluster node also listens on its port + 10000 (the cluster bus).
 REDIS_CLUSTER_PORTS=($((17001 + OFFSET)) $((17002 + OFFSET)) $((17003 + OFFSET)))
 PG_PORT=$((15432 + OFFSET))
+CONNECT_PORT=$((18083 + OFFSET))
 KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 KAFKA_SASL_BROKERS="127.0.0.1:$KAFKA_SASL_PORT"
 REDIS_ADDR="127.0.0.1:$REDIS_PORT"
@@ -57,6 +59,7 @@ REDIS_TLS_ADDR="127.0.0.1:$REDIS_TLS_PORT"
 REDIS_CLUSTER_ADDRS=$(printf '127.0.0.1:%s,' "${REDIS_CLUSTER_PORTS[@]}")
 REDIS_CLUSTER_ADDRS=${REDIS_CLUSTER_ADDRS%,}
 PG_DSN="postgres://postgres@127.0.0.1:$PG_PORT/contactsync?sslmode=disable"
+CONNECT_URL="http://127.0.0.1:$CONNECT_PORT"
 # The one user of the secured listeners (SCRAM and PLAIN on the broker, an
 # ACL user on the TLS Redis).
 SECURE_USER=contactsync
@@ -64,8 +67,15 @@ SECURE_USER=contactsync
 KAFKA_CONF="$SCRIPT_DIR/kafka"
 KAFKA_VERSION=$(sed -n 's#.*<kafka.version>\(.*\)</kafka.version>.*#\1#p' "$KAFKA_CONF/pom.xml")
 KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
+CONNECT_CONF="$SCRIPT_DIR/connect"
+DEBEZIUM_VERSION=$(sed -n 's#.*<debezium.version>\(.*\)</debezium.version>.*#\1#p' "$CONNECT_CONF/pom.xml")
+# The worker's classpath and its plugin.path (one dir per plugin).
+CONNECT_CACHE="$CACHE/connect-$KAFKA_VERSION-debezium-$DEBEZIUM_VERSION"
+CONNECT_LIBS="$CONNECT_CACHE/libs"
+CONNECT_PLUGINS="$CONNECT_CACHE/plugins"
 
-SERVICES=(kafka redis redistls rediscluster postgres)
+# In start order: connect needs kafka and postgres. `down` stops in reverse.
+SERVICES=(kafka redis redistls rediscluster postgres connect)
 
 log() { echo "harness: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -88,6 +98,7 @@ cmd_pattern() {
 	kafka) echo kafka.Kafka ;;
 	redis | redistls | rediscluster) echo redis-server ;;
 	postgres) echo postgres ;;
+	connect) echo ConnectStandalone ;;
 	esac
 }
 
@@ -243,6 +254,35 @@ kafka_libs() {
 		{ tail -n 30 "$LOGS/maven.log" >&2; rm -rf "$tmp"; die "mvn could not fetch the Kafka jars (log: $LOGS/maven.log)"; }
 	rm -rf "$KAFKA_LIBS" "$work/target"
 	mv "$tmp" "$KAFKA_LIBS"
+	echo "$want" >"$stamp"
+}
+
+# The Connect worker's jars (connect/pom.xml, profile worker, at the broker's
+# Kafka version) and the Debezium plugin's (profile plugin, without the
+# Kafka jars Debezium was built against), the same way as the broker's.
+connect_libs() {
+	local want stamp="$CONNECT_CACHE/.pom.sha256"
+	want=$(cat "$CONNECT_CONF/pom.xml" <(echo "$KAFKA_VERSION") | sha256sum | cut -d' ' -f1)
+	[[ -f $stamp && $(<"$stamp") == "$want" ]] && return 0
+	need_java
+	local tmp="$CONNECT_CACHE/tmp.$$" profile
+	mkdir -p "$CONNECT_CACHE"
+	cp "$CONNECT_CONF/pom.xml" "$CONNECT_CACHE/pom.xml"
+	rm -rf "$tmp"
+	log "connect: fetching Kafka Connect $KAFKA_VERSION and Debezium $DEBEZIUM_VERSION jars with Maven into $CONNECT_CACHE"
+	for profile in worker plugin; do
+		mvn -B -q -Dstyle.color=never -f "$CONNECT_CACHE/pom.xml" -P "$profile" -Dkafka.version="$KAFKA_VERSION" \
+			dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp/$profile" \
+			>"$LOGS/maven-connect.log" 2>&1 ||
+			{ tail -n 30 "$LOGS/maven-connect.log" >&2; rm -rf "$tmp"; die "mvn could not fetch the Connect jars (log: $LOGS/maven-connect.log)"; }
+	done
+	# A Kafka jar in the plugin dir would shadow the worker's own version.
+	! ls "$tmp/plugin" | grep -E '^(connect-|kafka-)' >&2 || { rm -rf "$tmp"; die "connect: Kafka jars in the plugin dir"; }
+	rm -rf "$CONNECT_LIBS" "$CONNECT_PLUGINS" "$CONNECT_CACHE/target"
+	mkdir -p "$CONNECT_PLUGINS"
+	mv "$tmp/worker" "$CONNECT_LIBS"
+	mv "$tmp/plugin" "$CONNECT_PLUGINS/debezium-connector-postgres"
+	rm -rf "$tmp"
 	echo "$want" >"$stamp"
 }
 
@@ -505,6 +545,34 @@ EOF
 # SIGINT = postgres "fast" shutdown: roll back open sessions and exit.
 postgres_stop() { stop_pid "$1" INT 30; }
 
+# ---------------------------------------------------------------- connect
+
+# Healthy = the REST API answers and lists the Debezium PostgreSQL connector
+# among its plugins (a worker without the plugin is of no use to the tests).
+connect_healthy() {
+	port_open "$CONNECT_PORT" &&
+		curl -fsS --max-time 10 "$CONNECT_URL/connector-plugins" 2>/dev/null |
+		grep -q 'io.debezium.connector.postgresql.PostgresConnector'
+}
+
+# A standalone worker (offsets in a file) with a fresh data dir. It starts
+# no connector: tests register theirs over REST.
+connect_start_fresh() {
+	local pid
+	rm -rf "$H/connect" "$LOGS/connect"
+	mkdir -p "$H/connect" "$LOGS/connect"
+	sed -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" -e "s#@PORT@#$CONNECT_PORT#g" \
+		-e "s#@PLUGIN_PATH@#$CONNECT_PLUGINS#g" -e "s#@DATA_DIR@#$H/connect#g" \
+		"$CONNECT_CONF/worker.properties.in" >"$H/connect/worker.properties"
+	pid=$(launch "$LOGS/connect/stdout.log" java -Xms128m -Xmx768m -XX:+UseSerialGC -Djava.awt.headless=true \
+		-Dconnect.logs.dir="$LOGS/connect" -Dlog4j2.configurationFile="$CONNECT_CONF/log4j2.properties" \
+		-cp "$CONNECT_LIBS/*" org.apache.kafka.connect.cli.ConnectStandalone "$H/connect/worker.properties")
+	echo "$pid" >"$H/connect.pid"
+	wait_ready connect 180 connect_healthy
+}
+
+connect_stop() { stop_pid "$1" TERM 60; } # TERM = the worker stops its tasks and flushes offsets
+
 # ---------------------------------------------------------------- commands
 
 # ports_of SVC: every port SVC listens on, the one clients use first.
@@ -519,6 +587,7 @@ ports_of() {
 		echo
 		;;
 	postgres) echo "$PG_PORT" ;;
+	connect) echo "$CONNECT_PORT" ;;
 	esac
 }
 port_of() { local p; read -r p _ <<<"$(ports_of "$1")"; echo "$p"; }
@@ -559,6 +628,8 @@ write_env() {
 export KAFKA_BROKERS='$KAFKA_BROKERS'
 export REDIS_ADDR='$REDIS_ADDR'
 export PG_DSN='$PG_DSN'
+export CONNECT_URL='$CONNECT_URL'
+export DEBEZIUM_VERSION='$DEBEZIUM_VERSION'
 export KAFKA_VERSION='$KAFKA_VERSION'
 export REDIS_VERSION='$redis_v'
 export PG_VERSION='$pg_v'
@@ -594,6 +665,7 @@ cmd_up() {
 	local t0=$SECONDS svc
 	# Tools first: the health checks need redis-cli, psql and the Kafka CLI jars.
 	kafka_libs
+	connect_libs
 	need_redis
 	need_postgres
 	make_certs
@@ -603,8 +675,9 @@ cmd_up() {
 }
 
 cmd_down() {
-	local svc owner pid
-	for svc in "${SERVICES[@]}"; do
+	local svc owner pid i
+	for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
+		svc=${SERVICES[i]}
 		owner=$(cat "$H/owner.$svc" 2>/dev/null || true)
 		if [[ $owner != "$SESSION" ]]; then
 			[[ -z $owner ]] || log "$svc: owned by session '$owner', not '$SESSION': leaving it"
