@@ -1,5 +1,5 @@
 -- The offline system of record's contact table as contactsync's Debezium
--- decoder expects it by default (column names are configurable).
+-- decoder expects it by default. Idempotent: safe to run again.
 CREATE TABLE IF NOT EXISTS contacts (
     id               text PRIMARY KEY,
     first_name       text,
@@ -21,10 +21,30 @@ CREATE TABLE IF NOT EXISTS contacts (
     last_gift_date   date,
     reference_source text,
     updated_at       timestamptz NOT NULL DEFAULT now(),
-    -- 'contactsync' when the sync itself wrote the row: lets the decoder tag
-    -- the change as origin=sync so it is never propagated back.
+    -- Who made the row's last change, set by the trigger below on every
+    -- write: 'contactsync' when the sync itself wrote it, so the decoder tags
+    -- the change as origin=sync and never propagates it back.
     updated_by       text NOT NULL DEFAULT current_user
 );
+
+-- The echo marker must describe each write, not stick to the row: a column
+-- default applies on INSERT only, so after one sync write every later edit
+-- by a person would still read 'contactsync' and be taken for an echo. The
+-- trigger overwrites updated_by on every INSERT and UPDATE, whatever the
+-- statement set: 'contactsync' when the writing transaction is the sync's
+-- (it runs `SET LOCAL contactsync.origin = 'sync'`, or connects as a role
+-- named contactsync), else the role that made the change.
+CREATE OR REPLACE FUNCTION contacts_stamp_writer() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.updated_by := CASE WHEN current_setting('contactsync.origin', true) = 'sync'
+                           THEN 'contactsync' ELSE current_user END;
+    RETURN NEW;
+END
+$$;
+DROP TRIGGER IF EXISTS contacts_stamp_writer ON contacts;
+CREATE TRIGGER contacts_stamp_writer BEFORE INSERT OR UPDATE ON contacts
+    FOR EACH ROW EXECUTE FUNCTION contacts_stamp_writer();
 -- The before-image on updates lets the decoder tell an explicit clear
 -- (value -> NULL) from a value that was never there.
 ALTER TABLE contacts REPLICA IDENTITY FULL;
