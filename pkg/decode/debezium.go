@@ -42,7 +42,7 @@ func DefaultColumns() map[string]contact.Field {
 }
 
 // Debezium decodes Debezium change events (JSON converter, schemas on or
-// off) of the offline contact table.
+// off, envelope or ExtractNewRecordState rows) of the offline contact table.
 type Debezium struct {
 	cfg DebeziumConfig
 	// columns are the mapped columns in field order, so that Cleared comes
@@ -101,6 +101,7 @@ func NewDebezium(cfg DebeziumConfig) (*Debezium, error) {
 
 // columnType is what a schemas-on event says about one column.
 type columnType struct {
+	connect string // Connect's type ("string", "bytes", ...); "" without a schema
 	logical string
 	scale   int
 }
@@ -117,24 +118,11 @@ func (d *Debezium) Decode(key, value []byte, topic string, partition int32, offs
 	if err != nil {
 		return nil, err
 	}
-	env, types := top, map[string]columnType{}
-	if payload, ok := top["payload"]; ok {
-		if payload == nil {
-			return nil, nil // a tombstone with schemas on
-		}
-		if env, ok = payload.(map[string]any); !ok {
-			return nil, errorf(ReasonEnvelope, "payload is %s, not an object", typeName(payload))
-		}
-		types = columnTypes(top["schema"])
+	ev, err := readEvent(top)
+	if ev == nil || err != nil {
+		return nil, err // nil, nil: a tombstone
 	}
-	before, err := row(env, "before")
-	if err != nil {
-		return nil, err
-	}
-	after, err := row(env, "after")
-	if err != nil {
-		return nil, err
-	}
+	env, before, after, types := ev.env, ev.before, ev.after, ev.types
 	c := contact.Change{SourceSystem: d.cfg.System, Origin: contact.OriginAdmin}
 	var image map[string]any // the row as it is (after) or was (before a delete)
 	op, isString := env["op"].(string)
@@ -177,7 +165,7 @@ func (d *Debezium) Decode(key, value []byte, topic string, partition int32, offs
 		strings.EqualFold(strings.TrimSpace(by), d.cfg.SyncUser) {
 		c.Origin = contact.OriginSync
 	}
-	if c.SourceTime, err = d.sourceTime(env, before, after, c.Op, types); err != nil {
+	if c.SourceTime, err = d.sourceTime(ev, c.Op); err != nil {
 		return nil, err
 	}
 
@@ -243,32 +231,6 @@ func keyID(key []byte, column string) (string, bool) {
 	return id, ok
 }
 
-// columnTypes reads the after-image column types of a schemas-on event.
-// A schema it cannot read leaves the values to be read by their JSON type.
-func columnTypes(schema any) map[string]columnType {
-	out := map[string]columnType{}
-	s, _ := schema.(map[string]any)
-	fields, _ := s["fields"].([]any)
-	for _, f := range fields {
-		fm, _ := f.(map[string]any)
-		if fm["field"] != "after" {
-			continue
-		}
-		cols, _ := fm["fields"].([]any)
-		for _, c := range cols {
-			cm, _ := c.(map[string]any)
-			name, _ := cm["field"].(string)
-			ct := columnType{}
-			ct.logical, _ = cm["name"].(string)
-			if params, ok := cm["parameters"].(map[string]any); ok {
-				ct.scale, _ = intParam(params["scale"])
-			}
-			out[name] = ct
-		}
-	}
-	return out
-}
-
 // columnValue renders one non-null column value as the canonical string of
 // its field's kind. The logical type, when the event has a schema, says how
 // the value is encoded; without one the JSON type and the field's kind do.
@@ -299,6 +261,12 @@ func columnValue(col column, v any, t columnType) (string, error) {
 	case string:
 		s := strings.TrimSpace(x)
 		switch col.kind {
+		case contact.Decimal:
+			if t.connect == "" {
+				if err := schemalessDecimal(s); err != nil {
+					return "", err
+				}
+			}
 		case contact.Bool:
 			if strings.EqualFold(s, "true") || strings.EqualFold(s, "false") {
 				return strings.ToLower(s), nil
@@ -353,11 +321,14 @@ func variableScale(m map[string]any) (string, error) {
 
 // sourceTime is when the change was made: the row's updated_at when the
 // change set it, else when the database committed it.
-func (d *Debezium) sourceTime(env, before, after map[string]any, op contact.Op, types map[string]columnType) (time.Time, error) {
+func (d *Debezium) sourceTime(ev *event, op contact.Op) (time.Time, error) {
+	env, before, after, types := ev.env, ev.before, ev.after, ev.types
 	col := d.cfg.UpdatedAtColumn
 	// A delete's before image holds the last update's time, not the
-	// delete's; an update that left updated_at alone did not set it.
-	stamped := op == contact.OpUpsert && !(before != nil && reflect.DeepEqual(before[col], after[col]))
+	// delete's; an update that left updated_at alone did not set it, and
+	// an unwrapped update has no before image to tell.
+	stamped := op == contact.OpUpsert && !(before != nil && reflect.DeepEqual(before[col], after[col])) &&
+		!(ev.flat && env["op"] == "u")
 	if stamped {
 		var t time.Time
 		var err error

@@ -15,6 +15,10 @@ func FuzzDebezium(f *testing.F) {
 	for _, tc := range debeziumCases {
 		f.Add([]byte(tc.key), []byte(tc.value))
 	}
+	for _, tc := range capturedCases { // the real connector's records
+		key, value := capturedRecord(f, tc.file)
+		f.Add(key, value)
+	}
 	d := newDebezium(f)
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		changes, err := d.Decode(key, value, "cdc", 0, 1)
