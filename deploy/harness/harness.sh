@@ -529,6 +529,9 @@ unix_socket_directories = '$dir/run'
 fsync = off
 # lets a Debezium (pgoutput) test stream changes from this cluster
 wal_level = logical
+# each connector holds a slot and a WAL sender; the Debezium tests run several at once
+max_replication_slots = 32
+max_wal_senders = 32
 EOF
 	# pg_ctl -w waits until the server accepts connections; setsid for the
 	# same reason as launch().
