@@ -126,3 +126,34 @@ func capturedRecord(t testing.TB, name string) (key, value []byte) {
 	}
 	return key, value
 }
+
+// Unwrapped rows the transform would write with other settings, or that are
+// broken: each a kick-out with a reason, never a guess.
+func TestDebeziumFlatRows(t *testing.T) {
+	d := newDebezium(t)
+	for _, tc := range []struct {
+		name, value, reason string
+		op                  contact.Op
+	}{
+		{name: "no add.fields", value: `{"id":"S1","first_name":"Anna"}`, reason: ReasonEnvelope},
+		{name: "__op not a string", value: `{"id":"S1","__op":1,"__source_ts_ms":1796306814760}`, reason: ReasonEnvelope},
+		{name: "deleted without op", value: `{"id":"S1","__deleted":"true","__source_ts_ms":1796306814760}`, reason: ReasonEnvelope},
+		{name: "deleted disagrees with op", value: `{"id":"S1","__deleted":"true","__op":"u","__source_ts_ms":1796306814760}`, reason: ReasonEnvelope},
+		{name: "op d not marked deleted", value: `{"id":"S1","__deleted":"false","__op":"d","__source_ts_ms":1796306814760}`, reason: ReasonEnvelope},
+		{name: "deleted of a wrong type", value: `{"id":"S1","__deleted":[],"__op":"d","__source_ts_ms":1796306814760}`, reason: ReasonEnvelope},
+		{name: "no time", value: `{"id":"S1","__op":"u","updated_at":null}`, reason: ReasonTime},
+		{name: "boolean deleted", value: `{"id":"S1","__deleted":true,"__op":"d","__source_ts_ms":1796306814760}`, op: contact.OpDelete},
+		{name: "delete without rewrite's marker", value: `{"id":"S1","__op":"d","__source_ts_ms":1796306814760}`, reason: ReasonEnvelope},
+		{name: "unknown op", value: `{"id":"S1","__op":"t","__source_ts_ms":1796306814760}`, reason: ReasonEnvelope},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := d.Decode([]byte(`{"id":"S1"}`), []byte(tc.value), "cdc", 0, 1)
+			if r := reasonOf(err); r != tc.reason {
+				t.Fatalf("reason %q (%v), want %q", r, err, tc.reason)
+			}
+			if tc.reason == "" && (len(got) != 1 || got[0].Op != tc.op) {
+				t.Fatalf("got %+v, want one %s", got, tc.op)
+			}
+		})
+	}
+}

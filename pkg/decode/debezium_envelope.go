@@ -33,7 +33,7 @@ const unwrapPrefix = "__"
 // readEvent finds the change event in a parsed record value. A nil event
 // with a nil error is a tombstone.
 func readEvent(top map[string]any) (*event, error) {
-	msg, types := top, map[string]columnType{}
+	msg, schema := top, any(nil)
 	if payload, ok := top["payload"]; ok {
 		if payload == nil {
 			if top["schema"] != nil {
@@ -51,20 +51,24 @@ func readEvent(top map[string]any) (*event, error) {
 		if msg, isObject = payload.(map[string]any); !isObject {
 			return nil, errorf(ReasonEnvelope, "payload is %s, not an object", typeName(payload))
 		}
-		types = nil // read below, once the shape is known
+		schema = top["schema"]
 	}
 	_, hasOp := msg["op"]
 	_, hasUnwrapOp := msg[unwrapPrefix+"op"]
 	_, hasDeleted := msg[unwrapPrefix+"deleted"]
 	if !hasOp && (hasUnwrapOp || hasDeleted) {
 		ev, err := flatEvent(msg)
-		if err == nil && types == nil {
-			ev.types = columnTypes(top["schema"], true)
+		if err != nil {
+			return nil, err
 		}
-		return ev, err
+		ev.types = columnTypes(schema, true)
+		return ev, nil
 	}
-	if types == nil {
-		types = columnTypes(top["schema"], false)
+	_, hasBefore := msg["before"]
+	_, hasAfter := msg["after"]
+	if !hasOp && !hasBefore && !hasAfter {
+		return nil, errorf(ReasonEnvelope, "not a Debezium change event (no op; an unwrapped row "+
+			"needs add.fields=op,lsn,source.ts_ms)")
 	}
 	before, err := row(msg, "before")
 	if err != nil {
@@ -74,7 +78,7 @@ func readEvent(top map[string]any) (*event, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &event{env: msg, before: before, after: after, types: types}, nil
+	return &event{env: msg, before: before, after: after, types: columnTypes(schema, false)}, nil
 }
 
 // flatEvent reads an ExtractNewRecordState row into an event: its op, and
