@@ -48,3 +48,35 @@ CREATE TRIGGER contacts_stamp_writer BEFORE INSERT OR UPDATE ON contacts
 -- The before-image on updates lets the decoder tell an explicit clear
 -- (value -> NULL) from a value that was never there.
 ALTER TABLE contacts REPLICA IDENTITY FULL;
+
+-- Row version for the sync's optimistic concurrency: every update bumps it,
+-- whoever makes it, so the applier's conditional write (WHERE row_version =
+-- the version it decided against) fails when the row moved under it.
+ALTER TABLE contacts ADD COLUMN IF NOT EXISTS row_version bigint NOT NULL DEFAULT 1;
+CREATE OR REPLACE FUNCTION contacts_bump_row_version() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.row_version := OLD.row_version + 1;
+    RETURN NEW;
+END
+$$;
+DROP TRIGGER IF EXISTS contacts_bump_row_version ON contacts;
+CREATE TRIGGER contacts_bump_row_version BEFORE UPDATE ON contacts
+    FOR EACH ROW EXECUTE FUNCTION contacts_bump_row_version();
+
+-- Gifts of a contact; `contactsync apply` inserts the online systems' gifts
+-- here (gift_id is the source system's id, so a redelivery is a no-op).
+CREATE TABLE IF NOT EXISTS gifts (
+    gift_id          text PRIMARY KEY,
+    contact_id       text NOT NULL REFERENCES contacts(id),
+    amount           numeric(12,2) NOT NULL,
+    currency         text NOT NULL,
+    received_at      timestamptz NOT NULL,
+    campaign         text,
+    fund             text,
+    payment_method   text,
+    reference_source text,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_by       text NOT NULL DEFAULT current_user
+);
+CREATE INDEX IF NOT EXISTS gifts_contact ON gifts (contact_id, received_at);

@@ -33,12 +33,31 @@ type Store interface {
 	Apply(ctx context.Context, batch []Delivery) (applied int, err error)
 }
 
+// ReportingStore is a Store that may refuse part of a record for a person
+// to look at (the offline applier keeps a value edited offline over the
+// sync's and reports the conflict). Its kick-outs are produced before the
+// batch is committed; a store that already applied a record reports its
+// kick-outs again on redelivery, with the same ids, so none is lost to a
+// crash between the store's commit and Kafka's.
+type ReportingStore interface {
+	Store
+	ApplyReporting(ctx context.Context, batch []Delivery) (Outcome, error)
+}
+
+// Outcome is what a ReportingStore did with a batch.
+type Outcome struct {
+	Applied  int
+	KickOuts []contact.KickOut
+}
+
 // Delivery is one decoded sink record and where it was read.
 type Delivery struct {
 	Record    contact.SinkRecord
 	Topic     string
 	Partition int32
 	Offset    int64
+	Key       []byte
+	Value     []byte // the record as read, kept by kick-outs
 }
 
 // Codec decodes sink records and encodes kick-outs.
@@ -119,7 +138,7 @@ func New(cfg Config, store Store, codec Codec, log *zap.Logger, reg prometheus.R
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "contactsync", Name: "delivery_redelivered_total",
 			Help: "Sink records the target already had (redelivery after a crash).", ConstLabels: labels}),
 		kickOuts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "contactsync", Name: "delivery_kickouts_total",
-			Help: "Sink records that could not be decoded, kicked out.", ConstLabels: labels}),
+			Help: "Sink records kicked out: undecodable, or refused in part by the target (apply.conflict).", ConstLabels: labels}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "contactsync", Name: "delivery_failures_total",
 			Help: "Batches the target system refused; they are retried.", ConstLabels: labels}),
 	}
@@ -243,7 +262,7 @@ func (l *Loader) deliver(ctx context.Context, cl *kgo.Client, recs []*kgo.Record
 			kickOuts = append(kickOuts, &kgo.Record{Topic: l.cfg.KickOutTopic, Key: []byte(ko.ID), Value: val})
 			continue
 		}
-		batch = append(batch, Delivery{Record: s, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+		batch = append(batch, Delivery{Record: s, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value})
 	}
 	work := context.WithoutCancel(ctx)
 	pause := &backoff.Backoff{Min: time.Second, Max: l.cfg.BackoffMax, After: l.clock.After}
@@ -278,11 +297,42 @@ func (l *Loader) apply(ctx context.Context, cl *kgo.Client, batch []Delivery, ki
 		l.metrics.kickOuts.Add(float64(len(*kickOuts)))
 		*kickOuts = nil
 	}
-	applied, err := l.store.Apply(ctx, batch)
+	applied, err := l.applyStore(ctx, cl, batch)
 	if err != nil {
 		return err
 	}
 	l.metrics.delivered.Add(float64(applied))
 	l.metrics.skipped.Add(float64(len(batch) - applied))
 	return nil
+}
+
+// applyStore has the store apply the batch and produces the kick-outs a
+// ReportingStore returns, before the batch can be committed.
+func (l *Loader) applyStore(ctx context.Context, cl *kgo.Client, batch []Delivery) (int, error) {
+	rs, ok := l.store.(ReportingStore)
+	if !ok {
+		return l.store.Apply(ctx, batch)
+	}
+	out, err := rs.ApplyReporting(ctx, batch)
+	if err != nil {
+		return 0, err
+	}
+	if len(out.KickOuts) == 0 {
+		return out.Applied, nil
+	}
+	recs := make([]*kgo.Record, 0, len(out.KickOuts))
+	for _, ko := range out.KickOuts {
+		val, err := l.codec.EncodeKickOut(ko)
+		if err != nil {
+			return 0, fmt.Errorf("encode kick-out: %w", err)
+		}
+		recs = append(recs, &kgo.Record{Topic: l.cfg.KickOutTopic, Key: []byte(ko.ID), Value: val})
+	}
+	// The store has committed: if this fails the batch is redelivered, and
+	// the store reports the same kick-outs again.
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return 0, fmt.Errorf("produce the store's kick-outs: %w", err)
+	}
+	l.metrics.kickOuts.Add(float64(len(recs)))
+	return out.Applied, nil
 }

@@ -1,0 +1,212 @@
+package pgstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/decode"
+	"github.com/contactsync/contactsync/pkg/deliver"
+	"github.com/contactsync/contactsync/pkg/internal/testenv"
+	"github.com/contactsync/contactsync/pkg/offlineapply"
+	"github.com/contactsync/contactsync/pkg/pgstore"
+)
+
+// offlineDB creates the reference offline schema (deploy/postgres) in a
+// schema of its own and returns a pool on it and the schema's name.
+func offlineDB(t *testing.T, ctx context.Context) (*pgxpool.Pool, string) {
+	t.Helper()
+	dsn := testenv.Postgres(t)
+	ddl, err := os.ReadFile(filepath.Join("..", "..", "deploy", "postgres", "offline-schema.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := testenv.Unique("test_offline_")
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal("cannot parse PG_DSN")
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		pool.Close()
+	})
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, string(ddl)); err != nil {
+		t.Fatalf("offline-schema.sql: %v", err)
+	}
+	return pool, schema
+}
+
+func openOffline(t *testing.T, ctx context.Context, schema string) *pgstore.Offline {
+	t.Helper()
+	o, err := pgstore.OpenOffline(ctx, testenv.Postgres(t), pgstore.OfflineConfig{Schema: schema, Columns: decode.DefaultColumns()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.Close)
+	return o
+}
+
+func deliveries(recs ...contact.SinkRecord) []deliver.Delivery {
+	out := make([]deliver.Delivery, len(recs))
+	for i, r := range recs {
+		out[i] = deliver.Delivery{Record: r, Topic: "sink", Offset: int64(i), Value: []byte("raw-" + r.EventID)}
+	}
+	return out
+}
+
+type contactRow struct {
+	FirstName, Email, City, Phone, RefSource, UpdatedBy *string
+	DoNotEmail                                          bool
+	Version                                             int64
+}
+
+func readContact(t *testing.T, ctx context.Context, pool *pgxpool.Pool, id string) contactRow {
+	t.Helper()
+	var r contactRow
+	err := pool.QueryRow(ctx, `SELECT first_name, email, city, phone, reference_source, updated_by, do_not_email, row_version
+	FROM contacts WHERE id = $1`, id).Scan(&r.FirstName, &r.Email, &r.City, &r.Phone, &r.RefSource, &r.UpdatedBy, &r.DoNotEmail, &r.Version)
+	if err != nil {
+		t.Fatalf("contact %s: %v", id, err)
+	}
+	return r
+}
+
+func str(p *string) string {
+	if p == nil {
+		return "<NULL>"
+	}
+	return *p
+}
+
+// A new online donor and her gift, then updates: the create carries the
+// online reference source, the gift lands after its create (same batch), a
+// create and an update of the same window are one write, a redelivered
+// batch changes nothing, and every write is the sync's.
+func TestOfflineApplyCreatesUpdatesGifts(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	pool, schema := offlineDB(t, ctx)
+	o := openOffline(t, ctx, schema)
+	received := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	create := contact.SinkRecord{EventID: "e-create", PersonID: "p-ada", TargetSystem: "offline", Entity: contact.EntityContact,
+		Op: contact.SinkCreate, ReferenceSource: "online", SourceTime: received,
+		Set: contact.Values{contact.GivenName: "Ada", contact.Email: "ada@example.org", contact.DoNotEmail: "true"}}
+	gift := contact.SinkRecord{EventID: "e-gift", PersonID: "p-ada", TargetSystem: "offline", Entity: contact.EntityGift,
+		Op: contact.SinkCreate, ReferenceSource: "online",
+		Gift: &contact.Gift{GiftID: "online-g1", AmountMinor: 2550, Currency: "EUR", ReceivedAt: received, Campaign: "xmas"}}
+	update := contact.SinkRecord{EventID: "e-update", PersonID: "p-ada", TargetSystem: "offline", Entity: contact.EntityContact,
+		Op: contact.SinkUpdate, SourceTime: received.Add(time.Minute), Set: contact.Values{contact.Locality: "Leeds"}}
+	batch := deliveries(create, gift, update)
+	out, err := o.ApplyReporting(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Applied != 3 || len(out.KickOuts) != 0 {
+		t.Fatalf("applied %d with kick-outs %+v, want 3 and none", out.Applied, out.KickOuts)
+	}
+	r := readContact(t, ctx, pool, "cs-p-ada")
+	if str(r.FirstName) != "Ada" || str(r.Email) != "ada@example.org" || str(r.City) != "Leeds" || !r.DoNotEmail ||
+		str(r.RefSource) != "online" || str(r.UpdatedBy) != pgstore.SyncWriter || r.Version != 1 {
+		t.Errorf("contact after create+update (one write): %+v %s %s %s %s %s", r, str(r.FirstName), str(r.Email), str(r.City), str(r.RefSource), str(r.UpdatedBy))
+	}
+	var amount, contactID string
+	if err := pool.QueryRow(ctx, `SELECT amount::text, contact_id FROM gifts WHERE gift_id = 'online-g1'`).Scan(&amount, &contactID); err != nil {
+		t.Fatalf("gift: %v", err)
+	}
+	if amount != "25.50" || contactID != "cs-p-ada" {
+		t.Errorf("gift amount %s contact %s, want 25.50 on cs-p-ada", amount, contactID)
+	}
+
+	// Redelivery (a crash between the database's commit and Kafka's).
+	out, err = o.ApplyReporting(ctx, batch)
+	if err != nil || out.Applied != 0 || len(out.KickOuts) != 0 {
+		t.Fatalf("redelivery: applied %d kick-outs %v err %v, want nothing", out.Applied, out.KickOuts, err)
+	}
+	if r2 := readContact(t, ctx, pool, "cs-p-ada"); r2.Version != r.Version {
+		t.Errorf("redelivery wrote the row again (version %d -> %d)", r.Version, r2.Version)
+	}
+
+	// A later update with the offline id of the link, and a clear.
+	later := contact.SinkRecord{EventID: "e-later", PersonID: "p-ada", TargetSystem: "offline", Entity: contact.EntityContact,
+		Op: contact.SinkUpdate, SourceTime: received.Add(time.Hour), Set: contact.Values{contact.Phone: "+441134960000"},
+		Clear: []contact.Field{contact.DoNotEmail}}
+	if out, err := o.ApplyReporting(ctx, deliveries(later)); err != nil || out.Applied != 1 || len(out.KickOuts) != 0 {
+		t.Fatalf("later update: %+v %v", out, err)
+	}
+	r = readContact(t, ctx, pool, "cs-p-ada")
+	if str(r.Phone) != "+441134960000" || r.DoNotEmail || r.Version != 2 {
+		t.Errorf("after the later update: phone %s do_not_email %v version %d", str(r.Phone), r.DoNotEmail, r.Version)
+	}
+}
+
+// A row edited offline after the sync's last write is not overwritten
+// blindly: the field the person at the desk changed keeps her value and is
+// kicked out as apply.conflict with both values (again on redelivery, with
+// the same id); the other fields of the change are written.
+func TestOfflineApplyConcurrentEditNotLost(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	pool, schema := offlineDB(t, ctx)
+	o := openOffline(t, ctx, schema)
+	create := contact.SinkRecord{EventID: "c1", PersonID: "p-bob", Entity: contact.EntityContact, Op: contact.SinkCreate,
+		ReferenceSource: "online", Set: contact.Values{contact.GivenName: "Bob", contact.Email: "bob@example.org", contact.Locality: "York"}}
+	if _, err := o.ApplyReporting(ctx, deliveries(create)); err != nil {
+		t.Fatal(err)
+	}
+	// The desk edits the email (not as the sync).
+	if _, err := pool.Exec(ctx, `UPDATE contacts SET email = 'robert@desk.example.org', updated_by = 'desk' WHERE id = 'cs-p-bob'`); err != nil {
+		t.Fatal(err)
+	}
+	update := contact.SinkRecord{EventID: "u1", PersonID: "p-bob", Entity: contact.EntityContact, Op: contact.SinkUpdate,
+		SourceTime: time.Now().Add(-time.Hour), Set: contact.Values{contact.Email: "bob@new.example.org", contact.Locality: "Hull"}}
+	batch := deliveries(update)
+	out, err := o.ApplyReporting(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := readContact(t, ctx, pool, "cs-p-bob")
+	if str(r.Email) != "robert@desk.example.org" || str(r.City) != "Hull" {
+		t.Errorf("after the re-decided update: email %s city %s, want the desk's email kept and Hull written", str(r.Email), str(r.City))
+	}
+	if out.Applied != 1 || len(out.KickOuts) != 1 {
+		t.Fatalf("applied %d kick-outs %d, want 1 and 1 apply.conflict", out.Applied, len(out.KickOuts))
+	}
+	ko := out.KickOuts[0]
+	var detail struct {
+		ContactID string                  `json:"contact_id"`
+		Conflicts []offlineapply.Conflict `json:"conflicts"`
+	}
+	if err := json.Unmarshal([]byte(ko.Explanation), &detail); err != nil {
+		t.Fatalf("explanation %q: %v", ko.Explanation, err)
+	}
+	want := offlineapply.Conflict{Field: contact.Email, Offline: "robert@desk.example.org", Sync: "bob@new.example.org"}
+	if ko.Reason != "apply.conflict" || ko.PersonID != "p-bob" || string(ko.Value) != "raw-u1" || len(detail.Conflicts) != 1 || detail.Conflicts[0] != want {
+		t.Errorf("kick-out %+v detail %+v, want apply.conflict for p-bob with %+v and the record's bytes", ko, detail, want)
+	}
+	again, err := o.ApplyReporting(ctx, batch)
+	if err != nil || again.Applied != 0 || len(again.KickOuts) != 1 || again.KickOuts[0].ID != ko.ID {
+		t.Errorf("redelivery: %+v %v, want the same kick-out again and nothing applied", again, err)
+	}
+	// The kept value is the sync's base now: the next change of the email
+	// from the sync is written.
+	next := contact.SinkRecord{EventID: "u2", PersonID: "p-bob", Entity: contact.EntityContact, Op: contact.SinkUpdate,
+		SourceTime: time.Now(), Set: contact.Values{contact.Email: "bob@newer.example.org"}}
+	if out, err := o.ApplyReporting(ctx, deliveries(next)); err != nil || len(out.KickOuts) != 0 {
+		t.Fatalf("next update: %+v %v", out, err)
+	}
+	if r := readContact(t, ctx, pool, "cs-p-bob"); str(r.Email) != "bob@newer.example.org" {
+		t.Errorf("after the next update email %s", str(r.Email))
+	}
+}
