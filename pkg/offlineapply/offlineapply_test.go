@@ -33,7 +33,7 @@ func TestCoalesce(t *testing.T) {
 			rec("u1", "ada", contact.SinkUpdate, contact.Values{contact.Email: "ada@x.org", contact.Locality: "Leeds"}),
 		}, []Step{
 			{Entity: contact.EntityContact, PersonID: "ada", Op: contact.SinkCreate, ReferenceSource: "online",
-				Set: contact.Values{contact.GivenName: "Ada", contact.Email: "ada@x.org", contact.Locality: "Leeds"},
+				Set:      contact.Values{contact.GivenName: "Ada", contact.Email: "ada@x.org", contact.Locality: "Leeds"},
 				EventIDs: []string{"c1", "u1"}, Indexes: []int{0, 2}},
 			{Entity: contact.EntityGift, PersonID: "ada", Op: contact.SinkCreate, Gift: &contact.Gift{GiftID: "g-g1", AmountMinor: 100, Currency: "EUR"},
 				EventIDs: []string{"g1"}, Indexes: []int{1}},
