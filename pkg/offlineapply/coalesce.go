@@ -26,6 +26,8 @@ type Step struct {
 	Set             contact.Values
 	Clear           []contact.Field // sorted
 	Gift            *contact.Gift
+	// Links are the person's ids in other systems (later records win).
+	Links map[string]string
 	// EventIDs are the sink records this step stands for, in delivery order.
 	EventIDs []string
 	// Indexes are the positions of those records in the input.
@@ -87,6 +89,12 @@ func merge(s *Step, r contact.SinkRecord, index int) {
 		}
 	}
 	slices.Sort(s.Clear)
+	for sys, id := range r.Links {
+		if s.Links == nil {
+			s.Links = map[string]string{}
+		}
+		s.Links[sys] = id
+	}
 	s.EventIDs = append(s.EventIDs, r.EventID)
 	s.Indexes = append(s.Indexes, index)
 	if r.SourceTime.After(s.SourceTime) {

@@ -24,7 +24,7 @@ var ioImports = []string{
 
 // adapters are the packages that talk to the outside world; a stage
 // declares the ports it needs instead of importing them.
-var adapters = []string{"avrocodec", "redisstore", "pgstore", "kafkaops", "obs", "dashboard", "app", "stream", "demo"}
+var adapters = []string{"avrocodec", "redisstore", "pgstore", "filedrop", "kafkaops", "obs", "dashboard", "app", "stream", "demo"}
 
 var stages = []string{"pipeline", "pipeline/ingest", "pipeline/matcher", "pipeline/router", "pipeline/collector"}
 
