@@ -322,4 +322,3 @@ func writeAtomic(dir, name string, data []byte) error {
 	}
 	return nil
 }
-
