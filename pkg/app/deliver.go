@@ -10,7 +10,9 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/contactsync/contactsync/pkg/decode"
 	"github.com/contactsync/contactsync/pkg/deliver"
+	"github.com/contactsync/contactsync/pkg/filedrop"
 	"github.com/contactsync/contactsync/pkg/obs"
 	"github.com/contactsync/contactsync/pkg/pgstore"
 	"github.com/contactsync/contactsync/pkg/window"
@@ -23,27 +25,58 @@ const (
 	EnvDeliverTable    = "CONTACTSYNC_DELIVER_TABLE"
 	EnvDeliverWindows  = "CONTACTSYNC_DELIVER_WINDOWS"
 	EnvDeliverTimezone = "CONTACTSYNC_DELIVER_TIMEZONE"
+	// Read by `contactsync apply-offline` (and `deliver`, whose mode is
+	// staging unless set).
+	EnvApplyMode   = "CONTACTSYNC_APPLY_MODE"
+	EnvApplyDir    = "CONTACTSYNC_APPLY_DIR"
+	EnvApplySchema = "CONTACTSYNC_APPLY_SCHEMA"
+)
+
+// How an offline system takes the sync's records in.
+const (
+	// ModeTable writes the system's own contacts and gifts tables.
+	ModeTable = "table"
+	// ModeStaging writes a staging table the system's own import job applies.
+	ModeStaging = "staging"
+	// ModeFiles writes CSV import files with manifests into a directory.
+	ModeFiles = "files"
 )
 
 // DeliverConfig is what `contactsync deliver` needs beyond Config.
 type DeliverConfig struct {
 	System   string
+	Mode     string // ModeTable, ModeStaging or ModeFiles
 	DSN      string // may hold a password: never logged
-	Table    string
+	Table    string // staging table
+	Schema   string // table mode: the schema of the system's tables; empty = the DSN's search path
+	Dir      string // files mode: where import files go
 	Schedule window.Schedule
 }
 
 // DeliverConfigFromEnv reads the delivery settings; all problems at once.
-func DeliverConfigFromEnv(cfg Config, getenv func(string) string) (DeliverConfig, error) {
+// defaultMode is the mode when CONTACTSYNC_APPLY_MODE is unset.
+func DeliverConfigFromEnv(cfg Config, getenv func(string) string, defaultMode string) (DeliverConfig, error) {
 	get := withDefaults(getenv)
 	var errs []error
 	dc := DeliverConfig{
 		System: get(EnvDeliverSystem, cfg.OfflineSystem),
+		Mode:   get(EnvApplyMode, defaultMode),
 		DSN:    get(EnvDeliverDSN, ""),
 		Table:  get(EnvDeliverTable, "contactsync_inbox"),
+		Schema: get(EnvApplySchema, ""),
+		Dir:    get(EnvApplyDir, ""),
 	}
-	if dc.DSN == "" {
-		errs = append(errs, fmt.Errorf("%s: required (postgres://user:password@host:port/db)", EnvDeliverDSN))
+	switch dc.Mode {
+	case ModeTable, ModeStaging:
+		if dc.DSN == "" {
+			errs = append(errs, fmt.Errorf("%s: required in %s mode (postgres://user:password@host:port/db)", EnvDeliverDSN, dc.Mode))
+		}
+	case ModeFiles:
+		if dc.Dir == "" {
+			errs = append(errs, fmt.Errorf("%s: required in files mode (the directory the import files go to)", EnvApplyDir))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("%s=%q: want %s, %s or %s", EnvApplyMode, dc.Mode, ModeTable, ModeStaging, ModeFiles))
 	}
 	loc, err := time.LoadLocation(get(EnvDeliverTimezone, "UTC"))
 	if err != nil {
@@ -56,13 +89,25 @@ func DeliverConfigFromEnv(cfg Config, getenv func(string) string) (DeliverConfig
 }
 
 // RunDeliver loads one system's sink topic into its PostgreSQL staging
-// table inside the configured windows, until ctx ends.
+// table (or as CONTACTSYNC_APPLY_MODE says) inside the configured windows,
+// until ctx ends.
 func RunDeliver(ctx context.Context, getenv func(string) string) error {
+	return runDelivery(ctx, getenv, ModeStaging)
+}
+
+// RunApplyOffline applies the offline system's sink topic to its own
+// tables (or as CONTACTSYNC_APPLY_MODE says) inside the configured windows,
+// until ctx ends.
+func RunApplyOffline(ctx context.Context, getenv func(string) string) error {
+	return runDelivery(ctx, getenv, ModeTable)
+}
+
+func runDelivery(ctx context.Context, getenv func(string) string, defaultMode string) error {
 	cfg, err := ConfigFromEnv(getenv)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	dc, err := DeliverConfigFromEnv(cfg, getenv)
+	dc, err := DeliverConfigFromEnv(cfg, getenv, defaultMode)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -88,11 +133,11 @@ func RunDeliver(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	inbox, err := pgstore.Open(ctx, dc.DSN, dc.Table)
+	store, closeStore, err := openDeliveryStore(ctx, dc)
 	if err != nil {
 		return err
 	}
-	defer inbox.Close()
+	defer closeStore()
 	kopts, err := KafkaOptions(cfg)
 	if err != nil {
 		return err
@@ -106,7 +151,7 @@ func RunDeliver(ctx context.Context, getenv func(string) string) error {
 		InstanceID:     spec.Group + "-" + cfg.Instance,
 		Schedule:       dc.Schedule,
 		SessionTimeout: cfg.SessionTimeout,
-	}, inbox, codec, log.Named("deliver"), reg, nil, kopts...)
+	}, store, codec, log.Named("deliver"), reg, nil, kopts...)
 	if err != nil {
 		return err
 	}
@@ -121,10 +166,34 @@ func RunDeliver(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("contactsync delivering", zap.String("system", dc.System), zap.String("table", dc.Table),
+	log.Info("contactsync delivering", zap.String("system", dc.System), zap.String("mode", dc.Mode),
 		zap.Stringer("windows", dc.Schedule), zap.String("admin", admin.Addr()))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return admin.Run(gctx) })
 	g.Go(func() error { return loader.Run(gctx) })
 	return g.Wait()
+}
+
+// openDeliveryStore opens the store of the configured mode.
+func openDeliveryStore(ctx context.Context, dc DeliverConfig) (deliver.Store, func(), error) {
+	switch dc.Mode {
+	case ModeTable:
+		o, err := pgstore.OpenOffline(ctx, dc.DSN, pgstore.OfflineConfig{Schema: dc.Schema, Columns: decode.DefaultColumns()})
+		if err != nil {
+			return nil, nil, err
+		}
+		return o, o.Close, nil
+	case ModeFiles:
+		d, err := filedrop.Open(dc.Dir, dc.System)
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, func() {}, nil
+	default:
+		in, err := pgstore.Open(ctx, dc.DSN, dc.Table)
+		if err != nil {
+			return nil, nil, err
+		}
+		return in, in.Close, nil
+	}
 }

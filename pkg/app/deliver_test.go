@@ -14,7 +14,7 @@ func TestDeliverConfigFromEnv(t *testing.T) {
 		EnvDeliverDSN:      "postgres://sync:s3cret@db:5432/donors",
 		EnvDeliverWindows:  "Mon-Fri 20:00-06:00",
 		EnvDeliverTimezone: "Europe/London",
-	}))
+	}), ModeStaging)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,10 +29,35 @@ func TestDeliverConfigFromEnv(t *testing.T) {
 	_, err = DeliverConfigFromEnv(base, env(map[string]string{
 		EnvDeliverWindows:  "Mon-Fri 20:00-30:00",
 		EnvDeliverTimezone: "Mars/Olympus",
-	}))
+	}), ModeStaging)
 	for _, want := range []string{EnvDeliverDSN + ": required", EnvDeliverTimezone, EnvDeliverWindows + `: delivery window 1`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}
+
+func TestApplyModeFromEnv(t *testing.T) {
+	base := Config{OfflineSystem: "offline"}
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	dc, err := DeliverConfigFromEnv(base, env(map[string]string{EnvDeliverDSN: "postgres://db/donors"}), ModeTable)
+	if err != nil || dc.Mode != ModeTable {
+		t.Errorf("default table mode: %+v %v", dc.Mode, err)
+	}
+	dc, err = DeliverConfigFromEnv(base, env(map[string]string{EnvApplyMode: "files", EnvApplyDir: "/var/import"}), ModeTable)
+	if err != nil || dc.Mode != ModeFiles || dc.Dir != "/var/import" {
+		t.Errorf("files mode needs no DSN: %+v %v", dc, err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{EnvApplyMode: "files"}, EnvApplyDir + ": required"},
+		{map[string]string{EnvApplyMode: "table"}, EnvDeliverDSN + ": required"},
+		{map[string]string{EnvApplyMode: "ftp"}, EnvApplyMode + `="ftp"`},
+	} {
+		if _, err := DeliverConfigFromEnv(base, env(tc.env), ModeStaging); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v lacks %q", tc.env, err, tc.want)
 		}
 	}
 }

@@ -51,6 +51,17 @@ from the environment (contactsync env lists it). Every command answers --help.`,
 			Args:  cli.NoArgs,
 			RunE:  func(cmd *cobra.Command, _ []string) error { return app.RunDeliver(cmd.Context(), getenv) },
 		},
+		&cobra.Command{
+			Use:   "apply-offline",
+			Short: "apply the offline system's sink topic to its own tables (or as CSV files, or a staging table), inside its delivery windows",
+			Long: `apply-offline applies contactsync.sink.<offline> to the system of record, as
+CONTACTSYNC_APPLY_MODE says: table (default: its contacts and gifts tables,
+idempotent, conflicts with offline edits kicked out), files (CSV import files
+with manifests in CONTACTSYNC_APPLY_DIR) or staging (the staging table of
+contactsync deliver). It runs only inside CONTACTSYNC_DELIVER_WINDOWS.`,
+			Args: cli.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error { return app.RunApplyOffline(cmd.Context(), getenv) },
+		},
 		topicsCommand(getenv),
 		rulesCommand(),
 		dashboard.Command(kickoutDeps(getenv)),
