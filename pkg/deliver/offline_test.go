@@ -55,15 +55,14 @@ func offlineSchema(t *testing.T, ctx context.Context, dsn string) (*pgxpool.Pool
 }
 
 type offlineRun struct {
-	brokers            []string
-	codec              *avrocodec.Codec
-	sink, kickOuts     string
-	clock              *fakeClock
-	schedule           window.Schedule
-	group              string
-	produce            func(recs ...contact.SinkRecord)
-	newLoader          func(store deliver.Store) *deliver.Loader
-	waitClosedThenOpen func()
+	brokers        []string
+	codec          *avrocodec.Codec
+	sink, kickOuts string
+	clock          *fakeClock
+	schedule       window.Schedule
+	group          string
+	produce        func(recs ...contact.SinkRecord)
+	newLoader      func(store deliver.Store) *deliver.Loader
 }
 
 func newOfflineRun(t *testing.T, ctx context.Context, partitions int32) *offlineRun {
