@@ -64,6 +64,13 @@ DROP TRIGGER IF EXISTS contacts_bump_row_version ON contacts;
 CREATE TRIGGER contacts_bump_row_version BEFORE UPDATE ON contacts
     FOR EACH ROW EXECUTE FUNCTION contacts_bump_row_version();
 
+-- The rest of the giving summary the sync reads (offline -> online), kept
+-- by the offline system like giving_total and last_gift_date.
+ALTER TABLE contacts ADD COLUMN IF NOT EXISTS last_gift_amount    numeric(12,2);
+ALTER TABLE contacts ADD COLUMN IF NOT EXISTS highest_gift_amount numeric(12,2);
+ALTER TABLE contacts ADD COLUMN IF NOT EXISTS highest_gift_date   date;
+ALTER TABLE contacts ADD COLUMN IF NOT EXISTS first_gift_date     date;
+
 -- Gifts of a contact; `contactsync apply` inserts the online systems' gifts
 -- here (gift_id is the source system's id, so a redelivery is a no-op).
 CREATE TABLE IF NOT EXISTS gifts (

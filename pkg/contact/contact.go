@@ -34,6 +34,12 @@ const (
 	DoNotPhone   Field = "do_not_phone"
 	GivingTotal  Field = "giving_total"
 	LastGiftDate Field = "last_gift_date"
+	// The rest of the offline giving summary: the most recent gift's amount,
+	// the highest gift's amount and date, and the first gift's date.
+	LastGiftAmount    Field = "last_gift_amount"
+	HighestGiftAmount Field = "highest_gift_amount"
+	HighestGiftDate   Field = "highest_gift_date"
+	FirstGiftDate     Field = "first_gift_date"
 )
 
 // Kind says how a field's value is to be read.
@@ -75,6 +81,10 @@ var Fields = []FieldInfo{
 	{DoNotPhone, Bool, ""},
 	{GivingTotal, Decimal, ""},
 	{LastGiftDate, Date, ""},
+	{LastGiftAmount, Decimal, ""},
+	{HighestGiftAmount, Decimal, ""},
+	{HighestGiftDate, Date, ""},
+	{FirstGiftDate, Date, ""},
 }
 
 // Lookup returns the description of a field name and whether it is known.

@@ -38,6 +38,8 @@ func DefaultColumns() map[string]contact.Field {
 		"birth_date":   contact.DateOfBirth,
 		"do_not_email": contact.DoNotEmail, "do_not_mail": contact.DoNotMail, "do_not_phone": contact.DoNotPhone,
 		"giving_total": contact.GivingTotal, "last_gift_date": contact.LastGiftDate,
+		"last_gift_amount": contact.LastGiftAmount, "highest_gift_amount": contact.HighestGiftAmount,
+		"highest_gift_date": contact.HighestGiftDate, "first_gift_date": contact.FirstGiftDate,
 	}
 }
 

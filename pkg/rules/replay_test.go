@@ -17,8 +17,8 @@ func bothWriteAuthority(t *testing.T) *Config {
 	return custom(t,
 		"  - rule: date_of_birth\n    fields: [date_of_birth]\n    from: [offline]\n    to: [online]",
 		"  - rule: date_of_birth\n    fields: [date_of_birth]\n    from: [offline, online]\n    to: [offline, online]",
-		"  - rule: giving_history\n    fields: [giving_total, last_gift_date]\n    from: [offline]\n    to: [online]",
-		"  - rule: giving_history\n    fields: [giving_total, last_gift_date]\n    from: [offline, online]\n    to: [offline, online]")
+		"  - rule: giving_history\n    fields: [giving_total, last_gift_date, last_gift_amount, highest_gift_amount, highest_gift_date, first_gift_date]\n    from: [offline]\n    to: [online]",
+		"  - rule: giving_history\n    fields: [giving_total, last_gift_date, last_gift_amount, highest_gift_amount, highest_gift_date, first_gift_date]\n    from: [offline, online]\n    to: [offline, online]")
 }
 
 // A change replayed late (a re-consumed topic, a kick-out replayed by hand)
