@@ -210,3 +210,72 @@ func TestOfflineApplyConcurrentEditNotLost(t *testing.T) {
 		t.Errorf("after the next update email %s", str(r.Email))
 	}
 }
+
+// An offline edit that commits while the applier is deciding (between its
+// read of the row and its write) is not lost: the conditional write on the
+// row version fails, the applier reads the row again and re-decides, so the
+// desk's value is kept and kicked out instead of overwritten.
+func TestOfflineApplyEditDuringTheApply(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	pool, schema := offlineDB(t, ctx)
+	o := openOffline(t, ctx, schema)
+	create := contact.SinkRecord{EventID: "c1", PersonID: "p-cy", Entity: contact.EntityContact, Op: contact.SinkCreate,
+		Set: contact.Values{contact.GivenName: "Cy", contact.Email: "cy@example.org"}}
+	if _, err := o.ApplyReporting(ctx, deliveries(create)); err != nil {
+		t.Fatal(err)
+	}
+	desk, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = desk.Rollback(context.Background()) }()
+	var deskPID int
+	if err := desk.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&deskPID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := desk.Exec(ctx, `UPDATE contacts SET email = 'cy@desk.example.org', updated_by = 'desk' WHERE id = 'cs-p-cy'`); err != nil {
+		t.Fatal(err)
+	}
+	update := contact.SinkRecord{EventID: "u1", PersonID: "p-cy", Entity: contact.EntityContact, Op: contact.SinkUpdate,
+		SourceTime: time.Now(), Set: contact.Values{contact.Email: "cy@web.example.org"}}
+	type result struct {
+		out deliver.Outcome
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := o.ApplyReporting(ctx, deliveries(update))
+		done <- result{out, err}
+	}()
+	// The applier read the committed row (the sync's own email) and now
+	// waits on the desk's row lock with its write.
+	for {
+		var waiting int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, deskPID).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the applier finished without waiting for the desk's open edit: %+v", r)
+		case <-ctx.Done():
+			t.Fatal("the applier never blocked on the desk's edit")
+		case <-time.After(20 * time.Millisecond): // poll interval
+		}
+	}
+	if err := desk.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := readContact(t, ctx, pool, "cs-p-cy"); str(got.Email) != "cy@desk.example.org" {
+		t.Errorf("email %s: the desk's edit was overwritten", str(got.Email))
+	}
+	if len(r.out.KickOuts) != 1 || r.out.KickOuts[0].Reason != "apply.conflict" {
+		t.Errorf("kick-outs %+v, want one apply.conflict", r.out.KickOuts)
+	}
+}
