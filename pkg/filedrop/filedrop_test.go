@@ -155,3 +155,28 @@ func TestDropRedoesAnUnfinishedFile(t *testing.T) {
 		t.Errorf("files %v", got)
 	}
 }
+
+// The README's operator guide names every column of the import file that is
+// not a canonical field (those are named as "one column per canonical
+// field").
+func TestReadmeNamesTheColumns(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	start := bytes.Index(raw, []byte("## Connect your donor database"))
+	if start < 0 {
+		t.Fatal(`README has no "Connect your donor database" section`)
+	}
+	section := readme[start:]
+	fields := map[string]bool{}
+	for _, f := range contact.Fields {
+		fields[string(f.Name)] = true
+	}
+	for _, c := range filedrop.Columns() {
+		if !fields[c] && !bytes.Contains([]byte(section), []byte("`"+c+"`")) {
+			t.Errorf("README's guide does not name the column %s", c)
+		}
+	}
+}

@@ -325,11 +325,18 @@ func (o *Offline) applyGift(ctx context.Context, tx pgx.Tx, step offlineapply.St
 		ko := applyKickOut(last, "apply.no_record", "gift for a person with no offline contact yet (no target record id, none created)", "")
 		return id, &ko, nil
 	}
+	var exists bool
+	if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM %s WHERE id = $1)`, o.cfg.ContactsTable), id).Scan(&exists); err != nil {
+		return "", nil, fmt.Errorf("find the gift's contact: %w", err)
+	}
+	if !exists {
+		ko := applyKickOut(last, "apply.no_record", "gift for an offline contact that does not exist", "")
+		return id, &ko, nil
+	}
 	_, err = tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (gift_id, contact_id, amount, currency, received_at, campaign, fund,
 	payment_method, reference_source, updated_by)
-SELECT $1, $2, $3::numeric / 100, $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), $10
-WHERE EXISTS (SELECT 1 FROM %s WHERE id = $2)
-ON CONFLICT (gift_id) DO NOTHING`, o.cfg.GiftsTable, o.cfg.ContactsTable),
+VALUES ($1, $2, $3::numeric / 100, $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), $10)
+ON CONFLICT (gift_id) DO NOTHING`, o.cfg.GiftsTable),
 		g.GiftID, id, g.AmountMinor, g.Currency, g.ReceivedAt, g.Campaign, g.Fund, g.PaymentMethod, last.Record.ReferenceSource, SyncWriter)
 	if err != nil {
 		return "", nil, fmt.Errorf("insert gift: %w", err)

@@ -279,3 +279,38 @@ func TestOfflineApplyEditDuringTheApply(t *testing.T) {
 		t.Errorf("kick-outs %+v, want one apply.conflict", r.out.KickOuts)
 	}
 }
+
+// Records the offline tables cannot take are kicked out, never dropped: a
+// gift or an update for a contact that does not exist, a gift record
+// without its gift.
+func TestOfflineApplyKicksOutWhatHasNoRow(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	_, schema := offlineDB(t, ctx)
+	o := openOffline(t, ctx, schema)
+	recs := []contact.SinkRecord{
+		{EventID: "g-missing", PersonID: "p-x", Entity: contact.EntityGift, Op: contact.SinkCreate, TargetRecordID: "OFF-404",
+			Gift: &contact.Gift{GiftID: "g1", AmountMinor: 100, Currency: "EUR", ReceivedAt: time.Now()}},
+		{EventID: "g-nolink", PersonID: "p-y", Entity: contact.EntityGift, Op: contact.SinkCreate,
+			Gift: &contact.Gift{GiftID: "g2", AmountMinor: 100, Currency: "EUR", ReceivedAt: time.Now()}},
+		{EventID: "u-missing", PersonID: "p-z", Entity: contact.EntityContact, Op: contact.SinkUpdate, TargetRecordID: "OFF-405",
+			Set: contact.Values{contact.Email: "z@example.org"}},
+		{EventID: "g-empty", PersonID: "p-w", Entity: contact.EntityGift, Op: contact.SinkCreate, TargetRecordID: "OFF-404"},
+	}
+	out, err := o.ApplyReporting(ctx, deliveries(recs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ko := range out.KickOuts {
+		got = append(got, ko.EventID+" "+ko.Reason)
+	}
+	want := []string{"g-missing apply.no_record", "g-nolink apply.no_record", "u-missing apply.no_record", "g-empty apply.invalid"}
+	if out.Applied != 4 || len(got) != len(want) {
+		t.Fatalf("applied %d, kick-outs %v; want 4 applied (as kicked out) and %v", out.Applied, got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("kick-out %d = %s, want %s", i, got[i], want[i])
+		}
+	}
+}
