@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/contactsync/contactsync/pkg/contact"
@@ -171,13 +172,7 @@ func (o *Offline) ApplyReporting(ctx context.Context, batch []deliver.Delivery) 
 	kicked := map[int]contact.KickOut{}
 	for _, step := range offlineapply.Coalesce(recs) {
 		last := fresh[step.Indexes[len(step.Indexes)-1]]
-		var id string
-		var ko *contact.KickOut
-		if step.Entity == contact.EntityGift {
-			id, ko, err = o.applyGift(ctx, tx, step, last)
-		} else {
-			id, ko, err = o.applyContact(ctx, tx, step, last)
-		}
+		id, ko, err := o.applyStep(ctx, tx, step, last)
 		if err != nil {
 			return deliver.Outcome{}, fmt.Errorf("event %s: %w", last.Record.EventID, err)
 		}
@@ -208,6 +203,42 @@ func (o *Offline) ApplyReporting(ctx context.Context, batch []deliver.Delivery) 
 	}
 	out.Applied = len(fresh)
 	return out, nil
+}
+
+// applyStep applies one step under a savepoint: a value the database
+// refuses (a data exception or a constraint, e.g. a number too large for
+// its column) undoes the step alone and kicks it out as apply.invalid, so
+// one bad record never blocks the partition. The error names the SQLSTATE,
+// column and constraint, never the value (the database's message may
+// quote it).
+func (o *Offline) applyStep(ctx context.Context, tx pgx.Tx, step offlineapply.Step, last deliver.Delivery) (string, *contact.KickOut, error) {
+	if _, err := tx.Exec(ctx, `SAVEPOINT contactsync_step`); err != nil {
+		return "", nil, fmt.Errorf("savepoint: %w", err)
+	}
+	var id string
+	var ko *contact.KickOut
+	var err error
+	if step.Entity == contact.EntityGift {
+		id, ko, err = o.applyGift(ctx, tx, step, last)
+	} else {
+		id, ko, err = o.applyContact(ctx, tx, step, last)
+	}
+	var pgErr *pgconn.PgError
+	if err != nil && errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")) {
+		if _, rbErr := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT contactsync_step`); rbErr != nil {
+			return "", nil, fmt.Errorf("rollback to savepoint: %w", rbErr)
+		}
+		refused := applyKickOut(last, "apply.invalid", fmt.Sprintf("the offline database refused the change: SQLSTATE %s (column %q, constraint %q)",
+			pgErr.Code, pgErr.ColumnName, pgErr.ConstraintName), "")
+		return id, &refused, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT contactsync_step`); err != nil {
+		return "", nil, fmt.Errorf("release savepoint: %w", err)
+	}
+	return id, ko, nil
 }
 
 func nullJSON(b []byte) *string {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -312,5 +313,34 @@ func TestOfflineApplyKicksOutWhatHasNoRow(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("kick-out %d = %s, want %s", i, got[i], want[i])
 		}
+	}
+}
+
+// A value the offline database refuses (a giving total too large for its
+// numeric(12,2) column) kicks out that change alone, without the value in
+// the error; the rest of the batch is applied.
+func TestOfflineApplyRefusedValueKickedOut(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	pool, schema := offlineDB(t, ctx)
+	o := openOffline(t, ctx, schema)
+	recs := []contact.SinkRecord{
+		{EventID: "big", PersonID: "p-big", Entity: contact.EntityContact, Op: contact.SinkCreate,
+			Set: contact.Values{contact.GivenName: "Big", contact.GivingTotal: "123456789012345.00"}},
+		{EventID: "ok", PersonID: "p-ok", Entity: contact.EntityContact, Op: contact.SinkCreate,
+			Set: contact.Values{contact.GivenName: "Ok"}},
+	}
+	out, err := o.ApplyReporting(ctx, deliveries(recs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Applied != 2 || len(out.KickOuts) != 1 || out.KickOuts[0].Reason != "apply.invalid" || out.KickOuts[0].EventID != "big" {
+		t.Fatalf("outcome %+v, want both applied and one apply.invalid for big", out)
+	}
+	if strings.Contains(out.KickOuts[0].Error, "123456789012345") {
+		t.Errorf("kick-out error quotes the value: %s", out.KickOuts[0].Error)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM contacts`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d contacts (err %v), want only p-ok's", n, err)
 	}
 }
