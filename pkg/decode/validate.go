@@ -43,7 +43,9 @@ var FieldLimits = map[contact.Field]int{
 	contact.Postcode: 20, contact.Country: 64,
 	contact.DateOfBirth: 10, contact.LastGiftDate: 10, // YYYY-MM-DD
 	contact.DoNotEmail: 5, contact.DoNotMail: 5, contact.DoNotPhone: 5, // "false"
-	contact.GivingTotal: 40,
+	contact.GivingTotal:    40,
+	contact.LastGiftAmount: 40, contact.HighestGiftAmount: 40,
+	contact.HighestGiftDate: 10, contact.FirstGiftDate: 10,
 }
 
 // Validate checks that a change is complete and every value has its field's
