@@ -7,9 +7,9 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-MODULES := schemas pkg services/ingest services/matcher services/router services/kickouts services/contactsync services/demo
+MODULES := schemas pkg services/ingest services/matcher services/router services/kickouts services/gateway services/contactsync services/demo
 # The production binaries; the demo (services/demo) is not one of them.
-SERVICES := ingest matcher router kickouts contactsync
+SERVICES := ingest matcher router kickouts gateway contactsync
 # Test fakes that only the demo and tests may link (`make deps-check`).
 TEST_ONLY_DEPS := github.com/twmb/franz-go/pkg/kfake github.com/alicebob/miniredis
 HARNESS := deploy/harness/harness.sh

@@ -1,0 +1,115 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/contactsync/contactsync/pkg/obs"
+)
+
+const usage = `usage: contactsync gateway
+
+Serves POST /webhooks/<source> for the sources of CONTACTSYNC_GATEWAY_SOURCES:
+verifies each webhook's signature (X-Contactsync-Timestamp, X-Contactsync-Signature:
+v1=<hex HMAC-SHA256 of timestamp + "." + body>), and answers 200 once the event is
+in Kafka, on the source's topic. Metrics, /healthz and /readyz on CONTACTSYNC_ADMIN_ADDR.
+
+environment (besides KAFKA_BROKERS, REDIS_ADDR, CONTACTSYNC_ADMIN_ADDR, CONTACTSYNC_LOG_LEVEL):
+`
+
+// Main runs the gateway until ctx ends. extraKafka adds Kafka client
+// options (TLS, SASL). It answers --help without side effects.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, extraKafka ...kgo.Opt) int {
+	if len(args) > 0 {
+		out, code := stderr, 2
+		if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+			out, code = stdout, 0
+		}
+		fmt.Fprint(out, usage)
+		for _, e := range Env {
+			fmt.Fprintf(out, "  %-36s default %-16s %s\n", e.Name, e.Default, e.Help)
+		}
+		return code
+	}
+	if err := run(ctx, getenv, extraKafka); err != nil {
+		fmt.Fprintf(stderr, "contactsync gateway: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func run(ctx context.Context, getenv func(string) string, extraKafka []kgo.Opt) error {
+	cfg, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	log, err := obs.NewLogger(cfg.LogLevel, false)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	sources, err := LoadSources(cfg.SourcesPath, getenv)
+	if err != nil {
+		return err
+	}
+	reg := obs.NewRegistry()
+	pub, err := NewKafkaPublisher(cfg.KafkaBrokers, cfg.ProduceTimeout, extraKafka...)
+	if err != nil {
+		return err
+	}
+	// Closed after the server drained: every in-flight request has its answer.
+	defer pub.Close()
+	var dedupe Deduper
+	if cfg.DedupeTTL > 0 {
+		rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
+		defer func() { _ = rdb.Close() }()
+		dedupe = NewRedisDeduper(rdb, getenvDefault(getenv, "CONTACTSYNC_REDIS_PREFIX", "cs")+":", cfg.DedupeTTL)
+	}
+	h, err := NewHandler(HandlerOptions{
+		Sources: sources, Publisher: pub, Deduper: dedupe, Log: log, Metrics: NewMetrics(reg),
+		MaxBody: cfg.MaxBody, Tolerance: cfg.Tolerance, ProduceTimeout: cfg.ProduceTimeout, RetryAfter: cfg.RetryAfter,
+	})
+	if err != nil {
+		return err
+	}
+	srv, err := NewServer(h, ServerOptions{
+		Addr: cfg.Addr, TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, Drain: cfg.DrainTimeout,
+		WriteTimeout: cfg.ProduceTimeout + 10*time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	ready := func() bool {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		return pub.Ping(pctx) == nil
+	}
+	admin, err := obs.NewAdmin(cfg.AdminAddr, reg, log, []obs.ReadyFunc{ready}, nil)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(sources))
+	for i, s := range sources {
+		names[i] = s.Name + "->" + s.Topic
+	}
+	log.Info("gateway listening", zap.String("addr", srv.Addr()), zap.Bool("tls", cfg.TLSCert != ""),
+		zap.Strings("sources", names), zap.String("admin", admin.Addr()))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return admin.Run(gctx) })
+	return g.Wait()
+}
+
+func getenvDefault(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
