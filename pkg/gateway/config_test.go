@@ -8,8 +8,8 @@ import (
 
 func TestParseSources(t *testing.T) {
 	files := map[string]string{
-		"/s/a": "whsec_aaaaaaaaaaaaaaaaaaaaaaaa\n",
-		"/s/b": "whsec_bbbbbbbbbbbbbbbbbbbbbbbb",
+		"/s/a":     "whsec_aaaaaaaaaaaaaaaaaaaaaaaa\n",
+		"/s/b":     "whsec_bbbbbbbbbbbbbbbbbbbbbbbb",
 		"/s/short": "tooshort",
 	}
 	readFile := func(p string) ([]byte, error) {
