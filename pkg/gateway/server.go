@@ -29,15 +29,16 @@ type ServerOptions struct {
 }
 
 // NewServer listens on opts.Addr (":0" picks a port); the certificate is
-// loaded now, so a bad file stops the start.
+// loaded now, so a bad file stops the start, and again whenever its files
+// change.
 func NewServer(h http.Handler, opts ServerOptions) (*Server, error) {
 	var tlsCfg *tls.Config
 	if opts.TLSCert != "" || opts.TLSKey != "" {
-		cert, err := tls.LoadX509KeyPair(opts.TLSCert, opts.TLSKey)
+		certs, err := newCertReloader(opts.TLSCert, opts.TLSKey)
 		if err != nil {
-			return nil, fmt.Errorf("gateway TLS: %w", err)
+			return nil, err
 		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		tlsCfg = &tls.Config{GetCertificate: certs.getCertificate, MinVersion: tls.VersionTLS12}
 	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {

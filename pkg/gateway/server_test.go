@@ -154,6 +154,24 @@ func TestTLSFromCertFiles(t *testing.T) {
 			t.Fatal("plain HTTP accepted by the TLS endpoint")
 		}
 	}
+	// A renewed certificate is served without a restart.
+	renewedPEM, renewedKey := selfSigned(t)
+	if err := os.WriteFile(keyFile, renewedKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, renewedPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute) // a new mtime even on a coarse file system clock
+	_ = os.Chtimes(certFile, later, later)
+	_ = os.Chtimes(keyFile, later, later)
+	renewedPool := x509.NewCertPool()
+	renewedPool.AppendCertsFromPEM(renewedPEM)
+	conn, err := tls.Dial("tcp", srv.Addr(), &tls.Config{RootCAs: renewedPool, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("the renewed certificate is not served: %v", err)
+	}
+	conn.Close()
 	if _, err := NewServer(http.NotFoundHandler(), ServerOptions{Addr: "127.0.0.1:0", TLSCert: certFile, TLSKey: certFile}); err == nil {
 		t.Fatal("a certificate file as key was accepted")
 	}
@@ -166,9 +184,9 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gateway-test"},
+		Subject:   pkix.Name{CommonName: "gateway-test"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		SerialNumber: serial(t), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -180,4 +198,13 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
+
+func serial(t *testing.T) *big.Int {
+	t.Helper()
+	n, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
