@@ -116,3 +116,23 @@ func TestGatewayOnRealBroker(t *testing.T) {
 		t.Fatalf("503 took %v; the produce timeout is 2s", d)
 	}
 }
+
+func TestMissingTopics(t *testing.T) {
+	brokers, _ := testenv.Kafka(t)
+	ctx := testenv.Context(t, time.Minute)
+	topic := testenv.Unique("gwtest.present.")
+	if err := kafkaops.EnsureTopics(ctx, brokers, []string{topic}, 1, -1); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := NewKafkaPublisher(brokers, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pub.Close)
+	t.Cleanup(func() { _, _ = kadm.NewClient(pub.client).DeleteTopics(ctx, topic) }) // runs before Close
+	absent := testenv.Unique("gwtest.absent.")
+	missing, err := pub.MissingTopics(ctx, []string{topic, absent})
+	if err != nil || len(missing) != 1 || missing[0] != absent {
+		t.Fatalf("MissingTopics = %v, %v; want [%s]", missing, err, absent)
+	}
+}

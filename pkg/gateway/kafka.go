@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -40,6 +41,21 @@ func (p *KafkaPublisher) Publish(ctx context.Context, r *kgo.Record) error {
 		return fmt.Errorf("produce to %s: %w", r.Topic, err)
 	}
 	return nil
+}
+
+// MissingTopics returns those of topics the cluster does not have.
+func (p *KafkaPublisher) MissingTopics(ctx context.Context, topics []string) ([]string, error) {
+	td, err := kadm.NewClient(p.client).ListTopics(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
+	var missing []string
+	for _, t := range topics {
+		if d, ok := td[t]; !ok || d.Err != nil {
+			missing = append(missing, t)
+		}
+	}
+	return missing, nil
 }
 
 // Ping reports whether a broker answers (for /readyz).

@@ -99,6 +99,21 @@ func run(ctx context.Context, getenv func(string) string, extraKafka []kgo.Opt) 
 	for i, s := range sources {
 		names[i] = s.Name + "->" + s.Topic
 	}
+	topics := make([]string, len(sources))
+	for i, s := range sources {
+		topics[i] = s.Topic
+	}
+	// A missing topic makes every webhook of its source a 503; say so now
+	// rather than at the first webhook (the topic may still be created).
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	missing, err := pub.MissingTopics(tctx, topics)
+	cancel()
+	switch {
+	case err != nil:
+		log.Warn("could not check the sources' topics", zap.Error(err))
+	case len(missing) > 0:
+		log.Error("sources' topics do not exist: their webhooks get 503 until they are created", zap.Strings("topics", missing))
+	}
 	log.Info("gateway listening", zap.String("addr", srv.Addr()), zap.Bool("tls", cfg.TLSCert != ""),
 		zap.Strings("sources", names), zap.String("admin", admin.Addr()))
 	g, gctx := errgroup.WithContext(ctx)
