@@ -178,7 +178,8 @@ func NewSource(name, system, topic string, origins []string, rate float64, burst
 type EnvVar struct{ Name, Default, Help string }
 
 // Env lists the gateway's configuration variables (besides the common
-// KAFKA_BROKERS, REDIS_ADDR, CONTACTSYNC_ADMIN_ADDR, CONTACTSYNC_LOG_LEVEL).
+// KAFKA_BROKERS, REDIS_ADDR and their security settings,
+// CONTACTSYNC_ADMIN_ADDR, CONTACTSYNC_LOG_LEVEL).
 var Env = []EnvVar{
 	{"CONTACTSYNC_GATEWAY_ADDR", "127.0.0.1:8090", "listen address of the webhook endpoint (:8443 to face a network)"},
 	{"CONTACTSYNC_GATEWAY_SOURCES", "(required)", "YAML/JSON file of the webhook sources (name, system, topic, secrets, origins, rate)"},

@@ -21,12 +21,26 @@ verifies each webhook's signature (X-Contactsync-Timestamp, X-Contactsync-Signat
 v1=<hex HMAC-SHA256 of timestamp + "." + body>), and answers 200 once the event is
 in Kafka, on the source's topic. Metrics, /healthz and /readyz on CONTACTSYNC_ADMIN_ADDR.
 
-environment (besides KAFKA_BROKERS, REDIS_ADDR, CONTACTSYNC_ADMIN_ADDR, CONTACTSYNC_LOG_LEVEL):
+environment (besides KAFKA_BROKERS, REDIS_ADDR and their TLS/SASL/ACL settings, see "contactsync env";
+CONTACTSYNC_ADMIN_ADDR, CONTACTSYNC_LOG_LEVEL):
 `
 
-// Main runs the gateway until ctx ends. extraKafka adds Kafka client
-// options (TLS, SASL). It answers --help without side effects.
-func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, extraKafka ...kgo.Opt) int {
+// RedisClient is the Redis client the dedupe cache uses.
+type RedisClient = redis.UniversalClient
+
+// Clients says how to reach Kafka and Redis (TLS, SASL, Redis ACL and
+// Cluster). The composition root makes them as for every contactsync
+// process; without it the gateway dials KAFKA_BROKERS and REDIS_ADDR in
+// plain text.
+type Clients struct {
+	KafkaBrokers []string
+	KafkaOpts    []kgo.Opt
+	NewRedis     func() (RedisClient, error)
+}
+
+// Main runs the gateway until ctx ends; clients (may be nil) is called
+// once, after the help. It answers --help without side effects.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, clients func() (Clients, error)) int {
 	if len(args) > 0 {
 		out, code := stderr, 2
 		if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
@@ -38,17 +52,28 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 		return code
 	}
-	if err := run(ctx, getenv, extraKafka); err != nil {
+	if err := run(ctx, getenv, clients); err != nil {
 		fmt.Fprintf(stderr, "contactsync gateway: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func run(ctx context.Context, getenv func(string) string, extraKafka []kgo.Opt) error {
+func run(ctx context.Context, getenv func(string) string, clientsFn func() (Clients, error)) error {
 	cfg, err := ConfigFromEnv(getenv)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	clients := Clients{
+		KafkaBrokers: cfg.KafkaBrokers,
+		NewRedis: func() (RedisClient, error) {
+			return redis.NewClient(&redis.Options{Addr: cfg.RedisAddr}), nil
+		},
+	}
+	if clientsFn != nil {
+		if clients, err = clientsFn(); err != nil {
+			return fmt.Errorf("clients: %w", err)
+		}
 	}
 	log, err := obs.NewLogger(cfg.LogLevel, false)
 	if err != nil {
@@ -60,7 +85,7 @@ func run(ctx context.Context, getenv func(string) string, extraKafka []kgo.Opt) 
 		return err
 	}
 	reg := obs.NewRegistry()
-	pub, err := NewKafkaPublisher(cfg.KafkaBrokers, cfg.ProduceTimeout, extraKafka...)
+	pub, err := NewKafkaPublisher(clients.KafkaBrokers, cfg.ProduceTimeout, clients.KafkaOpts...)
 	if err != nil {
 		return err
 	}
@@ -68,7 +93,10 @@ func run(ctx context.Context, getenv func(string) string, extraKafka []kgo.Opt) 
 	defer pub.Close()
 	var dedupe Deduper
 	if cfg.DedupeTTL > 0 {
-		rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
+		rdb, err := clients.NewRedis()
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
 		defer func() { _ = rdb.Close() }()
 		dedupe = NewRedisDeduper(rdb, getenvDefault(getenv, "CONTACTSYNC_REDIS_PREFIX", "cs")+":", cfg.DedupeTTL)
 	}
@@ -86,12 +114,10 @@ func run(ctx context.Context, getenv func(string) string, extraKafka []kgo.Opt) 
 	if err != nil {
 		return err
 	}
-	ready := func() bool {
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		return pub.Ping(pctx) == nil
-	}
-	admin, err := obs.NewAdmin(cfg.AdminAddr, reg, log, []obs.ReadyFunc{ready}, nil)
+	// Redis is not a readiness condition: without it the gateway still
+	// stores every event (it only stops skipping redeliveries).
+	ready := []obs.ReadyCheck{{Name: "kafka", Check: pub.Ping}}
+	admin, err := obs.NewAdmin(cfg.AdminAddr, reg, log, ready, nil)
 	if err != nil {
 		return err
 	}

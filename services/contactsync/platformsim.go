@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 
+	"github.com/contactsync/contactsync/pkg/app"
 	"github.com/contactsync/contactsync/pkg/gateway"
 	"github.com/contactsync/contactsync/pkg/platformsim"
 )
@@ -17,7 +18,21 @@ func runPlatformSim(ctx context.Context, args []string, getenv func(string) stri
 // runGateway is `contactsync gateway`, the same webhook gateway as the
 // services/gateway binary, for all-in-one installs.
 func runGateway(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	return gateway.Main(ctx, args, getenv, stdout, stderr)
+	return gateway.Main(ctx, args, getenv, stdout, stderr, func() (gateway.Clients, error) {
+		cfg, err := app.ConfigFromEnv(getenv)
+		if err != nil {
+			return gateway.Clients{}, err
+		}
+		kafkaOpts, err := app.KafkaOptions(cfg)
+		if err != nil {
+			return gateway.Clients{}, err
+		}
+		return gateway.Clients{
+			KafkaBrokers: cfg.KafkaBrokers,
+			KafkaOpts:    kafkaOpts,
+			NewRedis:     func() (gateway.RedisClient, error) { return app.NewRedis(cfg) },
+		}, nil
+	})
 }
 
 // Not yet dispatched from run(): main.go is being restructured into a CLI
