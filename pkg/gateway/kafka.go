@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -51,7 +53,9 @@ func (p *KafkaPublisher) MissingTopics(ctx context.Context, topics []string) ([]
 	}
 	var missing []string
 	for _, t := range topics {
-		if d, ok := td[t]; !ok || d.Err != nil {
+		// A topic just created may answer LEADER_NOT_AVAILABLE for a
+		// moment: it exists; only an unknown topic is missing.
+		if d, ok := td[t]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
 			missing = append(missing, t)
 		}
 	}

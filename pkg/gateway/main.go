@@ -3,25 +3,25 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"io"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/contactsync/contactsync/pkg/cli"
 	"github.com/contactsync/contactsync/pkg/obs"
 )
 
-const usage = `usage: contactsync gateway
-
-Serves POST /webhooks/<source> for the sources of CONTACTSYNC_GATEWAY_SOURCES:
+const long = `Serves POST /webhooks/<source> for the sources of CONTACTSYNC_GATEWAY_SOURCES:
 verifies each webhook's signature (X-Contactsync-Timestamp, X-Contactsync-Signature:
 v1=<hex HMAC-SHA256 of timestamp + "." + body>), and answers 200 once the event is
 in Kafka, on the source's topic. Metrics, /healthz and /readyz on CONTACTSYNC_ADMIN_ADDR.
 
-environment (besides KAFKA_BROKERS, REDIS_ADDR and their TLS/SASL/ACL settings, see "contactsync env";
+Environment (besides KAFKA_BROKERS, REDIS_ADDR and their TLS/SASL/ACL settings, see "contactsync env";
 CONTACTSYNC_ADMIN_ADDR, CONTACTSYNC_LOG_LEVEL):
 `
 
@@ -38,25 +38,24 @@ type Clients struct {
 	NewRedis     func() (RedisClient, error)
 }
 
-// Main runs the gateway until ctx ends; clients (may be nil) is called
-// once, after the help. It answers --help without side effects.
-func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, clients func() (Clients, error)) int {
-	if len(args) > 0 {
-		out, code := stderr, 2
-		if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-			out, code = stdout, 0
-		}
-		fmt.Fprint(out, usage)
-		for _, e := range Env {
-			fmt.Fprintf(out, "  %-36s default %-16s %s\n", e.Name, e.Default, e.Help)
-		}
-		return code
+// Command is `contactsync gateway` (and the gateway service): it runs the
+// gateway until the context ends. getenv and clients (may be nil) are
+// called only when it runs, never for its help.
+func Command(getenv func(string) string, clients func() (Clients, error)) *cobra.Command {
+	var b strings.Builder
+	b.WriteString(long)
+	for _, e := range Env {
+		fmt.Fprintf(&b, "  %-36s default %-16s %s\n", e.Name, e.Default, e.Help)
 	}
-	if err := run(ctx, getenv, clients); err != nil {
-		fmt.Fprintf(stderr, "contactsync gateway: %v\n", err)
-		return 1
+	return &cobra.Command{
+		Use:   "gateway",
+		Short: "receive the online platforms' signed webhooks and put each event on Kafka before answering",
+		Long:  strings.TrimRight(b.String(), "\n"),
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), getenv, clients)
+		},
 	}
-	return 0
 }
 
 func run(ctx context.Context, getenv func(string) string, clientsFn func() (Clients, error)) error {

@@ -1,24 +1,28 @@
 package gateway
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/contactsync/contactsync/pkg/cli"
+	"github.com/contactsync/contactsync/pkg/cli/clitest"
 )
 
-func TestMainHelpHasNoSideEffects(t *testing.T) {
-	var out, errOut bytes.Buffer
-	getenv := func(string) string { t.Fatal("--help read the environment"); return "" }
-	if code := Main(context.Background(), []string{"--help"}, getenv, &out, &errOut, nil); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+func TestCommandHelpHasNoSideEffects(t *testing.T) {
+	tr := clitest.NewTrap(t)
+	getenv := func(string) string { t.Error("--help read the environment"); return "" }
+	clients := func() (Clients, error) { t.Error("--help made clients"); return Clients{}, nil }
+	clitest.CheckHelp(t, tr, func() *cobra.Command { return Command(getenv, clients) })
+	r := clitest.Run(t, func() *cobra.Command { return Command(getenv, clients) }, "--help")
 	for _, e := range Env {
-		if !strings.Contains(out.String(), e.Name) {
+		if !strings.Contains(r.Stdout, e.Name) {
 			t.Fatalf("--help does not list %s", e.Name)
 		}
 	}
-	if code := Main(context.Background(), nil, func(string) string { return "" }, &out, &errOut, nil); code != 1 || !strings.Contains(errOut.String(), "CONTACTSYNC_GATEWAY_SOURCES is required") {
-		t.Fatalf("without sources: exit %d, %q", code, errOut.String())
+	r = clitest.Run(t, func() *cobra.Command { return Command(func(string) string { return "" }, nil) })
+	if r.Code != cli.ExitFail || !strings.Contains(r.Stderr, "CONTACTSYNC_GATEWAY_SOURCES is required") {
+		t.Fatalf("without sources: exit %d, %q", r.Code, r.Stderr)
 	}
 }

@@ -10,6 +10,10 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/contactsync/contactsync/pkg/cli"
 )
 
 // EnvVar documents one environment variable of `contactsync platform-sim`.
@@ -24,34 +28,30 @@ var Env = []EnvVar{
 	{"CONTACTSYNC_PLATFORM_FAULTS", "(none)", `faults at start, JSON, e.g. {"rate_limit":3,"retry_after":"2s","server_errors":2,"delay":"100ms"}`},
 }
 
-const usage = `usage: contactsync platform-sim
-
-Runs the reference online platform: a REST API for contacts and gifts (/api/...),
+const long = `Runs the reference online platform: a REST API for contacts and gifts (/api/...),
 donor portal endpoints (/portal/...), control endpoints for tests (/control/...),
 and signed webhooks of every change to the gateway. See docs/platform-api.md.
 
-environment:
+Environment:
 `
 
-// Main runs platform-sim until ctx ends; it answers --help without side
-// effects.
-func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		out, code := stderr, 2
-		if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-			out, code = stdout, 0
-		}
-		fmt.Fprint(out, usage)
-		for _, e := range Env {
-			fmt.Fprintf(out, "  %-34s default %-16s %s\n", e.Name, e.Default, e.Help)
-		}
-		return code
+// Command is `contactsync platform-sim`: it runs the platform until the
+// context ends. getenv is read only when it runs, never for its help.
+func Command(getenv func(string) string) *cobra.Command {
+	var b strings.Builder
+	b.WriteString(long)
+	for _, e := range Env {
+		fmt.Fprintf(&b, "  %-34s default %-16s %s\n", e.Name, e.Default, e.Help)
 	}
-	if err := run(ctx, getenv, stdout); err != nil {
-		fmt.Fprintf(stderr, "contactsync platform-sim: %v\n", err)
-		return 1
+	return &cobra.Command{
+		Use:   "platform-sim",
+		Short: "run the reference online platform (tests, demo, adapter contract)",
+		Long:  strings.TrimRight(b.String(), "\n"),
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), getenv, cmd.OutOrStdout())
+		},
 	}
-	return 0
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {

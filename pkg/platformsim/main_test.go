@@ -1,23 +1,26 @@
 package platformsim
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/contactsync/contactsync/pkg/cli"
+	"github.com/contactsync/contactsync/pkg/cli/clitest"
 )
 
-func TestMainHelpHasNoSideEffects(t *testing.T) {
-	var out, errOut bytes.Buffer
-	getenv := func(string) string { t.Fatal("--help read the environment"); return "" }
-	if code := Main(context.Background(), []string{"--help"}, getenv, &out, &errOut); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
-	if !strings.Contains(out.String(), "CONTACTSYNC_PLATFORM_GATEWAY_URL") {
-		t.Fatalf("--help: %s", out.String())
+func TestCommandHelpHasNoSideEffects(t *testing.T) {
+	tr := clitest.NewTrap(t)
+	getenv := func(string) string { t.Error("--help read the environment"); return "" }
+	clitest.CheckHelp(t, tr, func() *cobra.Command { return Command(getenv) })
+	r := clitest.Run(t, func() *cobra.Command { return Command(getenv) }, "--help")
+	if !strings.Contains(r.Stdout, "CONTACTSYNC_PLATFORM_GATEWAY_URL") {
+		t.Fatalf("--help: %s", r.Stdout)
 	}
 	env := map[string]string{"CONTACTSYNC_PLATFORM_GATEWAY_URL": "http://127.0.0.1:1/webhooks/p"}
-	if code := Main(context.Background(), nil, func(k string) string { return env[k] }, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "needs a webhook secret") {
-		t.Fatalf("gateway URL without secret: exit %d, %q", code, errOut.String())
+	r = clitest.Run(t, func() *cobra.Command { return Command(func(k string) string { return env[k] }) })
+	if r.Code != cli.ExitFail || !strings.Contains(r.Stderr, "needs a webhook secret") {
+		t.Fatalf("gateway URL without secret: exit %d, %q", r.Code, r.Stderr)
 	}
 }

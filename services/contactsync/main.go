@@ -20,9 +20,11 @@ import (
 	"github.com/contactsync/contactsync/pkg/app"
 	"github.com/contactsync/contactsync/pkg/cli"
 	"github.com/contactsync/contactsync/pkg/dashboard"
+	"github.com/contactsync/contactsync/pkg/gateway"
 	"github.com/contactsync/contactsync/pkg/kafkaops"
 	"github.com/contactsync/contactsync/pkg/matcheval"
 	"github.com/contactsync/contactsync/pkg/obs"
+	"github.com/contactsync/contactsync/pkg/platformsim"
 	"github.com/contactsync/contactsync/pkg/rules"
 )
 
@@ -72,14 +74,24 @@ contactsync deliver). It runs only inside CONTACTSYNC_DELIVER_WINDOWS.`,
 			Short: "list the configuration environment variables",
 			Args:  cli.NoArgs,
 			Run: func(cmd *cobra.Command, _ []string) {
+				out := cmd.OutOrStdout()
 				for _, e := range app.Env {
-					fmt.Fprintf(cmd.OutOrStdout(), "%-34s default %-24q %s\n", e.Name, e.Default, e.Help)
+					fmt.Fprintf(out, "%-34s default %-24q %s\n", e.Name, e.Default, e.Help)
+				}
+				fmt.Fprintln(out, "\n# contactsync gateway")
+				for _, e := range gateway.Env {
+					fmt.Fprintf(out, "%-34s default %-24q %s\n", e.Name, e.Default, e.Help)
+				}
+				fmt.Fprintln(out, "\n# contactsync platform-sim")
+				for _, e := range platformsim.Env {
+					fmt.Fprintf(out, "%-34s default %-24q %s\n", e.Name, e.Default, e.Help)
 				}
 			},
 		},
 		cli.VersionCommand(),
 	)
 	root.AddCommand(runCommand(getenv))
+	root.AddCommand(onlineCommands(getenv)...)
 	return root
 }
 

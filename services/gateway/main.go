@@ -11,32 +11,15 @@ import (
 	"syscall"
 
 	"github.com/contactsync/contactsync/pkg/app"
+	"github.com/contactsync/contactsync/pkg/cli"
 	"github.com/contactsync/contactsync/pkg/gateway"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := gateway.Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, func() (gateway.Clients, error) {
-		return clients(os.Getenv)
-	})
+	cmd := gateway.Command(os.Getenv, func() (gateway.Clients, error) { return app.GatewayClients(os.Getenv) })
+	cmd.Version = cli.Build().String()
+	code := cli.Execute(ctx, cmd, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
-}
-
-// clients reaches Kafka and Redis with the security settings every
-// contactsync process reads (TLS, SASL, Redis ACL and Cluster).
-func clients(getenv func(string) string) (gateway.Clients, error) {
-	cfg, err := app.ConfigFromEnv(getenv)
-	if err != nil {
-		return gateway.Clients{}, err
-	}
-	kafkaOpts, err := app.KafkaOptions(cfg)
-	if err != nil {
-		return gateway.Clients{}, err
-	}
-	return gateway.Clients{
-		KafkaBrokers: cfg.KafkaBrokers,
-		KafkaOpts:    kafkaOpts,
-		NewRedis:     func() (gateway.RedisClient, error) { return app.NewRedis(cfg) },
-	}, nil
 }
