@@ -109,6 +109,9 @@ var Env = []struct{ Name, Default, Help string }{
 	{EnvApplyMode, "table (apply-offline), staging (deliver)", "`contactsync apply-offline`: table | staging | files"},
 	{EnvApplySchema, "", "`contactsync apply-offline` table mode: schema of the contacts and gifts tables; empty = the DSN's search path"},
 	{EnvApplyDir, "", "`contactsync apply-offline` files mode: directory of the CSV import files and manifests (required there)"},
+	{EnvApplySystem, "<online system>", "`contactsync apply`: the online system whose sink topic it writes to the platform"},
+	{EnvApplyURL, "", "`contactsync apply`: the platform's API base URL, e.g. http://127.0.0.1:8091 (required)"},
+	{EnvApplyConcurrency, "8", "`contactsync apply`: persons written at once (each person's writes stay in order)"},
 	{failpoint.EnvVar, "", "fault tests only: name=probability,... crash points (e.g. router.before-commit=0.05)"},
 }
 
