@@ -31,7 +31,9 @@ type Throttled struct {
 	Wait time.Duration
 }
 
-func (e *Throttled) Error() string { return fmt.Sprintf("platform throttled the write (retry after %v)", e.Wait) }
+func (e *Throttled) Error() string {
+	return fmt.Sprintf("platform throttled the write (retry after %v)", e.Wait)
+}
 
 // Outcomes the adapter's errors are sorted into. Anything not Rejected or
 // Throttled is transient (5xx, timeouts, network): retried with backoff.
