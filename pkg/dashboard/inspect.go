@@ -41,6 +41,8 @@ type Codec interface {
 	EncodeChange(contact.Change) ([]byte, error)
 	DecodeChange([]byte) (contact.Change, error)
 	DecodeMatched([]byte) (contact.Matched, error)
+	EncodeSink(contact.SinkRecord) ([]byte, error)
+	DecodeSink([]byte) (contact.SinkRecord, error)
 }
 
 // HeaderReviewID names the review item an approved change comes from.
@@ -74,7 +76,7 @@ func originOf(src Sources, ko contact.KickOut) origin {
 			}
 		}
 	}
-	if !pipeline.Replayable(o.Format) {
+	if !pipeline.Replayable(o.Format) && o.Format != pipeline.FormatSink {
 		o.Format = ""
 		o.NotReplayable = fmt.Sprintf("records read from topic %q cannot be replayed: their format is not known", ko.Topic)
 		if in.Format == pipeline.FormatKickOut || in.Format == pipeline.FormatReview {
@@ -443,6 +445,26 @@ func replayRecord(src Sources, codec Codec, ko contact.KickOut, facts redisstore
 	rec := &kgo.Record{Topic: src.Topics.Replay, Key: ko.Key}
 	orig := originalEventID(ko, facts.EventID)
 	switch {
+	case o.Format == pipeline.FormatSink:
+		// A write the target refused (a loader's or applier's kick-out)
+		// goes back on its own sink topic, under an event id of its own:
+		// a platform that remembers the refused idempotency key would
+		// otherwise answer the refusal again.
+		if edited != nil {
+			return nil, info, errors.New("a refused write is replayed as it was: fix the data where it comes from, or the target")
+		}
+		sr, err := codec.DecodeSink(ko.Value)
+		if err != nil {
+			return nil, info, fmt.Errorf("the kick-out's sink record cannot be read: %w", err)
+		}
+		if orig == "" {
+			orig = sr.EventID
+		}
+		sr.EventID = pipeline.EventIDForReplay(orig, info.Count)
+		if rec.Value, err = codec.EncodeSink(sr); err != nil {
+			return nil, info, fmt.Errorf("encode sink record: %w", err)
+		}
+		rec.Topic, info.Topic = ko.Topic, ko.Topic
 	case isJSONFormat(o.Format):
 		rec.Value = ko.Value
 		if edited != nil {

@@ -45,6 +45,7 @@ func TestOriginOf(t *testing.T) {
 		{"replay without format falls back to its first topic", contact.KickOut{Topic: tp.Replay,
 			Headers: hdr(pipeline.HeaderSourceTopic, tp.OfflineCDC)}, pipeline.FormatDebezium, tp.OfflineCDC, true},
 		{"replay of nothing known", contact.KickOut{Topic: tp.Replay, Headers: hdr(pipeline.HeaderFormat, "csv")}, "", tp.Replay, false},
+		{"a target's refused write", contact.KickOut{Topic: tp.Sink("online")}, pipeline.FormatSink, tp.Sink("online"), true},
 		{"collector's own", contact.KickOut{Topic: tp.KickOuts}, "", tp.KickOuts, false},
 		{"unknown topic", contact.KickOut{Topic: "elsewhere"}, "", "elsewhere", false},
 	} {
@@ -112,6 +113,42 @@ func TestReplayRecordLineage(t *testing.T) {
 	}
 	if got.EventID != "evt-9" || string(rec.Key) != "online/web-9" || info.Format != pipeline.FormatChange {
 		t.Errorf("replayed matched change %+v key %s info %+v", got, rec.Key, info)
+	}
+}
+
+// A write the platform refused goes back on its sink topic with an event
+// id of its own (its idempotency key) and its lineage.
+func TestReplayRecordOfARefusedWrite(t *testing.T) {
+	codec, err := avrocodec.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := testSources.Topics.Sink("online")
+	sr := contact.SinkRecord{EventID: "sink-1~r1", PersonID: "p-1", TargetSystem: "online", Entity: contact.EntityContact,
+		Op: contact.SinkUpdate, TargetRecordID: "c-1", Set: contact.Values{contact.Email: "a@b.org"}}
+	val, err := codec.EncodeSink(sr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ko := contact.KickOut{ID: "ko-5", Reason: "apply.rejected", Stage: "apply", Topic: sink, Key: []byte("p-1"), Value: val,
+		EventID: "sink-1~r1", OriginalEventID: "sink-1", ReplayCount: 1}
+	rec, info, err := replayRecord(testSources, codec, ko, redisstore.KickOutFacts{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := codec.DecodeSink(rec.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Topic != sink || info.Topic != sink || string(rec.Key) != "p-1" || got.EventID != "sink-1~r2" || got.Set[contact.Email] != "a@b.org" {
+		t.Errorf("replayed %+v on %s key %s, info %+v", got, rec.Topic, rec.Key, info)
+	}
+	if n, _ := pipeline.Header(rec, pipeline.HeaderReplayCount); n != "2" {
+		t.Errorf("replay count header %q", n)
+	}
+	edit := `{}`
+	if _, _, err := replayRecord(testSources, codec, ko, redisstore.KickOutFacts{}, &edit); err == nil {
+		t.Error("an edited refused write was accepted")
 	}
 }
 
