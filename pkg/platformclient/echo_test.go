@@ -100,7 +100,8 @@ func TestTheSyncsWriteComesBackAsAnEcho(t *testing.T) {
 	if len(recs) != 1 {
 		t.Fatalf("%d records on the topic, want 1 (the refused echo is not there)", len(recs))
 	}
-	dec, err := decode.NewOnline(decode.OnlineConfig{System: "online"})
+	// ingest trusts the platform's topic for sync, as the gateway trusts its source
+	dec, err := decode.NewOnline(decode.OnlineConfig{System: "online", TrustedOrigins: []contact.Origin{contact.OriginSync}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -184,7 +184,7 @@ func TestAPI(t *testing.T) {
 	if len(ds) != len(want) {
 		t.Fatalf("%d webhooks, want %d: %+v", len(ds), len(want), ds)
 	}
-	dec, err := decode.NewOnline(decode.OnlineConfig{System: "online"})
+	dec, err := decode.NewOnline(decode.OnlineConfig{System: "online", TrustedOrigins: decode.PrivilegedOrigins})
 	if err != nil {
 		t.Fatal(err)
 	}
