@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -131,8 +132,17 @@ func TestMissingTopics(t *testing.T) {
 	t.Cleanup(pub.Close)
 	t.Cleanup(func() { _, _ = kadm.NewClient(pub.client).DeleteTopics(ctx, topic) }) // runs before Close
 	absent := testenv.Unique("gwtest.absent.")
-	missing, err := pub.MissingTopics(ctx, []string{topic, absent})
-	if err != nil || len(missing) != 1 || missing[0] != absent {
-		t.Fatalf("MissingTopics = %v, %v; want [%s]", missing, err, absent)
+	// A broker's metadata may not show a topic for a moment after it was
+	// created: poll, with a deadline, until it does.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		missing, err := pub.MissingTopics(ctx, []string{topic, absent})
+		if err == nil && len(missing) == 1 && missing[0] == absent {
+			break
+		}
+		if time.Now().After(deadline) || (err == nil && !slices.Contains(missing, absent)) {
+			t.Fatalf("MissingTopics = %v, %v; want [%s]", missing, err, absent)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the broker's metadata, with a deadline
 	}
 }
