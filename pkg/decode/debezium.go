@@ -152,7 +152,7 @@ func (d *Debezium) Decode(key, value []byte, topic string, partition int32, offs
 		return nil, errorf(ReasonField, "column %s: %s, not an id", d.cfg.IDColumn, typeName(image[d.cfg.IDColumn]))
 	}
 	if !ok {
-		id, ok = keyID(key, d.cfg.IDColumn)
+		id, ok = KeyRecordID(key, d.cfg.IDColumn)
 	}
 	if !ok {
 		return nil, errorf(ReasonMissingID, "no %s column and no usable key", d.cfg.IDColumn)
@@ -214,23 +214,6 @@ func row(env map[string]any, name string) (map[string]any, error) {
 		return nil, errorf(ReasonEnvelope, "%s is %s, not an object", name, typeName(v))
 	}
 	return m, nil
-}
-
-// keyID reads the record id from a Debezium key ({"id":..}, or the same
-// under "payload" with schemas on).
-func keyID(key []byte, column string) (string, bool) {
-	if len(key) == 0 {
-		return "", false
-	}
-	m, err := parseObject(key)
-	if err != nil {
-		return "", false
-	}
-	if p, ok := m["payload"].(map[string]any); ok {
-		m = p
-	}
-	id, ok, _ := idString(m[column])
-	return id, ok
 }
 
 // columnValue renders one non-null column value as the canonical string of
