@@ -26,6 +26,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/pipeline/matcher"
 	"github.com/contactsync/contactsync/pkg/pipeline/router"
 	"github.com/contactsync/contactsync/pkg/redisstore"
+	"github.com/contactsync/contactsync/pkg/review"
 	"github.com/contactsync/contactsync/pkg/stream"
 )
 
@@ -144,21 +145,21 @@ func (a *App) Config() Config { return a.cfg }
 // Queue is the kick-out and review store.
 func (a *App) Queue() *redisstore.Queue {
 	return redisstore.NewQueue(a.rdb, redisstore.Keys{Prefix: a.cfg.RedisPrefix}, a.codec, a.cfg.KickOutRetention,
-		redisstore.WithFacts(dashboard.Facts(a.sources(), a.codec)))
+		redisstore.WithFacts(review.FactsReader(a.sources(), a.codec)))
 }
 
-func (a *App) sources() dashboard.Sources {
-	return dashboard.Sources{Topology: a.topology}
+func (a *App) sources() review.Sources {
+	return review.Sources{Topology: a.topology}
 }
 
 // DashboardDeps returns what the kick-out dashboard and CLI need; producer
 // puts replays on the replay topic.
-func (a *App) DashboardDeps(producer dashboard.Producer) (dashboard.Deps, error) {
+func (a *App) DashboardDeps(producer review.Producer) (review.Deps, error) {
 	decoders, err := newDecoders(a.cfg, a.codec)
 	if err != nil {
-		return dashboard.Deps{}, err
+		return review.Deps{}, err
 	}
-	return dashboard.Deps{
+	return review.Deps{
 		Store: a.Queue(), Producer: producer, Codec: a.codec, Sources: a.sources(), MaxReplays: a.cfg.MaxReplays,
 		Decode: func(format string, r *kgo.Record) ([]contact.Change, error) {
 			d, ok := decoders[format]
@@ -287,7 +288,7 @@ func (a *App) Inputs() []kafkaops.GroupInputs {
 }
 
 // newDashboard builds the dashboard server and its listener.
-func (a *App) newDashboard(dc dashboard.Config, producer dashboard.Producer) (*dashboard.Server, net.Listener, error) {
+func (a *App) newDashboard(dc dashboard.Config, producer review.Producer) (*dashboard.Server, net.Listener, error) {
 	deps, err := a.DashboardDeps(producer)
 	if err != nil {
 		return nil, nil, err

@@ -15,7 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/contactsync/contactsync/pkg/redisstore"
+	"github.com/contactsync/contactsync/pkg/review"
 )
 
 // The handlers are thin: parse, call the Service, write JSON.
@@ -80,7 +80,7 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.svc.Resolve(r.Context(), r.PathValue("id"), who(r), req.Why)
-	s.reply(w, r, map[string]string{"id": r.PathValue("id"), "status": redisstore.KickOutResolved}, err)
+	s.reply(w, r, map[string]string{"id": r.PathValue("id"), "status": review.KickOutResolved}, err)
 }
 
 // bulkRequest selects kick-outs to replay: ids, or a filter over the open
@@ -96,16 +96,16 @@ type bulkRequest struct {
 	DryRun bool     `json:"dry_run"`
 }
 
-func (b bulkRequest) selection() (Selection, error) {
-	f := redisstore.KickOutFilter{Reason: b.Reason, Stage: b.Stage, System: b.System, Query: b.Query}
+func (b bulkRequest) selection() (review.Selection, error) {
+	f := review.Filter{Reason: b.Reason, Stage: b.Stage, System: b.System, Query: b.Query}
 	var err error
 	if f.From, err = parseTimeBound(b.From, false); err != nil {
-		return Selection{}, err
+		return review.Selection{}, err
 	}
 	if f.To, err = parseTimeBound(b.To, true); err != nil {
-		return Selection{}, err
+		return review.Selection{}, err
 	}
-	return Selection{IDs: b.IDs, Filter: f}, nil
+	return review.Selection{IDs: b.IDs, Filter: f}, nil
 }
 
 func (s *Server) handleReplayMany(w http.ResponseWriter, r *http.Request) {
@@ -130,7 +130,7 @@ func (s *Server) handleReviews(w http.ResponseWriter, r *http.Request) {
 
 // handleDecision serves approve and reject: both take a reason and are
 // audited with who decided.
-func (s *Server) handleDecision(decide func(ctx context.Context, id, who, why string) (ReviewView, error)) http.HandlerFunc {
+func (s *Server) handleDecision(decide func(ctx context.Context, id, who, why string) (review.ReviewView, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req reasonRequest
 		if !readJSON(w, r, &req) {
@@ -166,11 +166,11 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, v any, err error)
 
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, redisstore.ErrNotFound):
+	case errors.Is(err, review.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, review.ErrInvalid):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrConflict), errors.Is(err, redisstore.ErrWrongStatus), errors.Is(err, redisstore.ErrBusy):
+	case errors.Is(err, review.ErrConflict), errors.Is(err, review.ErrWrongStatus), errors.Is(err, review.ErrBusy):
 		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
@@ -204,11 +204,11 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 // filterFromQuery reads the queue filters of a list request.
-func filterFromQuery(q url.Values) (redisstore.KickOutFilter, error) {
-	f := redisstore.KickOutFilter{Status: q.Get("status"), Reason: q.Get("reason"), Stage: q.Get("stage"),
+func filterFromQuery(q url.Values) (review.Filter, error) {
+	f := review.Filter{Status: q.Get("status"), Reason: q.Get("reason"), Stage: q.Get("stage"),
 		System: q.Get("system"), Query: strings.TrimSpace(q.Get("q"))}
-	if f.Status != "" && !slices.Contains(redisstore.KickOutStatuses, f.Status) {
-		return f, fmt.Errorf("status %q is not one of %v", f.Status, redisstore.KickOutStatuses)
+	if f.Status != "" && !slices.Contains(review.KickOutStatuses, f.Status) {
+		return f, fmt.Errorf("status %q is not one of %v", f.Status, review.KickOutStatuses)
 	}
 	var err error
 	if f.From, err = parseTimeBound(q.Get("from"), false); err != nil {

@@ -22,7 +22,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/dashboard/dashboardtest"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/pipeline"
-	"github.com/contactsync/contactsync/pkg/redisstore"
+	"github.com/contactsync/contactsync/pkg/review"
 )
 
 const token = "s3cret-token-for-scripts"
@@ -166,7 +166,7 @@ func TestListFilterSearchAndSummary(t *testing.T) {
 	a := newAPIEnv(t)
 	ids := func(q string) []string {
 		t.Helper()
-		var res dashboard.ListResult
+		var res review.ListResult
 		if code := a.call(t, "/api/kickouts?"+q, nil, &res); code != 200 {
 			t.Fatalf("list %s: %d", q, code)
 		}
@@ -214,7 +214,7 @@ func TestListFilterSearchAndSummary(t *testing.T) {
 		t.Errorf("bad status filter: %d", code)
 	}
 
-	var sum dashboard.Summary
+	var sum review.Summary
 	if code := a.call(t, "/api/summary", nil, &sum); code != 200 {
 		t.Fatalf("summary: %d", code)
 	}
@@ -222,7 +222,7 @@ func TestListFilterSearchAndSummary(t *testing.T) {
 	if sum.Open != open || sum.Resolved != 1 || sum.PendingReviews != 2 || len(sum.Days) != 30 {
 		t.Fatalf("summary totals: open %d resolved %d pending %d days %d", sum.Open, sum.Resolved, sum.PendingReviews, len(sum.Days))
 	}
-	groups := map[string]dashboard.GroupView{}
+	groups := map[string]review.GroupView{}
 	for _, g := range sum.Groups {
 		groups[g.Stage+"/"+g.Reason] = g
 	}
@@ -246,27 +246,27 @@ func TestListFilterSearchAndSummary(t *testing.T) {
 
 func TestShowKickOut(t *testing.T) {
 	a := newAPIEnv(t)
-	var d dashboard.KickOutDetail
+	var d review.KickOutDetail
 	if code := a.call(t, "/api/kickouts/"+a.seed.Target.ID, nil, &d); code != 200 {
 		t.Fatalf("show: %d", code)
 	}
 	if d.Value.Text == nil || !strings.Contains(*d.Value.Text, a.seed.BadEmail) || d.Error == "" ||
-		d.System != "online" || d.RecordID != "web-2041" || !d.CanReplay || d.EditKind != dashboard.EditRawJSON ||
+		d.System != "online" || d.RecordID != "web-2041" || !d.CanReplay || d.EditKind != review.EditRawJSON ||
 		!strings.Contains(d.EditText, a.seed.BadEmail) || len(d.Decoded.JSON) == 0 || d.Help == "" {
 		t.Fatalf("target detail = %+v", d)
 	}
 	// A matcher kick-out: Avro value shown as base64 and decoded, with the
 	// match explanation.
-	var amb dashboard.KickOutDetail
+	var amb review.KickOutDetail
 	if code := a.call(t, "/api/kickouts/"+a.seed.Ambiguous.ID, nil, &amb); code != 200 {
 		t.Fatalf("show ambiguous: %d", code)
 	}
 	if amb.Value.Base64 == "" || len(amb.Decoded.Changes) != 1 || amb.Decoded.Changes[0].SourceRecordID != "web-2002" ||
-		amb.Explanation == "" || amb.EditKind != dashboard.EditChangeJSON {
+		amb.Explanation == "" || amb.EditKind != review.EditChangeJSON {
 		t.Fatalf("ambiguous detail = %+v", amb)
 	}
 	// A truncated record: raw text, and why it is not JSON.
-	var tr dashboard.KickOutDetail
+	var tr review.KickOutDetail
 	if code := a.call(t, "/api/kickouts/"+a.seed.Truncated.ID, nil, &tr); code != 200 {
 		t.Fatalf("show truncated: %d", code)
 	}
@@ -282,7 +282,7 @@ func TestShowKickOut(t *testing.T) {
 func TestReplayAndRefuseSecond(t *testing.T) {
 	a := newAPIEnv(t)
 	id := a.seed.InvalidField[1].ID // the short phone number, replayed after a rule fix
-	var res dashboard.ReplayResult
+	var res review.ReplayResult
 	if code := a.call(t, "/api/kickouts/"+id+"/replay", map[string]any{}, &res); code != 200 {
 		t.Fatalf("replay: %d", code)
 	}
@@ -306,9 +306,9 @@ func TestReplayAndRefuseSecond(t *testing.T) {
 	if !bytes.Equal(r.Value, a.seed.InvalidField[1].Value) || string(r.Key) != "web-1987" {
 		t.Errorf("replayed record = %s / %s", r.Key, r.Value)
 	}
-	var d dashboard.KickOutDetail
+	var d review.KickOutDetail
 	a.call(t, "/api/kickouts/"+id, nil, &d)
-	if d.Status != redisstore.KickOutReplayed || d.Replay == nil || d.Replay.Who != dashboardtest.User ||
+	if d.Status != review.KickOutReplayed || d.Replay == nil || d.Replay.Who != dashboardtest.User ||
 		d.Replay.Offset != r.Offset || d.Replay.Count != 1 || d.CanReplay {
 		t.Fatalf("after replay: %+v", d)
 	}
@@ -332,23 +332,23 @@ func TestReplayAndRefuseSecond(t *testing.T) {
 	if err := a.Queue.SaveKickOuts(testenv.Context(t, 10*time.Second), []contact.KickOut{again}); err != nil {
 		t.Fatal(err)
 	}
-	var orig, child dashboard.KickOutDetail
+	var orig, child review.KickOutDetail
 	a.call(t, "/api/kickouts/"+id, nil, &orig)
 	a.call(t, "/api/kickouts/"+again.ID, nil, &child)
-	if orig.ReplayedAs != again.ID || orig.Status != redisstore.KickOutReplayed {
+	if orig.ReplayedAs != again.ID || orig.Status != review.KickOutReplayed {
 		t.Fatalf("original after the replay failed: %+v", orig.KickOutSummary)
 	}
-	if child.ReplayOf != id || child.Status != redisstore.KickOutOpen || child.ReplayCount != 1 ||
+	if child.ReplayOf != id || child.Status != review.KickOutOpen || child.ReplayCount != 1 ||
 		child.OriginalEventID != wantHeaders[pipeline.HeaderOriginalEventID] || !child.CanReplay {
 		t.Fatalf("the failed replay: %+v", child.KickOutSummary)
 	}
-	var sum dashboard.Summary
+	var sum review.Summary
 	a.call(t, "/api/summary", nil, &sum)
 	if sum.Open != int64(9+len(a.seed.Burst)) || sum.Replayed != 1 {
 		t.Fatalf("open %d replayed %d, want %d and 1", sum.Open, sum.Replayed, 9+len(a.seed.Burst))
 	}
 	// Replaying the new kick-out counts on.
-	var res2 dashboard.ReplayResult
+	var res2 review.ReplayResult
 	if code := a.call(t, "/api/kickouts/"+again.ID+"/replay", map[string]any{}, &res2); code != 200 || res2.Count != 2 {
 		t.Fatalf("replay of the failed replay: %d %+v", code, res2)
 	}
@@ -362,14 +362,14 @@ func TestReplayAndRefuseSecond(t *testing.T) {
 
 func TestFixAndResubmit(t *testing.T) {
 	a := newAPIEnv(t)
-	var d dashboard.KickOutDetail
+	var d review.KickOutDetail
 	a.call(t, "/api/kickouts/"+a.seed.Target.ID, nil, &d)
 	// A broken edit is refused and changes nothing.
 	if code := a.call(t, "/api/kickouts/"+a.seed.Target.ID+"/replay", map[string]any{"payload": `{"contact": `}, nil); code != 400 {
 		t.Fatalf("invalid JSON edit: %d, want 400", code)
 	}
 	fixed := strings.Replace(d.EditText, a.seed.BadEmail, a.seed.GoodEmail, 1)
-	var res dashboard.ReplayResult
+	var res review.ReplayResult
 	if code := a.call(t, "/api/kickouts/"+a.seed.Target.ID+"/replay", map[string]any{"payload": fixed}, &res); code != 200 {
 		t.Fatalf("fix and resubmit: %d", code)
 	}
@@ -377,14 +377,14 @@ func TestFixAndResubmit(t *testing.T) {
 	if len(recs) != 1 || string(recs[0].Value) != fixed || !res.Edited {
 		t.Fatalf("replay topic holds %d records; value %q", len(recs), recs[0].Value)
 	}
-	var after dashboard.KickOutDetail
+	var after review.KickOutDetail
 	a.call(t, "/api/kickouts/"+a.seed.Target.ID, nil, &after)
 	if after.Replay == nil || !after.Replay.Edited || after.Replay.Sent == nil || *after.Replay.Sent.Text != fixed {
 		t.Fatalf("replay lineage: %+v", after.Replay)
 	}
-	var audit struct{ Items []redisstore.AuditEntry }
+	var audit struct{ Items []review.AuditEntry }
 	a.call(t, "/api/audit", nil, &audit)
-	if len(audit.Items) < 1 || audit.Items[0].Action != redisstore.AuditFixResubmit || audit.Items[0].Who != dashboardtest.User ||
+	if len(audit.Items) < 1 || audit.Items[0].Action != review.AuditFixResubmit || audit.Items[0].Who != dashboardtest.User ||
 		audit.Items[0].Target != a.seed.Target.ID || strings.Contains(audit.Items[0].Detail, a.seed.GoodEmail) {
 		t.Fatalf("audit = %+v", audit.Items)
 	}
@@ -392,7 +392,7 @@ func TestFixAndResubmit(t *testing.T) {
 
 func TestFixAndResubmitAvroChange(t *testing.T) {
 	a := newAPIEnv(t)
-	var d dashboard.KickOutDetail
+	var d review.KickOutDetail
 	a.call(t, "/api/kickouts/"+a.seed.Ambiguous.ID, nil, &d)
 	// The edit box holds the canonical change; a typo in a field name is
 	// refused before anything is sent.
@@ -431,7 +431,7 @@ func TestFixAndResubmitAvroChange(t *testing.T) {
 
 func TestBulkReplayByReason(t *testing.T) {
 	a := newAPIEnv(t)
-	var dry dashboard.BulkResult
+	var dry review.BulkResult
 	if code := a.call(t, "/api/replay", map[string]any{"reason": pipeline.ReasonInvalidField, "dry_run": true}, &dry); code != 200 {
 		t.Fatalf("dry run: %d", code)
 	}
@@ -442,7 +442,7 @@ func TestBulkReplayByReason(t *testing.T) {
 	if code := a.call(t, "/api/replay", map[string]any{}, nil); code != 400 {
 		t.Fatalf("unfiltered bulk replay: %d", code)
 	}
-	var res dashboard.BulkResult
+	var res review.BulkResult
 	if code := a.call(t, "/api/replay", map[string]any{"reason": pipeline.ReasonInvalidField}, &res); code != 200 {
 		t.Fatalf("bulk replay: %d", code)
 	}
@@ -465,12 +465,12 @@ func TestBulkReplayByReason(t *testing.T) {
 	}
 	// The resolved one and other reasons were left alone; a selection with
 	// a replayed id skips it.
-	var sel dashboard.BulkResult
+	var sel review.BulkResult
 	a.call(t, "/api/replay", map[string]any{"ids": []string{a.seed.Target.ID, a.seed.Truncated.ID}}, &sel)
 	if len(sel.Replayed) != 1 || sel.Replayed[0].ID != a.seed.Truncated.ID || len(sel.Skipped) != 1 || sel.Skipped[0].ID != a.seed.Target.ID {
 		t.Fatalf("selection result %+v", sel)
 	}
-	var sum dashboard.Summary
+	var sum review.Summary
 	a.call(t, "/api/summary", nil, &sum)
 	if sum.Replayed != int64(len(a.seed.InvalidField))+1 || sum.Resolved != 1 {
 		t.Fatalf("summary after bulk: %+v", sum)
@@ -480,17 +480,17 @@ func TestBulkReplayByReason(t *testing.T) {
 func TestApproveAndReject(t *testing.T) {
 	a := newAPIEnv(t)
 	name, address := a.seed.Reviews[0], a.seed.Reviews[1]
-	var pending struct{ Items []dashboard.ReviewView }
+	var pending struct{ Items []review.ReviewView }
 	a.call(t, "/api/reviews?status=pending", nil, &pending)
 	if len(pending.Items) != 2 || pending.Items[0].ID != name.ID || len(pending.Items[0].Fields) != 1 ||
-		pending.Items[0].Fields[0] != (dashboard.FieldDiff{Field: "family_name", Current: "Natarajan", Proposed: "Natarajan-Smythe"}) {
+		pending.Items[0].Fields[0] != (review.FieldDiff{Field: "family_name", Current: "Natarajan", Proposed: "Natarajan-Smythe"}) {
 		t.Fatalf("pending = %+v", pending.Items)
 	}
-	var v dashboard.ReviewView
+	var v review.ReviewView
 	if code := a.call(t, "/api/reviews/"+name.ID+"/approve", map[string]any{"why": "confirmed by phone"}, &v); code != 200 {
 		t.Fatalf("approve: %d", code)
 	}
-	if v.Status != redisstore.ReviewApproved || v.Decision == nil || v.Decision.Who != dashboardtest.User || v.EmittedEventID != name.Change.EventID+"~approved" {
+	if v.Status != review.ReviewApproved || v.Decision == nil || v.Decision.Who != dashboardtest.User || v.EmittedEventID != name.Change.EventID+"~approved" {
 		t.Fatalf("approved view %+v", v)
 	}
 	recs := a.replayRecords(t)
@@ -505,7 +505,7 @@ func TestApproveAndReject(t *testing.T) {
 	if c.Origin != contact.OriginAdmin || c.EventID != name.Change.EventID+"~approved" || len(c.Values) != 1 ||
 		c.Values[contact.FamilyName] != want[contact.FamilyName] || c.SourceRecordID != "web-0003" ||
 		dashboardtest.Header(recs[0], pipeline.HeaderFormat) != pipeline.FormatChange ||
-		dashboardtest.Header(recs[0], dashboard.HeaderReviewID) != name.ID {
+		dashboardtest.Header(recs[0], review.HeaderReviewID) != name.ID {
 		t.Fatalf("approved change %+v headers %v", c, recs[0].Headers)
 	}
 	if code := a.call(t, "/api/reviews/"+name.ID+"/approve", map[string]any{}, nil); code != 409 {
@@ -517,7 +517,7 @@ func TestApproveAndReject(t *testing.T) {
 	if code := a.call(t, "/api/reviews/"+address.ID+"/reject", map[string]any{"why": "the donor moved back; letter returned"}, &v); code != 200 {
 		t.Fatalf("reject: %d", code)
 	}
-	if v.Status != redisstore.ReviewRejected || v.Decision.Why != "the donor moved back; letter returned" {
+	if v.Status != review.ReviewRejected || v.Decision.Why != "the donor moved back; letter returned" {
 		t.Fatalf("rejected view %+v", v)
 	}
 	if n := len(a.replayRecords(t)); n != 1 {
@@ -527,15 +527,15 @@ func TestApproveAndReject(t *testing.T) {
 	if err := a.Queue.SaveReviews(testenv.Context(t, 10*time.Second), a.seed.Reviews); err != nil {
 		t.Fatal(err)
 	}
-	var all struct{ Items []dashboard.ReviewView }
+	var all struct{ Items []review.ReviewView }
 	a.call(t, "/api/reviews", nil, &all)
-	if len(all.Items) != 2 || all.Items[0].Status != redisstore.ReviewApproved || all.Items[1].Status != redisstore.ReviewRejected {
+	if len(all.Items) != 2 || all.Items[0].Status != review.ReviewApproved || all.Items[1].Status != review.ReviewRejected {
 		t.Fatalf("all reviews %+v", all.Items)
 	}
-	var audit struct{ Items []redisstore.AuditEntry }
+	var audit struct{ Items []review.AuditEntry }
 	a.call(t, "/api/audit", nil, &audit)
-	if len(audit.Items) != 3 || audit.Items[0].Action != redisstore.AuditReject || audit.Items[1].Action != redisstore.AuditApprove ||
-		audit.Items[1].Who != dashboardtest.User || audit.Items[2].Action != redisstore.AuditResolve {
+	if len(audit.Items) != 3 || audit.Items[0].Action != review.AuditReject || audit.Items[1].Action != review.AuditApprove ||
+		audit.Items[1].Who != dashboardtest.User || audit.Items[2].Action != review.AuditResolve {
 		t.Fatalf("audit %+v", audit.Items)
 	}
 	if counter(t, a.reg, "contactsync_review_decisions_total", "decision", "approved") != 1 {

@@ -10,7 +10,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/dashboard/dashboardtest"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/pipeline"
-	"github.com/contactsync/contactsync/pkg/redisstore"
+	"github.com/contactsync/contactsync/pkg/review"
 )
 
 // TestDashboardInBrowser drives the dashboard in Debian's Chromium with
@@ -56,14 +56,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ko.Status != redisstore.KickOutReplayed || ko.Replay == nil || !ko.Replay.Edited || ko.Replay.Who != dashboardtest.User {
+	if ko.Status != review.KickOutReplayed || ko.Replay == nil || !ko.Replay.Edited || ko.Replay.Who != dashboardtest.User {
 		t.Fatalf("target after the browser: %+v", ko)
 	}
 	rv, err := e.Queue.Review(ctx, seed.Reviews[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rv.Status != redisstore.ReviewApproved || rv.Decision == nil || rv.Decision.Who != dashboardtest.User ||
+	if rv.Status != review.ReviewApproved || rv.Decision == nil || rv.Decision.Who != dashboardtest.User ||
 		rv.Decision.Why != "Confirmed with the donor by phone" {
 		t.Fatalf("review after the browser: %+v", rv)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/contactsync/contactsync/pkg/cli"
-	"github.com/contactsync/contactsync/pkg/redisstore"
+	"github.com/contactsync/contactsync/pkg/review"
 )
 
 const cliLong = `List, show and replay kick-outs; approve or reject held changes (review items).
@@ -32,7 +32,7 @@ Examples:
 // OpenDeps returns what the store commands need and a function that
 // releases it. Commands call it only once their command line has parsed, so
 // `--help` and usage errors touch no Kafka or Redis.
-type OpenDeps func(ctx context.Context) (deps Deps, release func(), err error)
+type OpenDeps func(ctx context.Context) (deps review.Deps, release func(), err error)
 
 // Command is `contactsync kickouts`: its subcommands exit 0 done, 1 failed,
 // 2 usage error.
@@ -62,7 +62,7 @@ func (r cliRunner) run(fn func(c *session, ctx context.Context, args []string) e
 			return err
 		}
 		defer release()
-		svc, err := NewService(deps)
+		svc, err := review.NewService(deps)
 		if err != nil {
 			return err
 		}
@@ -71,7 +71,7 @@ func (r cliRunner) run(fn func(c *session, ctx context.Context, args []string) e
 }
 
 type session struct {
-	svc *Service
+	svc *review.Service
 	out io.Writer
 }
 
@@ -112,7 +112,7 @@ func listCommand(r cliRunner) *cobra.Command {
 		Args:  cli.NoArgs,
 	}
 	fs := cmd.Flags()
-	status := fs.String("status", redisstore.KickOutOpen, "status, or all")
+	status := fs.String("status", review.KickOutOpen, "status, or all")
 	reason := fs.String("reason", "", "reason code")
 	stage := fs.String("stage", "", "stage")
 	system := fs.String("system", "", "source system")
@@ -122,7 +122,7 @@ func listCommand(r cliRunner) *cobra.Command {
 	limit := fs.Int("limit", 50, "how many")
 	asJSON := fs.Bool("json", false, "print JSON")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		f := redisstore.KickOutFilter{Status: *status, Reason: *reason, Stage: *stage, System: *system, Query: *query, Limit: *limit}
+		f := review.Filter{Status: *status, Reason: *reason, Stage: *stage, System: *system, Query: *query, Limit: *limit}
 		if f.Status == "all" {
 			f.Status = ""
 		}
@@ -138,7 +138,7 @@ func listCommand(r cliRunner) *cobra.Command {
 	return cmd
 }
 
-func (c *session) list(ctx context.Context, f redisstore.KickOutFilter, asJSON bool) error {
+func (c *session) list(ctx context.Context, f review.Filter, asJSON bool) error {
 	res, err := c.svc.List(ctx, f)
 	if err != nil {
 		return err
@@ -224,7 +224,7 @@ func (c *session) show(ctx context.Context, id string, asJSON bool) error {
 	return nil
 }
 
-func payloadText(p Payload) string {
+func payloadText(p review.Payload) string {
 	if p.Text != nil {
 		return *p.Text
 	}
@@ -263,27 +263,27 @@ payload instead), or every open kick-out that matches the filters, oldest first.
 }
 
 // replaySelection rejects the replay command lines that make no sense.
-func replaySelection(bulk bulkRequest, who, payloadFile string) (Selection, error) {
+func replaySelection(bulk bulkRequest, who, payloadFile string) (review.Selection, error) {
 	if err := needWho(who); err != nil {
-		return Selection{}, err
+		return review.Selection{}, err
 	}
 	filtered := bulk.Reason != "" || bulk.Stage != "" || bulk.System != "" || bulk.From != "" || bulk.To != ""
 	switch {
 	case len(bulk.IDs) > 0 && filtered:
-		return Selection{}, fmt.Errorf("%w: give kick-out ids or filters, not both", cli.ErrUsage)
+		return review.Selection{}, fmt.Errorf("%w: give kick-out ids or filters, not both", cli.ErrUsage)
 	case payloadFile != "" && len(bulk.IDs) != 1:
-		return Selection{}, fmt.Errorf("%w: --payload-file replays exactly one kick-out", cli.ErrUsage)
+		return review.Selection{}, fmt.Errorf("%w: --payload-file replays exactly one kick-out", cli.ErrUsage)
 	case len(bulk.IDs) == 0 && !filtered:
-		return Selection{}, fmt.Errorf("%w: replay needs kick-out ids or --reason/--stage/--system/--from/--to", cli.ErrUsage)
+		return review.Selection{}, fmt.Errorf("%w: replay needs kick-out ids or --reason/--stage/--system/--from/--to", cli.ErrUsage)
 	}
 	sel, err := bulk.selection()
 	if err != nil {
-		return Selection{}, fmt.Errorf("%w: %w", cli.ErrUsage, err)
+		return review.Selection{}, fmt.Errorf("%w: %w", cli.ErrUsage, err)
 	}
 	return sel, nil
 }
 
-func (c *session) replay(ctx context.Context, sel Selection, who string, dryRun bool, payloadFile string) error {
+func (c *session) replay(ctx context.Context, sel review.Selection, who string, dryRun bool, payloadFile string) error {
 	ids := sel.IDs
 	if payloadFile != "" {
 		b, err := os.ReadFile(payloadFile)
@@ -342,7 +342,7 @@ func reviewsCommand(r cliRunner) *cobra.Command {
 		Args:  cli.NoArgs,
 	}
 	fs := cmd.Flags()
-	status := fs.String("status", redisstore.ReviewPending, "status, or all")
+	status := fs.String("status", review.ReviewPending, "status, or all")
 	limit := fs.Int("limit", 100, "how many")
 	asJSON := fs.Bool("json", false, "print JSON")
 	cmd.RunE = r.run(func(c *session, ctx context.Context, _ []string) error {

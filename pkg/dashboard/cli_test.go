@@ -17,7 +17,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/dashboard/dashboardtest"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/pipeline"
-	"github.com/contactsync/contactsync/pkg/redisstore"
+	"github.com/contactsync/contactsync/pkg/review"
 )
 
 func TestCLI(t *testing.T) {
@@ -30,7 +30,7 @@ func TestCLI(t *testing.T) {
 		if len(args) > 0 && args[0] == "kickouts" {
 			args = args[1:]
 		}
-		open := func(context.Context) (dashboard.Deps, func(), error) { return e.Deps, func() {}, nil }
+		open := func(context.Context) (review.Deps, func(), error) { return e.Deps, func() {}, nil }
 		code := cli.Execute(ctx, dashboard.Command(open), args, nil, &out, &errw)
 		return code, out.String(), errw.String()
 	}
@@ -98,8 +98,8 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("reject: %d", code)
 	}
 	code, out, _ = run("audit")
-	if code != 0 || !strings.Contains(out, "ops-script") || !strings.Contains(out, redisstore.AuditFixResubmit) ||
-		!strings.Contains(out, redisstore.AuditReject) {
+	if code != 0 || !strings.Contains(out, "ops-script") || !strings.Contains(out, review.AuditFixResubmit) ||
+		!strings.Contains(out, review.AuditReject) {
 		t.Fatalf("audit: %d\n%s", code, out)
 	}
 
@@ -113,9 +113,9 @@ func TestCLI(t *testing.T) {
 
 // Help and usage errors are answered before the store is opened.
 func TestCLIHelpAndUsageOpenNothing(t *testing.T) {
-	open := func(context.Context) (dashboard.Deps, func(), error) {
+	open := func(context.Context) (review.Deps, func(), error) {
 		t.Error("the store was opened")
-		return dashboard.Deps{}, func() {}, nil
+		return review.Deps{}, func() {}, nil
 	}
 	var paths [][]string
 	cli.Walk(dashboard.Command(open), func(c *cobra.Command) {

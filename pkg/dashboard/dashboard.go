@@ -1,7 +1,9 @@
 // Package dashboard is the kick-out service's face: a JSON API and a web
 // dashboard where a data manager sees why records were kicked out, fixes
 // and replays them, and approves or rejects held changes; and the
-// `contactsync kickouts` CLI that does the same from scripts.
+// `contactsync kickouts` CLI that does the same from scripts. What those
+// actions mean (statuses, transitions, replay, approval) is pkg/review's;
+// this package is HTTP, authentication, the embedded assets and the CLI.
 //
 // The dashboard is plain HTML, CSS and JavaScript embedded in the binary
 // (no CDN, no build step). Every route but /healthz needs authentication:
@@ -22,6 +24,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/contactsync/contactsync/pkg/review"
 )
 
 //go:embed assets
@@ -67,7 +71,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 // Server serves the API and the dashboard.
 type Server struct {
 	cfg   Config
-	svc   *Service
+	svc   *review.Service
 	auth  *authenticator
 	log   *zap.Logger
 	store interface {
@@ -78,7 +82,7 @@ type Server struct {
 
 // New builds the server; it refuses a configuration without any user or
 // token.
-func New(cfg Config, deps Deps) (*Server, error) {
+func New(cfg Config, deps review.Deps) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
 	}
@@ -93,17 +97,21 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := NewService(deps)
+	svc, err := review.NewService(deps)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, svc: svc, auth: auth, log: svc.log, store: deps.Store}
+	log := deps.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Server{cfg: cfg, svc: svc, auth: auth, log: log, store: deps.Store}
 	s.handler = s.routes()
 	return s, nil
 }
 
 // Service is the logic behind the server (tests and the CLI share it).
-func (s *Server) Service() *Service { return s.svc }
+func (s *Server) Service() *review.Service { return s.svc }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

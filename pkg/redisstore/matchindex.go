@@ -257,7 +257,7 @@ func (x *MatchIndex) exec(ctx context.Context, what string, fill func(p redis.Pi
 		if err == nil || errors.Is(err, redis.Nil) {
 			continue
 		}
-		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if isNoScript(err) {
 			x.loaded.Store(false)
 			return fmt.Errorf("match index %s: %w", what, errScriptsReloaded)
 		}

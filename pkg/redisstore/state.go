@@ -145,7 +145,3 @@ func (s *StateStore) Save(ctx context.Context, commits []router.Commit) error {
 	}
 	return nil
 }
-
-func isNoScript(err error) bool {
-	return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT")
-}

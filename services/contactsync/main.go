@@ -25,6 +25,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/matcheval"
 	"github.com/contactsync/contactsync/pkg/obs"
 	"github.com/contactsync/contactsync/pkg/platformsim"
+	"github.com/contactsync/contactsync/pkg/review"
 	"github.com/contactsync/contactsync/pkg/rules"
 )
 
@@ -176,19 +177,19 @@ func createTopics(ctx context.Context, getenv func(string) string, listOnly bool
 // kickoutDeps opens the kick-out store and a Kafka producer (for replays)
 // from the configuration, when a kickouts command that needs them runs.
 func kickoutDeps(getenv func(string) string) dashboard.OpenDeps {
-	return func(ctx context.Context) (dashboard.Deps, func(), error) {
+	return func(ctx context.Context) (review.Deps, func(), error) {
 		cfg, err := app.ConfigFromEnv(getenv)
 		if err != nil {
-			return dashboard.Deps{}, nil, fmt.Errorf("config: %w", err)
+			return review.Deps{}, nil, fmt.Errorf("config: %w", err)
 		}
 		a, err := app.New(ctx, cfg, zap.NewNop(), obs.NewRegistry())
 		if err != nil {
-			return dashboard.Deps{}, nil, err
+			return review.Deps{}, nil, err
 		}
 		producer, err := app.KafkaClient(cfg)
 		if err != nil {
 			_ = a.Close()
-			return dashboard.Deps{}, nil, err
+			return review.Deps{}, nil, err
 		}
 		release := func() {
 			producer.Close()
@@ -197,7 +198,7 @@ func kickoutDeps(getenv func(string) string) dashboard.OpenDeps {
 		deps, err := a.DashboardDeps(producer)
 		if err != nil {
 			release()
-			return dashboard.Deps{}, nil, err
+			return review.Deps{}, nil, err
 		}
 		return deps, release, nil
 	}

@@ -28,15 +28,16 @@ import (
 	"github.com/contactsync/contactsync/pkg/kafkaops"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/redisstore"
+	"github.com/contactsync/contactsync/pkg/review"
 )
 
 // Env is a dashboard's dependencies on test services, with topics and keys
 // of its own.
 type Env struct {
-	Deps    dashboard.Deps
+	Deps    review.Deps
 	Queue   *redisstore.Queue
 	Codec   *avrocodec.Codec
-	Sources dashboard.Sources
+	Sources review.Sources
 	Brokers []string
 	Client  *kgo.Client
 }
@@ -66,12 +67,12 @@ func NewEnv(t testing.TB) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	src := dashboard.Sources{Topology: pipeline.NewTopology(pipeline.TopologyConfig{Topics: topics, GroupPrefix: prefix,
+	src := review.Sources{Topology: pipeline.NewTopology(pipeline.TopologyConfig{Topics: topics, GroupPrefix: prefix,
 		Sources: pipeline.DefaultSources(topics, "offline", "online"), Targets: []string{"offline", "online"}})}
 	q := redisstore.NewQueue(rdb, redisstore.Keys{Prefix: prefix}, codec, 0,
-		redisstore.WithFacts(dashboard.Facts(src, codec)))
+		redisstore.WithFacts(review.FactsReader(src, codec)))
 	return &Env{
-		Deps: dashboard.Deps{Store: q, Producer: cl, Codec: codec, Sources: src, MaxReplays: 10,
+		Deps: review.Deps{Store: q, Producer: cl, Codec: codec, Sources: src, MaxReplays: 10,
 			Log: zaptest.NewLogger(t)},
 		Queue: q, Codec: codec, Sources: src, Brokers: brokers, Client: cl,
 	}
@@ -114,7 +115,7 @@ func UsersConfig(t testing.TB) string {
 
 // StartServer serves the dashboard for deps on 127.0.0.1 (a free port)
 // until the test ends, and returns its base URL. Log in as User/Password.
-func StartServer(t testing.TB, deps dashboard.Deps) string {
+func StartServer(t testing.TB, deps review.Deps) string {
 	t.Helper()
 	srv, err := dashboard.New(dashboard.Config{Users: UsersConfig(t)}, deps)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/pipeline"
-	"github.com/contactsync/contactsync/pkg/redisstore"
+	"github.com/contactsync/contactsync/pkg/review"
 )
 
 // Seeded names what Seed stored.
@@ -125,7 +125,7 @@ func Seed(t testing.TB, e *Env) Seeded {
 	if err := e.Queue.SaveKickOuts(ctx, all); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Queue.Resolve(ctx, s.Resolved.ID, redisstore.Decision{Who: "sam", At: day(10, 0),
+	if err := e.Queue.Resolve(ctx, s.Resolved.ID, review.Decision{Who: "sam", At: day(10, 0),
 		Why: "corrected in the donor database"}); err != nil {
 		t.Fatal(err)
 	}

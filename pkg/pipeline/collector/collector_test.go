@@ -12,6 +12,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/pipeline/collector"
 	"github.com/contactsync/contactsync/pkg/redisstore"
+	"github.com/contactsync/contactsync/pkg/review"
 )
 
 // TestCollectorRedoneBatchKeepsOneOfEach runs the same batch three times,
@@ -56,8 +57,8 @@ func TestCollectorRedoneBatchKeepsOneOfEach(t *testing.T) {
 			t.Fatalf("Process: %v, %d outputs", err, len(out))
 		}
 		if i == 0 {
-			if err := q.DecideReview(ctx, "rv-1", redisstore.ReviewRejected,
-				redisstore.Decision{Who: "ann", At: at, Why: "not the donor"}, ""); err != nil {
+			if err := q.DecideReview(ctx, "rv-1", review.ReviewRejected,
+				review.Decision{Who: "ann", At: at, Why: "not the donor"}, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -70,14 +71,14 @@ func TestCollectorRedoneBatchKeepsOneOfEach(t *testing.T) {
 		t.Fatalf("reason counts %v, want one decode.json and one decode.avro", counts)
 	}
 	got, err := q.KickOut(ctx, ko.ID)
-	if err != nil || string(got.Value) != `{"contact":` || got.Status != redisstore.KickOutOpen {
+	if err != nil || string(got.Value) != `{"contact":` || got.Status != review.KickOutOpen {
 		t.Fatalf("stored kick-out %+v, %v", got, err)
 	}
 	rv, err := q.Review(ctx, "rv-1")
-	if err != nil || rv.Status != redisstore.ReviewRejected || rv.Decision.Who != "ann" {
+	if err != nil || rv.Status != review.ReviewRejected || rv.Decision.Who != "ann" {
 		t.Fatalf("review after redone batches: %+v, %v", rv, err)
 	}
-	if n, _ := q.CountReviews(ctx, redisstore.ReviewPending); n != 0 {
+	if n, _ := q.CountReviews(ctx, review.ReviewPending); n != 0 {
 		t.Fatalf("%d pending review items, want 0", n)
 	}
 }

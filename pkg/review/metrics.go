@@ -1,4 +1,4 @@
-package dashboard
+package review
 
 import (
 	"context"
@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/contactsync/contactsync/pkg/redisstore"
 )
 
 type metrics struct {
@@ -20,7 +18,7 @@ type metrics struct {
 // newMetrics registers the service's metrics on reg (nil: unregistered).
 // A second service on the same registry (the API and the CLI in one
 // process) shares the first one's collectors.
-func newMetrics(reg prometheus.Registerer, store *redisstore.Queue) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, store Store) (*metrics, error) {
 	m := &metrics{
 		replays: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "contactsync",
 			Name: "kickout_replays_total", Help: "Kick-out replays by kind (replay, fix_resubmit) and result (ok, refused, failed)."},
@@ -53,10 +51,10 @@ func newMetrics(reg prometheus.Registerer, store *redisstore.Queue) (*metrics, e
 	}
 	for _, c := range []prometheus.Collector{
 		gauge("kickouts_open", "Kick-outs waiting for a person.", func(ctx context.Context) (int64, error) {
-			return store.CountKickOutsByStatus(ctx, redisstore.KickOutOpen)
+			return store.CountKickOutsByStatus(ctx, KickOutOpen)
 		}),
 		gauge("review_pending", "Review items waiting for a decision.", func(ctx context.Context) (int64, error) {
-			return store.CountReviews(ctx, redisstore.ReviewPending)
+			return store.CountReviews(ctx, ReviewPending)
 		}),
 	} {
 		var are prometheus.AlreadyRegisteredError

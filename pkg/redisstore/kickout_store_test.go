@@ -12,6 +12,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/avrocodec"
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
+	"github.com/contactsync/contactsync/pkg/review"
 )
 
 // queueClock is a settable clock for the queue under test.
@@ -77,7 +78,7 @@ func TestQueueSaveIsIdempotentAndCountsOnce(t *testing.T) {
 	}
 
 	// A replayed kick-out saved again (a redelivery) stays replayed.
-	if err := q.MarkReplayed(ctx, "ko-1", ReplayInfo{At: queueT0, Who: "ann", Count: 1, Topic: "r"}); err != nil {
+	if err := q.MarkReplayed(ctx, "ko-1", review.ReplayInfo{At: queueT0, Who: "ann", Count: 1, Topic: "r"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.SaveKickOuts(ctx, []contact.KickOut{ko}); err != nil {
@@ -87,7 +88,7 @@ func TestQueueSaveIsIdempotentAndCountsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != KickOutReplayed || got.Replay == nil || got.Replay.Who != "ann" {
+	if got.Status != review.KickOutReplayed || got.Replay == nil || got.Replay.Who != "ann" {
 		t.Fatalf("after re-save: status %q replay %+v", got.Status, got.Replay)
 	}
 	groups, err := q.GroupCounts(ctx, time.Time{}, time.Time{})
@@ -112,7 +113,7 @@ func TestQueueRetentionTTL(t *testing.T) {
 	if err := q.SaveReviews(ctx, []contact.ReviewItem{{ID: "rv-ttl", Created: queueT0}}); err != nil {
 		t.Fatal(err)
 	}
-	ttl, err := rdb.PTTL(ctx, q.koKey("ko-ttl")).Result()
+	ttl, err := rdb.PTTL(ctx, q.k.koKey("ko-ttl")).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestQueueRetentionTTL(t *testing.T) {
 	if want := 36 * time.Hour; ttl < want-time.Minute || ttl > want {
 		t.Fatalf("kick-out TTL = %v, want ~%v", ttl, want)
 	}
-	if ttl, _ := rdb.PTTL(ctx, q.rvKey("rv-ttl")).Result(); ttl < retention-time.Minute || ttl > retention {
+	if ttl, _ := rdb.PTTL(ctx, q.k.rvKey("rv-ttl")).Result(); ttl < retention-time.Minute || ttl > retention {
 		t.Fatalf("review TTL = %v, want ~%v", ttl, retention)
 	}
 	// An older kick-out of the same record does not shorten the lookup.
@@ -129,7 +130,7 @@ func TestQueueRetentionTTL(t *testing.T) {
 	if err := q.SaveKickOuts(ctx, []contact.KickOut{old}); err != nil {
 		t.Fatal(err)
 	}
-	if ttl, _ := rdb.PTTL(ctx, q.termKey("rec", string(ko.Key))).Result(); ttl < 36*time.Hour-time.Minute {
+	if ttl, _ := rdb.PTTL(ctx, q.k.termKey("rec", string(ko.Key))).Result(); ttl < 36*time.Hour-time.Minute {
 		t.Fatalf("record lookup TTL = %v, want ~36h", ttl)
 	}
 	// Past the retention the indexes are trimmed too.
@@ -140,22 +141,22 @@ func TestQueueRetentionTTL(t *testing.T) {
 	if n, _ := q.CountKickOuts(ctx); n != 0 {
 		t.Fatalf("after trim CountKickOuts = %d", n)
 	}
-	if n, _ := q.CountKickOutsByStatus(ctx, KickOutOpen); n != 0 {
+	if n, _ := q.CountKickOutsByStatus(ctx, review.KickOutOpen); n != 0 {
 		t.Fatalf("after trim open = %d", n)
 	}
-	if n, _ := q.CountReviews(ctx, ReviewPending); n != 1 {
+	if n, _ := q.CountReviews(ctx, review.ReviewPending); n != 1 {
 		t.Fatalf("review trimmed too early: pending = %d", n)
 	}
 }
 
 func TestQueueSearchAndFilters(t *testing.T) {
 	q, rdb, _ := newTestQueue(t, 0)
-	facts := map[string]KickOutFacts{
+	facts := map[string]review.Facts{
 		"ko-a": {System: "online", RecordID: "web-17", EventID: "evt-17", Email: "Jane.Doe@Example.org"},
 		"ko-b": {System: "offline", RecordID: "OFF-01001", PersonID: "p-42"},
 		"ko-c": {System: "online", RecordID: "web-18"},
 	}
-	q.facts = func(ko contact.KickOut) KickOutFacts { return facts[ko.ID] }
+	q.facts = func(ko contact.KickOut) review.Facts { return facts[ko.ID] }
 	ctx := testenv.Context(t, 30*time.Second)
 	err := q.SaveKickOuts(ctx, []contact.KickOut{
 		queueKickOut("ko-a", "ingest", "validate.field", queueT0.Add(-3*time.Hour), `{}`),
@@ -165,7 +166,7 @@ func TestQueueSearchAndFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := func(f KickOutFilter) string {
+	ids := func(f review.Filter) string {
 		t.Helper()
 		page, err := q.ListKickOuts(ctx, f)
 		if err != nil {
@@ -179,23 +180,23 @@ func TestQueueSearchAndFilters(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		f    KickOutFilter
+		f    review.Filter
 		want string
 	}{
-		{"all newest first", KickOutFilter{}, "ko-c,ko-b,ko-a"},
-		{"reason", KickOutFilter{Reason: "validate.field"}, "ko-c,ko-a"},
-		{"stage", KickOutFilter{Stage: "router"}, "ko-b"},
-		{"system", KickOutFilter{System: "online"}, "ko-c,ko-a"},
-		{"group", KickOutFilter{Status: KickOutOpen, Stage: "ingest", Reason: "validate.field"}, "ko-c,ko-a"},
-		{"time range", KickOutFilter{From: queueT0.Add(-150 * time.Minute), To: queueT0.Add(-time.Hour)}, "ko-b"},
-		{"page", KickOutFilter{Offset: 1, Limit: 1}, "ko-b"},
-		{"record id", KickOutFilter{Query: "web-17"}, "ko-a"},
-		{"person id", KickOutFilter{Query: "p-42"}, "ko-b"},
-		{"event id", KickOutFilter{Query: "evt-17"}, "ko-a"},
-		{"email any case", KickOutFilter{Query: " jane.doe@example.ORG "}, "ko-a"},
-		{"kick-out id", KickOutFilter{Query: "ko-c"}, "ko-c"},
-		{"search and filter", KickOutFilter{Query: "web-17", Status: KickOutReplayed}, ""},
-		{"no match", KickOutFilter{Query: "nobody@example.org"}, ""},
+		{"all newest first", review.Filter{}, "ko-c,ko-b,ko-a"},
+		{"reason", review.Filter{Reason: "validate.field"}, "ko-c,ko-a"},
+		{"stage", review.Filter{Stage: "router"}, "ko-b"},
+		{"system", review.Filter{System: "online"}, "ko-c,ko-a"},
+		{"group", review.Filter{Status: review.KickOutOpen, Stage: "ingest", Reason: "validate.field"}, "ko-c,ko-a"},
+		{"time range", review.Filter{From: queueT0.Add(-150 * time.Minute), To: queueT0.Add(-time.Hour)}, "ko-b"},
+		{"page", review.Filter{Offset: 1, Limit: 1}, "ko-b"},
+		{"record id", review.Filter{Query: "web-17"}, "ko-a"},
+		{"person id", review.Filter{Query: "p-42"}, "ko-b"},
+		{"event id", review.Filter{Query: "evt-17"}, "ko-a"},
+		{"email any case", review.Filter{Query: " jane.doe@example.ORG "}, "ko-a"},
+		{"kick-out id", review.Filter{Query: "ko-c"}, "ko-c"},
+		{"search and filter", review.Filter{Query: "web-17", Status: review.KickOutReplayed}, ""},
+		{"no match", review.Filter{Query: "nobody@example.org"}, ""},
 	} {
 		if got := ids(tc.f); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
@@ -206,7 +207,7 @@ func TestQueueSearchAndFilters(t *testing.T) {
 		t.Fatalf("Systems = %v, %v", systems, err)
 	}
 	// The plain email never appears in a key name.
-	keys, err := rdb.Keys(ctx, q.base()+"*").Result()
+	keys, err := rdb.Keys(ctx, q.k.base+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,23 +229,23 @@ func TestQueueReplayLineageAndAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Claim(ctx, "ko", "ko-orig", time.Minute); !errors.Is(err, ErrBusy) {
-		t.Fatalf("second claim: %v, want ErrBusy", err)
+	if _, err := q.Claim(ctx, "ko", "ko-orig", time.Minute); !errors.Is(err, review.ErrBusy) {
+		t.Fatalf("second claim: %v, want review.ErrBusy", err)
 	}
-	info := ReplayInfo{At: queueT0, Who: "dana", Count: 1, OriginalEventID: "evt-9", Format: "online-json",
+	info := review.ReplayInfo{At: queueT0, Who: "dana", Count: 1, OriginalEventID: "evt-9", Format: "online-json",
 		Topic: "contactsync.replay", Partition: 2, Offset: 41, Edited: true, Value: []byte(`{"email":"x@example.org"}`)}
 	if err := q.MarkReplayed(ctx, "ko-orig", info); err != nil {
 		t.Fatal(err)
 	}
 	release()
-	var se *StatusError
-	if err := q.MarkReplayed(ctx, "ko-orig", info); !errors.As(err, &se) || se.Status != KickOutReplayed {
+	var se *review.StatusError
+	if err := q.MarkReplayed(ctx, "ko-orig", info); !errors.As(err, &se) || se.Status != review.KickOutReplayed {
 		t.Fatalf("second MarkReplayed: %v, want status error", err)
 	}
-	if err := q.Resolve(ctx, "ko-orig", Decision{Who: "dana", At: queueT0}); !errors.Is(err, ErrWrongStatus) {
+	if err := q.Resolve(ctx, "ko-orig", review.Decision{Who: "dana", At: queueT0}); !errors.Is(err, review.ErrWrongStatus) {
 		t.Fatalf("resolve replayed: %v", err)
 	}
-	if err := q.Resolve(ctx, "ko-none", Decision{Who: "dana", At: queueT0}); !errors.Is(err, ErrNotFound) {
+	if err := q.Resolve(ctx, "ko-none", review.Decision{Who: "dana", At: queueT0}); !errors.Is(err, review.ErrNotFound) {
 		t.Fatalf("resolve missing: %v", err)
 	}
 
@@ -261,7 +262,7 @@ func TestQueueReplayLineageAndAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != KickOutReplayed || got.ReplayedAs != "ko-again" || got.Replay == nil ||
+	if got.Status != review.KickOutReplayed || got.ReplayedAs != "ko-again" || got.Replay == nil ||
 		!got.Replay.Edited || string(got.Replay.Value) != `{"email":"x@example.org"}` || got.Replay.Offset != 41 {
 		t.Fatalf("original after failed replay: %+v", got)
 	}
@@ -269,23 +270,23 @@ func TestQueueReplayLineageAndAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if child.Status != KickOutOpen || child.ReplayOf != "ko-orig" {
+	if child.Status != review.KickOutOpen || child.ReplayOf != "ko-orig" {
 		t.Fatalf("child: status %q replay of %q", child.Status, child.ReplayOf)
 	}
 	// Searching the original event id finds both attempts.
-	page, err := q.ListKickOuts(ctx, KickOutFilter{Query: "evt-9"})
+	page, err := q.ListKickOuts(ctx, review.Filter{Query: "evt-9"})
 	if err != nil || page.Total != 1 || page.Items[0].ID != "ko-again" {
 		t.Fatalf("search original event id: %+v, %v", page, err)
 	}
-	if err := q.Resolve(ctx, "ko-again", Decision{Who: "eve", At: queueT0, Why: "fixed in the donor DB"}); err != nil {
+	if err := q.Resolve(ctx, "ko-again", review.Decision{Who: "eve", At: queueT0, Why: "fixed in the donor DB"}); err != nil {
 		t.Fatal(err)
 	}
 	log, err := q.AuditLog(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(log) != 2 || log[0].Action != AuditResolve || log[0].Who != "eve" || log[0].Target != "ko-again" ||
-		log[1].Action != AuditFixResubmit || log[1].Who != "dana" {
+	if len(log) != 2 || log[0].Action != review.AuditResolve || log[0].Who != "eve" || log[0].Target != "ko-again" ||
+		log[1].Action != review.AuditFixResubmit || log[1].Who != "dana" {
 		t.Fatalf("audit log = %+v", log)
 	}
 	if strings.Contains(log[1].Detail, "example.org") {
@@ -307,59 +308,38 @@ func TestQueueReviewDecisionsAreKept(t *testing.T) {
 	if err := q.SaveReviews(ctx, []contact.ReviewItem{item, second}); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.DecideReview(ctx, "rv-1", ReviewApproved, Decision{Who: "ann", At: queueT0, Why: "called the donor"}, "evt-5~approved"); err != nil {
+	if err := q.DecideReview(ctx, "rv-1", review.ReviewApproved, review.Decision{Who: "ann", At: queueT0, Why: "called the donor"}, "evt-5~approved"); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.DecideReview(ctx, "rv-2", ReviewRejected, Decision{Who: "bob", At: queueT0, Why: "prank"}, ""); err != nil {
+	if err := q.DecideReview(ctx, "rv-2", review.ReviewRejected, review.Decision{Who: "bob", At: queueT0, Why: "prank"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	// Redelivered items keep their decisions; deciding twice is refused.
 	if err := q.SaveReviews(ctx, []contact.ReviewItem{item, second}); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.DecideReview(ctx, "rv-1", ReviewRejected, Decision{Who: "bob", At: queueT0, Why: "x"}, ""); !errors.Is(err, ErrWrongStatus) {
+	if err := q.DecideReview(ctx, "rv-1", review.ReviewRejected, review.Decision{Who: "bob", At: queueT0, Why: "x"}, ""); !errors.Is(err, review.ErrWrongStatus) {
 		t.Fatalf("second decision: %v", err)
 	}
 	got, err := q.Review(ctx, "rv-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != ReviewApproved || got.Decision == nil || got.Decision.Who != "ann" ||
+	if got.Status != review.ReviewApproved || got.Decision == nil || got.Decision.Who != "ann" ||
 		got.Decision.Why != "called the donor" || got.EmittedEventID != "evt-5~approved" ||
 		got.Proposed[contact.FamilyName] != "Smythe" {
 		t.Fatalf("rv-1 = %+v", got)
 	}
-	pending, err := q.ListReviews(ctx, ReviewPending, 10)
+	pending, err := q.ListReviews(ctx, review.ReviewPending, 10)
 	if err != nil || len(pending) != 0 {
 		t.Fatalf("pending = %v, %v", pending, err)
 	}
 	all, statuses, err := q.Reviews(ctx, 10)
-	if err != nil || len(all) != 2 || statuses[0] != ReviewRejected || statuses[1] != ReviewApproved {
+	if err != nil || len(all) != 2 || statuses[0] != review.ReviewRejected || statuses[1] != review.ReviewApproved {
 		t.Fatalf("Reviews = %v %v %v", all, statuses, err)
 	}
 	log, err := q.AuditLog(ctx, 10)
-	if err != nil || len(log) != 2 || log[0].Action != AuditReject || log[0].Who != "bob" || log[1].Action != AuditApprove {
+	if err != nil || len(log) != 2 || log[0].Action != review.AuditReject || log[0].Who != "bob" || log[1].Action != review.AuditApprove {
 		t.Fatalf("audit = %+v, %v", log, err)
-	}
-}
-
-func TestDefaultKickOutFacts(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		key, value string
-		want       KickOutFacts
-	}{
-		{"online event", "web-7", `{"event_id":"evt-7","contact":{"id":"web-7","email":"a@b.org"}}`,
-			KickOutFacts{RecordID: "web-7", EventID: "evt-7", Email: "a@b.org"}},
-		{"debezium prefers after", `{"id":"OFF-1"}`, `{"before":{"email":"old@x.org"},"after":{"email":"new@x.org"}}`,
-			KickOutFacts{RecordID: "OFF-1", Email: "new@x.org"}},
-		{"debezium key with schema", `{"schema":{},"payload":{"id":1001}}`, `not json`,
-			KickOutFacts{RecordID: "1001"}},
-		{"binary key", "\x00\x01", "\x00", KickOutFacts{}},
-	} {
-		got := DefaultKickOutFacts(contact.KickOut{Key: []byte(tc.key), Value: []byte(tc.value)})
-		if got != tc.want {
-			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
-		}
 	}
 }

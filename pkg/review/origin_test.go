@@ -1,20 +1,14 @@
-package dashboard
+package review
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/contactsync/contactsync/pkg/avrocodec"
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/pipeline"
-	"github.com/contactsync/contactsync/pkg/redisstore"
 )
 
 var testSources = Sources{}.withDefaults()
@@ -67,7 +61,7 @@ func TestReplayRecordLineage(t *testing.T) {
 		ReplayCount: 1, OriginalEventID: "evt-1", EventID: "evt-1~r1",
 		Headers: []contact.Header{{Key: pipeline.HeaderFormat, Value: []byte(pipeline.FormatOnline)},
 			{Key: pipeline.HeaderSourceTopic, Value: []byte(tp.OnlineEvents)}}}
-	rec, info, err := replayRecord(testSources, codec, ko, redisstore.KickOutFacts{}, nil)
+	rec, info, err := replayRecord(testSources, codec, ko, Facts{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,12 +77,12 @@ func TestReplayRecordLineage(t *testing.T) {
 	}
 	// An edit that is not JSON is refused.
 	bad := `{"a":`
-	if _, _, err := replayRecord(testSources, codec, ko, redisstore.KickOutFacts{}, &bad); err == nil {
+	if _, _, err := replayRecord(testSources, codec, ko, Facts{}, &bad); err == nil {
 		t.Error("invalid JSON edit accepted")
 	}
 	// Without any event id, the lineage still names the kick-out.
 	first := contact.KickOut{ID: "ko-1", Topic: tp.OnlineEvents, Value: []byte(`{`)}
-	rec, _, err = replayRecord(testSources, codec, first, redisstore.KickOutFacts{}, nil)
+	rec, _, err = replayRecord(testSources, codec, first, Facts{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +97,7 @@ func TestReplayRecordLineage(t *testing.T) {
 		t.Fatal(err)
 	}
 	routed := contact.KickOut{ID: "ko-9", Topic: tp.Matched, Value: val, ReplayCount: 1, OriginalEventID: "evt-9", EventID: "evt-9~r1"}
-	rec, info, err = replayRecord(testSources, codec, routed, redisstore.KickOutFacts{}, nil)
+	rec, info, err = replayRecord(testSources, codec, routed, Facts{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +126,7 @@ func TestReplayRecordOfARefusedWrite(t *testing.T) {
 	}
 	ko := contact.KickOut{ID: "ko-5", Reason: "apply.rejected", Stage: "apply", Topic: sink, Key: []byte("p-1"), Value: val,
 		EventID: "sink-1~r1", OriginalEventID: "sink-1", ReplayCount: 1}
-	rec, info, err := replayRecord(testSources, codec, ko, redisstore.KickOutFacts{}, nil)
+	rec, info, err := replayRecord(testSources, codec, ko, Facts{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +141,7 @@ func TestReplayRecordOfARefusedWrite(t *testing.T) {
 		t.Errorf("replay count header %q", n)
 	}
 	edit := `{}`
-	if _, _, err := replayRecord(testSources, codec, ko, redisstore.KickOutFacts{}, &edit); err == nil {
+	if _, _, err := replayRecord(testSources, codec, ko, Facts{}, &edit); err == nil {
 		t.Error("an edited refused write was accepted")
 	}
 }
@@ -210,21 +204,21 @@ func TestFacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	tp := testSources.Topics
-	facts := Facts(testSources, codec)
+	facts := FactsReader(testSources, codec)
 	online := facts(contact.KickOut{Topic: tp.OnlineEvents, Key: []byte("k"),
 		Value: []byte(`{"event_id":"e1","system":"shop","contact":{"id":"web-5","email":"A@B.org"}}`)})
-	if online != (redisstore.KickOutFacts{System: "shop", RecordID: "web-5", EventID: "e1", Email: "A@B.org"}) {
+	if online != (Facts{System: "shop", RecordID: "web-5", EventID: "e1", Email: "A@B.org"}) {
 		t.Errorf("online facts %+v", online)
 	}
 	deb := facts(contact.KickOut{Topic: tp.OfflineCDC, Key: []byte(`{"id":"OFF-1"}`),
 		Value: []byte(`{"before":null,"after":{"id":"OFF-1","email":"c@d.org"}}`)})
-	if deb != (redisstore.KickOutFacts{System: "offline", RecordID: "OFF-1", Email: "c@d.org"}) {
+	if deb != (Facts{System: "offline", RecordID: "OFF-1", Email: "c@d.org"}) {
 		t.Errorf("debezium facts %+v", deb)
 	}
 	val, _ := codec.EncodeChange(contact.Change{EventID: "e2", SourceSystem: "online", SourceRecordID: "web-6",
 		Origin: contact.OriginAPI, Op: contact.OpUpsert, Values: contact.Values{contact.Email: "e@f.org"}})
 	ch := facts(contact.KickOut{Topic: tp.Changes, Value: val})
-	if ch != (redisstore.KickOutFacts{System: "online", RecordID: "web-6", EventID: "e2", Email: "e@f.org"}) {
+	if ch != (Facts{System: "online", RecordID: "web-6", EventID: "e2", Email: "e@f.org"}) {
 		t.Errorf("change facts %+v", ch)
 	}
 	if garbled := facts(contact.KickOut{Topic: tp.Changes, Value: []byte{0, 1}}); garbled.System != "" {
@@ -250,107 +244,5 @@ func TestReasonHelp(t *testing.T) {
 	}
 	if ReasonHelp("whatever") == "" {
 		t.Error("no help for an unknown reason")
-	}
-}
-
-func TestParseUsersAndAuthenticate(t *testing.T) {
-	hash, err := bcrypt.GenerateFromPassword([]byte("pw-of-ann"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range []string{"ann", "ann:", ":x", "ann:notbcrypt", "ann:" + string(hash) + ",ann:" + string(hash)} {
-		if _, err := parseUsers(bad); err == nil {
-			t.Errorf("parseUsers(%q) accepted", bad)
-		}
-	}
-	users, err := parseUsers(" ann:" + string(hash) + " , ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newAuthenticator(users, TokenSHA256("tok"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := func(set func(r *http.Request)) string {
-		r := httptest.NewRequest("GET", "/api/me", nil)
-		set(r)
-		return a.who(r)
-	}
-	for _, tc := range []struct {
-		name string
-		set  func(r *http.Request)
-		want string
-	}{
-		{"basic", func(r *http.Request) { r.SetBasicAuth("ann", "pw-of-ann") }, "ann"},
-		{"basic again (cached)", func(r *http.Request) { r.SetBasicAuth("ann", "pw-of-ann") }, "ann"},
-		{"wrong password", func(r *http.Request) { r.SetBasicAuth("ann", "pw-of-bob") }, ""},
-		{"unknown user", func(r *http.Request) { r.SetBasicAuth("bob", "pw-of-ann") }, ""},
-		{"token", func(r *http.Request) { r.Header.Set("Authorization", "Bearer tok") }, "api-token"},
-		{"token lower-case scheme", func(r *http.Request) { r.Header.Set("Authorization", "bearer tok") }, "api-token"},
-		{"wrong token", func(r *http.Request) { r.Header.Set("Authorization", "Bearer tok2") }, ""},
-		{"nothing", func(*http.Request) {}, ""},
-	} {
-		if got := req(tc.set); got != tc.want {
-			t.Errorf("%s: who = %q, want %q", tc.name, got, tc.want)
-		}
-	}
-	entry, pw, err := GenerateLogin("demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo, err := parseUsers(entry)
-	if err != nil || bcrypt.CompareHashAndPassword(demo["demo"], []byte(pw)) != nil || len(pw) < 16 {
-		t.Fatalf("GenerateLogin: %q %v", entry, err)
-	}
-	if _, err := newAuthenticator(nil, "", ""); err == nil {
-		t.Error("an authenticator without users or token was built")
-	}
-	if _, err := newAuthenticator(nil, "abc", ""); err == nil {
-		t.Error("a malformed token hash was accepted")
-	}
-}
-
-func TestSameOrigin(t *testing.T) {
-	for _, tc := range []struct {
-		name        string
-		xrw, origin string
-		ok          bool
-	}{
-		{"header, no origin", "x", "", true},
-		{"header, same origin", "x", "http://dash.example:8080", true},
-		{"no header", "", "", false},
-		{"other origin", "x", "https://evil.example", false},
-	} {
-		r := httptest.NewRequest("POST", "http://dash.example:8080/api/replay", nil)
-		if tc.xrw != "" {
-			r.Header.Set("X-Requested-With", tc.xrw)
-		}
-		if tc.origin != "" {
-			r.Header.Set("Origin", tc.origin)
-		}
-		if err := sameOrigin(r); (err == nil) != tc.ok {
-			t.Errorf("%s: %v", tc.name, err)
-		}
-	}
-}
-
-func TestFilterFromQueryAndTimeBounds(t *testing.T) {
-	f, err := filterFromQuery(url.Values{"status": {"open"}, "reason": {"validate.field"}, "q": {" web-1 "},
-		"from": {"2026-05-01"}, "to": {"2026-05-03"}, "offset": {"50"}, "limit": {"25"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := redisstore.KickOutFilter{Status: "open", Reason: "validate.field", Query: "web-1",
-		From: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 5, 4, 0, 0, 0, 0, time.UTC), Offset: 50, Limit: 25}
-	if f != want {
-		t.Fatalf("filter %+v, want %+v", f, want)
-	}
-	for _, bad := range []url.Values{{"status": {"lost"}}, {"from": {"yesterday"}}, {"limit": {"-1"}}} {
-		if _, err := filterFromQuery(bad); err == nil {
-			t.Errorf("%v accepted", bad)
-		}
-	}
-	if got, _ := parseTimeBound("2026-05-01T10:00:00+02:00", true); !got.Equal(time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)) {
-		t.Errorf("RFC 3339 bound = %v", got)
 	}
 }

@@ -1,4 +1,4 @@
-package dashboard
+package review
 
 import (
 	"context"
@@ -11,9 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
-
-	"github.com/contactsync/contactsync/pkg/contact"
-	"github.com/contactsync/contactsync/pkg/redisstore"
 )
 
 // Producer sends records to Kafka; *kgo.Client is one.
@@ -21,13 +18,12 @@ type Producer interface {
 	ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults
 }
 
-// Deps are what the kick-out service works with. The HTTP server and the
-// CLI share them.
+// Deps are what the review service works with. The dashboard's HTTP
+// server and CLI share them.
 type Deps struct {
-	// Store is the kick-out and review store. Build it with
-	// redisstore.WithFacts(Facts(sources, codec)) so kick-outs are indexed
-	// by system, record id and email.
-	Store *redisstore.Queue
+	// Store is the kick-out and review store. Give it FactsReader(Sources,
+	// Codec) so kick-outs are indexed by system, record id and email.
+	Store Store
 	// Producer sends replays and approved changes to the replay topic.
 	Producer Producer
 	Codec    Codec
@@ -78,7 +74,7 @@ const claimTTL = 2 * time.Minute
 // Service is the kick-out, review and replay logic behind the API and the
 // CLI.
 type Service struct {
-	store      *redisstore.Queue
+	store      Store
 	producer   Producer
 	codec      Codec
 	src        Sources
@@ -109,104 +105,12 @@ func NewService(deps Deps) (*Service, error) {
 	return s, nil
 }
 
-// ---------------------------------------------------------------- views
-
-// KickOutSummary is one line of the queue.
-type KickOutSummary struct {
-	ID              string    `json:"id"`
-	Status          string    `json:"status"`
-	Reason          string    `json:"reason"`
-	Stage           string    `json:"stage"`
-	System          string    `json:"system,omitempty"`
-	RecordID        string    `json:"record_id,omitempty"`
-	Error           string    `json:"error"`
-	FirstSeen       time.Time `json:"first_seen"`
-	ReplayCount     int       `json:"replay_count"`
-	EventID         string    `json:"event_id,omitempty"`
-	PersonID        string    `json:"person_id,omitempty"`
-	OriginalEventID string    `json:"original_event_id,omitempty"`
-	ReplayOf        string    `json:"replay_of,omitempty"`
-	ReplayedAs      string    `json:"replayed_as,omitempty"`
-}
-
-func summaryOf(k redisstore.StoredKickOut) KickOutSummary {
-	return KickOutSummary{ID: k.ID, Status: k.Status, Reason: k.Reason, Stage: k.Stage, System: k.System,
-		RecordID: k.RecordID, Error: k.Error, FirstSeen: k.FirstSeen.UTC(), ReplayCount: k.ReplayCount,
-		EventID: k.EventID, PersonID: k.PersonID, OriginalEventID: k.OriginalEventID,
-		ReplayOf: k.ReplayOf, ReplayedAs: k.ReplayedAs}
-}
-
-// HeaderView is a record header as shown to a person.
-type HeaderView struct {
-	Key   string  `json:"key"`
-	Value Payload `json:"value"`
-}
-
-// ReplayView is the replay of a kick-out, with the payload sent when a
-// person edited it.
-type ReplayView struct {
-	redisstore.ReplayInfo
-	Sent *Payload `json:"sent,omitempty"`
-}
-
-// KickOutDetail is the record view of one kick-out.
-type KickOutDetail struct {
-	KickOutSummary
-	Topic       string               `json:"topic"`
-	Partition   int32                `json:"partition"`
-	Offset      int64                `json:"offset"`
-	LastSeen    time.Time            `json:"last_seen"`
-	Help        string               `json:"help"`
-	Explanation string               `json:"explanation,omitempty"`
-	Key         Payload              `json:"key"`
-	Value       Payload              `json:"value"`
-	Headers     []HeaderView         `json:"headers"`
-	Decoded     Decoded              `json:"decoded"`
-	Replay      *ReplayView          `json:"replay,omitempty"`
-	Resolution  *redisstore.Decision `json:"resolution,omitempty"`
-	CanReplay   bool                 `json:"can_replay"`
-	// CannotReplay says why CanReplay is false.
-	CannotReplay string `json:"cannot_replay,omitempty"`
-	// EditKind and EditText are what the edit box offers (EditRawJSON or
-	// EditChangeJSON).
-	EditKind string `json:"edit_kind,omitempty"`
-	EditText string `json:"edit_text,omitempty"`
-}
-
-// ListResult is one page of the queue.
-type ListResult struct {
-	Items  []KickOutSummary `json:"items"`
-	Total  int              `json:"total"`
-	Offset int              `json:"offset"`
-	Limit  int              `json:"limit"`
-}
-
-// GroupView is the count of one reason in one stage, with its help text.
-type GroupView struct {
-	redisstore.GroupCount
-	Help string `json:"help"`
-}
-
-// Summary is the queue overview: groups, the daily chart and totals.
-type Summary struct {
-	Groups         []GroupView           `json:"groups"`
-	Days           []redisstore.DayCount `json:"days"`
-	Systems        []string              `json:"systems"`
-	Open           int64                 `json:"open"`
-	Replayed       int64                 `json:"replayed"`
-	Resolved       int64                 `json:"resolved"`
-	PendingReviews int64                 `json:"pending_reviews"`
-	From           time.Time             `json:"from"`
-	To             time.Time             `json:"to"`
-	RetentionDays  int                   `json:"retention_days"`
-}
-
 // ---------------------------------------------------------------- queue
 
 // List returns one page of kick-outs, newest first.
-func (s *Service) List(ctx context.Context, f redisstore.KickOutFilter) (ListResult, error) {
-	if f.Limit <= 0 || f.Limit > 500 {
-		f.Limit = 50
+func (s *Service) List(ctx context.Context, f Filter) (ListResult, error) {
+	if f.Limit <= 0 || f.Limit > MaxLimit {
+		f.Limit = DefaultLimit
 	}
 	page, err := s.store.ListKickOuts(ctx, f)
 	if err != nil {
@@ -240,7 +144,7 @@ func (s *Service) Summary(ctx context.Context, from, to time.Time) (Summary, err
 	if err != nil {
 		return Summary{}, err
 	}
-	pending, err := s.store.CountReviews(ctx, redisstore.ReviewPending)
+	pending, err := s.store.CountReviews(ctx, ReviewPending)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -293,18 +197,18 @@ func (s *Service) Show(ctx context.Context, id string) (KickOutDetail, error) {
 }
 
 // cannotReplay says why a kick-out cannot be replayed now ("" if it can).
-func (s *Service) cannotReplay(k redisstore.StoredKickOut, o origin) string {
+func (s *Service) cannotReplay(k StoredKickOut, o origin) string {
 	switch {
-	case k.Status == redisstore.KickOutReplayed && k.Replay != nil:
+	case k.Status == KickOutReplayed && k.Replay != nil:
 		why := fmt.Sprintf("already replayed by %s on %s (replay #%d)", k.Replay.Who,
 			k.Replay.At.Format("2006-01-02 15:04 UTC"), k.Replay.Count)
 		if k.ReplayedAs != "" {
 			why += "; it failed again as " + k.ReplayedAs + ": work on that one"
 		}
 		return why
-	case k.Status == redisstore.KickOutResolved:
+	case k.Status == KickOutResolved:
 		return "resolved without replay"
-	case k.Status != redisstore.KickOutOpen:
+	case k.Status != KickOutOpen:
 		return "status is " + k.Status
 	case k.ReplayedAs != "":
 		// Replayed, but the process stopped before it could record that:
@@ -323,7 +227,7 @@ func (s *Service) cannotReplay(k redisstore.StoredKickOut, o origin) string {
 // ReplayResult is one successful replay.
 type ReplayResult struct {
 	ID string `json:"id"`
-	redisstore.ReplayInfo
+	ReplayInfo
 }
 
 // Replay sends one open kick-out to the replay topic, with edited as its
@@ -339,7 +243,7 @@ func (s *Service) Replay(ctx context.Context, id, who string, edited *string) (R
 	switch {
 	case err == nil:
 		s.metrics.replays.WithLabelValues(kind, "ok").Inc()
-	case errors.Is(err, ErrConflict) || errors.Is(err, ErrInvalid) || errors.Is(err, redisstore.ErrNotFound):
+	case errors.Is(err, ErrConflict) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound):
 		s.metrics.replays.WithLabelValues(kind, "refused").Inc()
 	default:
 		s.metrics.replays.WithLabelValues(kind, "failed").Inc()
@@ -353,7 +257,7 @@ func (s *Service) replay(ctx context.Context, id, who string, edited *string) (R
 	}
 	release, err := s.store.Claim(ctx, "ko", id, claimTTL)
 	if err != nil {
-		if errors.Is(err, redisstore.ErrBusy) {
+		if errors.Is(err, ErrBusy) {
 			return ReplayResult{}, conflictf("%s is being replayed by another request", id)
 		}
 		return ReplayResult{}, err
@@ -395,8 +299,8 @@ func (s *Service) replay(ctx context.Context, id, who string, edited *string) (R
 // Selection picks kick-outs for a bulk replay: the given ids, or every
 // open kick-out that matches the filter.
 type Selection struct {
-	IDs    []string                 `json:"ids,omitempty"`
-	Filter redisstore.KickOutFilter `json:"-"`
+	IDs    []string `json:"ids,omitempty"`
+	Filter Filter   `json:"-"`
 }
 
 // BulkProblem is a kick-out a bulk replay skipped or failed on.
@@ -440,7 +344,7 @@ func (s *Service) ReplayMany(ctx context.Context, sel Selection, who string, dry
 		switch {
 		case err == nil:
 			res.Replayed = append(res.Replayed, r)
-		case errors.Is(err, ErrConflict) || errors.Is(err, ErrInvalid) || errors.Is(err, redisstore.ErrNotFound):
+		case errors.Is(err, ErrConflict) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound):
 			res.Skipped = append(res.Skipped, BulkProblem{ID: id, Why: err.Error()})
 		default:
 			res.Failed = append(res.Failed, BulkProblem{ID: id, Why: err.Error()})
@@ -466,7 +370,7 @@ func (s *Service) selectForReplay(ctx context.Context, sel Selection) ([]string,
 			}
 			seen[id] = true
 			k, err := s.store.KickOut(ctx, id)
-			if errors.Is(err, redisstore.ErrNotFound) {
+			if errors.Is(err, ErrNotFound) {
 				items = append(items, item{id: id}) // reported as skipped
 				continue
 			}
@@ -486,7 +390,7 @@ func (s *Service) selectForReplay(ctx context.Context, sel Selection) ([]string,
 	if f.Reason == "" && f.Stage == "" && f.System == "" && f.Query == "" && f.From.IsZero() && f.To.IsZero() {
 		return nil, invalidf("choose kick-outs, or a reason, stage, system, search or time range, to replay")
 	}
-	f.Status = redisstore.KickOutOpen
+	f.Status = KickOutOpen
 	ids, _, err := s.store.MatchingKickOutIDs(ctx, f, maxCandidatesBulk)
 	if err != nil {
 		return nil, err
@@ -502,7 +406,7 @@ func (s *Service) Resolve(ctx context.Context, id, who, why string) error {
 	if strings.TrimSpace(why) == "" {
 		return invalidf("say why the kick-out is resolved")
 	}
-	err := s.store.Resolve(ctx, id, redisstore.Decision{Who: who, At: s.now().UTC(), Why: strings.TrimSpace(why)})
+	err := s.store.Resolve(ctx, id, Decision{Who: who, At: s.now().UTC(), Why: strings.TrimSpace(why)})
 	if err != nil {
 		return conflictOf(err)
 	}
@@ -511,126 +415,9 @@ func (s *Service) Resolve(ctx context.Context, id, who, why string) error {
 }
 
 func conflictOf(err error) error {
-	var se *redisstore.StatusError
+	var se *StatusError
 	if errors.As(err, &se) {
 		return conflictf("%s is %s already", se.ID, se.Status)
 	}
 	return err
-}
-
-// ---------------------------------------------------------------- reviews
-
-// FieldDiff is one held field of a review item.
-type FieldDiff struct {
-	Field    string `json:"field"`
-	Current  string `json:"current"`
-	Proposed string `json:"proposed"`
-}
-
-// ReviewView is a review item as shown to a person.
-type ReviewView struct {
-	ID             string               `json:"id"`
-	Status         string               `json:"status"`
-	PersonID       string               `json:"person_id"`
-	TargetSystem   string               `json:"target_system"`
-	Reason         string               `json:"reason"`
-	Created        time.Time            `json:"created"`
-	Fields         []FieldDiff          `json:"fields"`
-	Change         ChangeJSON           `json:"change"`
-	Decision       *redisstore.Decision `json:"decision,omitempty"`
-	EmittedEventID string               `json:"emitted_event_id,omitempty"`
-}
-
-func reviewViewOf(r redisstore.StoredReview) ReviewView {
-	v := ReviewView{ID: r.ID, Status: r.Status, PersonID: r.PersonID, TargetSystem: r.TargetSystem, Reason: r.Reason,
-		Created: r.Created.UTC(), Change: changeToJSON(r.Change), Decision: r.Decision,
-		EmittedEventID: r.EmittedEventID, Fields: []FieldDiff{}}
-	for _, f := range contact.Fields {
-		if p, ok := r.Proposed[f.Name]; ok {
-			v.Fields = append(v.Fields, FieldDiff{Field: string(f.Name), Current: r.Current[f.Name], Proposed: p})
-		}
-	}
-	return v
-}
-
-// Reviews lists review items with status ("" for all), newest first.
-func (s *Service) Reviews(ctx context.Context, status string, limit int) ([]ReviewView, error) {
-	if status != "" && !slices.Contains(redisstore.ReviewStatuses, status) {
-		return nil, invalidf("status %q is not one of %v", status, redisstore.ReviewStatuses)
-	}
-	items, err := s.store.ListReviews(ctx, status, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ReviewView, len(items))
-	for i, it := range items {
-		out[i] = reviewViewOf(it)
-	}
-	return out, nil
-}
-
-// Approve sends a pending item's held change onward (to the replay topic,
-// where it re-enters at ingest as an admin change) and records who
-// approved it and why.
-func (s *Service) Approve(ctx context.Context, id, who, why string) (ReviewView, error) {
-	if s.producer == nil {
-		return ReviewView{}, conflictf("this dashboard has no Kafka producer")
-	}
-	release, err := s.store.Claim(ctx, "rv", id, claimTTL)
-	if err != nil {
-		if errors.Is(err, redisstore.ErrBusy) {
-			return ReviewView{}, conflictf("%s is being decided by another request", id)
-		}
-		return ReviewView{}, err
-	}
-	defer release()
-	it, err := s.store.Review(ctx, id)
-	if err != nil {
-		return ReviewView{}, err
-	}
-	if it.Status != redisstore.ReviewPending {
-		return ReviewView{}, conflictf("%s is %s already", id, it.Status)
-	}
-	rec, change, err := approveRecord(s.src.Topics, s.codec, it.ReviewItem)
-	if err != nil {
-		return ReviewView{}, err
-	}
-	if err := s.producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		return ReviewView{}, fmt.Errorf("send approved change of %s: %w", id, err)
-	}
-	d := redisstore.Decision{Who: who, At: s.now().UTC(), Why: strings.TrimSpace(why)}
-	if err := s.store.DecideReview(ctx, id, redisstore.ReviewApproved, d, change.EventID); err != nil {
-		s.log.Error("approved change sent but the decision could not be recorded", zap.String("id", id), zap.Error(err))
-		return ReviewView{}, fmt.Errorf("the approved change of %s was sent but the decision could not be recorded: %w", id, err)
-	}
-	s.metrics.decisions.WithLabelValues(redisstore.ReviewApproved).Inc()
-	s.log.Info("review item approved", zap.String("id", id), zap.String("who", who), zap.String("target", it.TargetSystem))
-	it.Status, it.Decision, it.EmittedEventID = redisstore.ReviewApproved, &d, change.EventID
-	return reviewViewOf(it), nil
-}
-
-// Reject records who rejected a pending item and why; nothing is sent.
-func (s *Service) Reject(ctx context.Context, id, who, why string) (ReviewView, error) {
-	if strings.TrimSpace(why) == "" {
-		return ReviewView{}, invalidf("say why the change is rejected")
-	}
-	d := redisstore.Decision{Who: who, At: s.now().UTC(), Why: strings.TrimSpace(why)}
-	if err := s.store.DecideReview(ctx, id, redisstore.ReviewRejected, d, ""); err != nil {
-		return ReviewView{}, conflictOf(err)
-	}
-	s.metrics.decisions.WithLabelValues(redisstore.ReviewRejected).Inc()
-	s.log.Info("review item rejected", zap.String("id", id), zap.String("who", who))
-	it, err := s.store.Review(ctx, id)
-	if err != nil {
-		return ReviewView{}, err
-	}
-	return reviewViewOf(it), nil
-}
-
-// Audit returns the newest audit entries.
-func (s *Service) Audit(ctx context.Context, limit int) ([]redisstore.AuditEntry, error) {
-	if limit <= 0 || limit > 1000 {
-		limit = 200
-	}
-	return s.store.AuditLog(ctx, limit)
 }
