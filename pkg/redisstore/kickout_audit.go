@@ -17,11 +17,13 @@ func auditStreamFields(e review.AuditEntry) []string {
 		"action", e.Action, "target", e.Target, "detail", e.Detail}
 }
 
-// AuditLog returns up to limit audit entries, newest first.
+// AuditLog returns up to limit audit entries, newest first (limit at most
+// review.MaxAuditLimit).
 func (q *Queue) AuditLog(ctx context.Context, limit int) ([]review.AuditEntry, error) {
 	if limit <= 0 {
 		limit = 100
 	}
+	limit = min(limit, review.MaxAuditLimit)
 	msgs, err := q.rdb.XRevRangeN(ctx, q.k.auditKey(), "+", "-", int64(limit)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)

@@ -42,8 +42,9 @@ func (q *Queue) ListReviews(ctx context.Context, status string, limit int) ([]re
 		index = q.k.rvStatus(status)
 	}
 	if limit <= 0 {
-		limit = 100
+		limit = review.DefaultReviewLimit
 	}
+	limit = min(limit, review.MaxLimit)
 	ids, err := q.rdb.ZRevRange(ctx, index, 0, int64(limit)-1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list review items: %w", err)

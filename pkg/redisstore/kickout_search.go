@@ -30,7 +30,8 @@ func (m koMeta) matches(f review.Filter) bool {
 	return f.Matches(m.status, m.reason, m.stage, m.system, time.UnixMilli(m.seen))
 }
 
-// ListKickOuts returns one page of the kick-outs that match f.
+// ListKickOuts returns one page of the kick-outs that match f (at most
+// review.MaxLimit).
 func (q *Queue) ListKickOuts(ctx context.Context, f review.Filter) (review.Page, error) {
 	metas, err := q.matching(ctx, f)
 	if err != nil {
@@ -39,6 +40,7 @@ func (q *Queue) ListKickOuts(ctx context.Context, f review.Filter) (review.Page,
 	if f.Limit <= 0 {
 		f.Limit = review.DefaultLimit
 	}
+	f.Limit = min(f.Limit, review.MaxLimit)
 	page := review.Page{Total: len(metas)}
 	lo := min(max(f.Offset, 0), len(metas))
 	hi := min(lo+f.Limit, len(metas))

@@ -85,7 +85,9 @@ type Filter struct {
 const (
 	// DefaultLimit is the page size when a list names none.
 	DefaultLimit = 50
-	// MaxLimit is the largest page the service asks for.
+	// MaxLimit is the largest page a list of kick-outs or review items
+	// returns: a larger limit is capped to it (by the service and by the
+	// Redis store), so one request cannot read the whole store.
 	MaxLimit = 500
 )
 

@@ -51,7 +51,7 @@ func (s *Service) Reviews(ctx context.Context, status string, limit int) ([]Revi
 	if status != "" && !slices.Contains(ReviewStatuses, status) {
 		return nil, invalidf("status %q is not one of %v", status, ReviewStatuses)
 	}
-	items, err := s.store.ListReviews(ctx, status, limit)
+	items, err := s.store.ListReviews(ctx, status, capLimit(limit, DefaultReviewLimit, MaxLimit))
 	if err != nil {
 		return nil, err
 	}
@@ -122,8 +122,5 @@ func (s *Service) Reject(ctx context.Context, id, who, why string) (ReviewView, 
 
 // Audit returns the newest audit entries.
 func (s *Service) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
-	if limit <= 0 || limit > 1000 {
-		limit = 200
-	}
-	return s.store.AuditLog(ctx, limit)
+	return s.store.AuditLog(ctx, capLimit(limit, DefaultAuditLimit, MaxAuditLimit))
 }

@@ -65,6 +65,26 @@ func conflictf(format string, a ...any) error {
 	return clientError{ErrConflict, fmt.Errorf(format, a...)}
 }
 
+// Page sizes of the review list and the audit log (kick-out lists: see
+// DefaultLimit and MaxLimit). A larger limit is capped, so one request
+// cannot make the store read everything it holds.
+const (
+	DefaultReviewLimit = 100
+	DefaultAuditLimit  = 200
+	MaxAuditLimit      = 1000
+)
+
+// capLimit is limit within (0, max], or def when not positive.
+func capLimit(limit, def, max int) int {
+	switch {
+	case limit <= 0:
+		return def
+	case limit > max:
+		return max
+	}
+	return limit
+}
+
 // maxBulk bounds one bulk replay; the rest is left for the next one.
 const maxBulk = 1000
 
@@ -109,9 +129,7 @@ func NewService(deps Deps) (*Service, error) {
 
 // List returns one page of kick-outs, newest first.
 func (s *Service) List(ctx context.Context, f Filter) (ListResult, error) {
-	if f.Limit <= 0 || f.Limit > MaxLimit {
-		f.Limit = DefaultLimit
-	}
+	f.Limit = capLimit(f.Limit, DefaultLimit, MaxLimit)
 	page, err := s.store.ListKickOuts(ctx, f)
 	if err != nil {
 		return ListResult{}, err
