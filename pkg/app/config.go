@@ -101,6 +101,8 @@ var Env = []struct{ Name, Default, Help string }{
 	{dashboard.EnvUsers, "", "dashboard logins: name:bcrypt-hash,... (`contactsync kickouts hash-password`)"},
 	{dashboard.EnvTokenSHA256, "", "hex SHA-256 of a bearer token for scripts"},
 	{dashboard.EnvTokenName, "api-token", "who the token is in the audit log"},
+	{dashboard.EnvLoginFailuresPerClient, "10", "failed dashboard logins a minute from one client address before 429"},
+	{dashboard.EnvLoginFailuresGlobal, "300", "failed dashboard logins a minute from all clients before 429"},
 	{EnvDeliverSystem, "<offline system>", "`contactsync deliver`: the system whose sink topic it loads"},
 	{EnvDeliverDSN, "", "`contactsync deliver`: PostgreSQL DSN of the staging database (required; never logged)"},
 	{EnvDeliverTable, "contactsync_inbox", "`contactsync deliver`: staging table, created if missing"},
@@ -180,7 +182,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	cfg.Failpoints = fp
-	cfg.Dashboard = dashboard.ConfigFromEnv(getenv)
+	if cfg.Dashboard, err = dashboard.ConfigFromEnv(getenv); err != nil {
+		errs = append(errs, err)
+	}
 	cfg.MatchModel = get("CONTACTSYNC_MATCH_MODEL", "")
 	if cfg.Kafka, cfg.Redis, cfg.Registry, err = securityFromEnv(getenv); err != nil {
 		errs = append(errs, err)

@@ -86,6 +86,11 @@ type authenticator struct {
 	// a wrong password and does not reveal which names exist.
 	dummy []byte
 
+	// throttle limits failed logins (nil: none); compare is bcrypt's
+	// (tests count its calls).
+	throttle *loginThrottle
+	compare  func(hash, password []byte) error
+
 	mu sync.Mutex
 	// ok remembers recently verified credentials (by their SHA-256) so each
 	// API call does not pay a bcrypt verification.
@@ -95,7 +100,8 @@ type authenticator struct {
 const authCacheTTL = 5 * time.Minute
 
 func newAuthenticator(users map[string][]byte, tokenSHA256, tokenName string) (*authenticator, error) {
-	a := &authenticator{users: users, tokenName: tokenName, ok: map[[32]byte]time.Time{}}
+	a := &authenticator{users: users, tokenName: tokenName, ok: map[[32]byte]time.Time{},
+		compare: bcrypt.CompareHashAndPassword}
 	if tokenSHA256 != "" {
 		sum, err := hex.DecodeString(strings.TrimSpace(tokenSHA256))
 		if err != nil || len(sum) != sha256.Size {
@@ -125,18 +131,32 @@ func newAuthenticator(users map[string][]byte, tokenSHA256, tokenName string) (*
 }
 
 // who returns the authenticated name of r, or "" when r is not
-// authenticated.
+// authenticated (or its client is throttled).
 func (a *authenticator) who(r *http.Request) string {
+	name, _ := a.check(r)
+	return name
+}
+
+// check returns the authenticated name of r, or "" when r is not
+// authenticated; retryAfter > 0 says the client failed too many logins and
+// its credentials were not even checked.
+func (a *authenticator) check(r *http.Request) (name string, retryAfter time.Duration) {
 	if h := r.Header.Get("Authorization"); a.tokenSum != nil && len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		sum := sha256.Sum256([]byte(strings.TrimSpace(h[7:])))
-		if subtle.ConstantTimeCompare(sum[:], a.tokenSum) == 1 {
-			return a.tokenName
+		att, wait := a.begin(r)
+		if wait > 0 {
+			return "", wait
 		}
-		return ""
+		sum := sha256.Sum256([]byte(strings.TrimSpace(h[7:])))
+		ok := subtle.ConstantTimeCompare(sum[:], a.tokenSum) == 1
+		att.done(ok)
+		if ok {
+			return a.tokenName, 0
+		}
+		return "", 0
 	}
 	name, pass, ok := r.BasicAuth()
 	if !ok || len(a.users) == 0 {
-		return ""
+		return "", 0
 	}
 	key := sha256.Sum256([]byte(name + "\x00" + pass))
 	now := time.Now()
@@ -144,23 +164,44 @@ func (a *authenticator) who(r *http.Request) string {
 	until, cached := a.ok[key]
 	a.mu.Unlock()
 	if cached && now.Before(until) {
-		return name
+		return name, 0
 	}
-	hash, known := a.users[name]
-	if !known {
-		_ = bcrypt.CompareHashAndPassword(a.dummy, []byte(pass))
-		return ""
+	// Only now does the check cost a bcrypt verification: throttle it.
+	att, wait := a.begin(r)
+	if wait > 0 {
+		return "", wait
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil {
-		return ""
+	if !a.verify(name, pass) {
+		att.done(false)
+		return "", 0
 	}
+	att.done(true)
 	a.mu.Lock()
 	if len(a.ok) > 1000 { // bounded: a flood of logins cannot grow it
 		clear(a.ok)
 	}
 	a.ok[key] = now.Add(authCacheTTL)
 	a.mu.Unlock()
-	return name
+	return name, 0
+}
+
+// begin starts a login attempt under the throttle (none: not throttled).
+func (a *authenticator) begin(r *http.Request) (*attempt, time.Duration) {
+	if a.throttle == nil {
+		return &attempt{}, 0
+	}
+	return a.throttle.begin(clientAddr(r))
+}
+
+// verify checks a password against the user's bcrypt hash; an unknown
+// name costs as much as a known one.
+func (a *authenticator) verify(name, pass string) bool {
+	hash, known := a.users[name]
+	if !known {
+		_ = a.compare(a.dummy, []byte(pass))
+		return false
+	}
+	return a.compare(hash, []byte(pass)) == nil
 }
 
 // sameOrigin rejects a state-changing request a browser may have sent on

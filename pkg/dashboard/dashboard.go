@@ -18,8 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +46,12 @@ type Config struct {
 	// TrimEvery is how often Run drops index entries past the retention
 	// (default one minute).
 	TrimEvery time.Duration
+	// LoginFailuresPerClient and LoginFailuresGlobal are how many failed
+	// logins a minute one client address and all clients together may
+	// make before the server answers 429 without checking the password
+	// (0: DefaultLoginFailuresPerClient, DefaultLoginFailuresGlobal).
+	LoginFailuresPerClient int
+	LoginFailuresGlobal    int
 }
 
 // Environment variables read by ConfigFromEnv.
@@ -52,6 +60,10 @@ const (
 	EnvUsers       = "CONTACTSYNC_DASHBOARD_USERS"
 	EnvTokenSHA256 = "CONTACTSYNC_DASHBOARD_TOKEN_SHA256"
 	EnvTokenName   = "CONTACTSYNC_DASHBOARD_TOKEN_NAME"
+	// EnvLoginFailuresPerClient and EnvLoginFailuresGlobal set the login
+	// throttle (failed logins a minute).
+	EnvLoginFailuresPerClient = "CONTACTSYNC_DASHBOARD_LOGIN_FAILURES_PER_CLIENT"
+	EnvLoginFailuresGlobal    = "CONTACTSYNC_DASHBOARD_LOGIN_FAILURES_GLOBAL"
 )
 
 // DefaultAddr is where the dashboard listens unless told otherwise:
@@ -59,13 +71,27 @@ const (
 const DefaultAddr = "127.0.0.1:8080"
 
 // ConfigFromEnv reads the dashboard's environment variables.
-func ConfigFromEnv(getenv func(string) string) Config {
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{Addr: getenv(EnvAddr), Users: getenv(EnvUsers), TokenSHA256: getenv(EnvTokenSHA256),
 		TokenName: getenv(EnvTokenName)}
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
 	}
-	return cfg
+	for _, v := range []struct {
+		name string
+		dst  *int
+	}{{EnvLoginFailuresPerClient, &cfg.LoginFailuresPerClient}, {EnvLoginFailuresGlobal, &cfg.LoginFailuresGlobal}} {
+		s := strings.TrimSpace(getenv(v.name))
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return cfg, fmt.Errorf("%s=%q: not a positive number", v.name, s)
+		}
+		*v.dst = n
+	}
+	return cfg, nil
 }
 
 // Server serves the API and the dashboard.
@@ -101,6 +127,7 @@ func New(cfg Config, deps review.Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	auth.throttle = newLoginThrottle(cfg.LoginFailuresPerClient, cfg.LoginFailuresGlobal)
 	log := deps.Log
 	if log == nil {
 		log = zap.NewNop()
@@ -200,7 +227,13 @@ func who(r *http.Request) string { s, _ := r.Context().Value(ctxKey{}).(string);
 
 func (s *Server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := s.auth.who(r)
+		name, retryAfter := s.auth.check(r)
+		if retryAfter > 0 {
+			secs := int(math.Ceil(retryAfter.Seconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed logins: try again in %d s", secs))
+			return
+		}
 		if name == "" {
 			w.Header().Set("WWW-Authenticate", `Basic realm="contactsync kick-outs", charset="UTF-8"`)
 			writeError(w, http.StatusUnauthorized, "authentication required")
