@@ -27,6 +27,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/contactsync/contactsync/pkg/obs"
 	"github.com/contactsync/contactsync/pkg/review"
 )
 
@@ -65,6 +66,12 @@ const (
 	EnvLoginFailuresPerClient = "CONTACTSYNC_DASHBOARD_LOGIN_FAILURES_PER_CLIENT"
 	EnvLoginFailuresGlobal    = "CONTACTSYNC_DASHBOARD_LOGIN_FAILURES_GLOBAL"
 )
+
+// timeouts are the dashboard server's: a client that sends its headers or
+// request too slowly, or keeps a connection idle, loses it; WriteTimeout
+// leaves room for a bulk replay of 1,000 records.
+var timeouts = obs.HTTPTimeouts{ReadHeader: 5 * time.Second, Read: 30 * time.Second,
+	Write: 5 * time.Minute, Idle: 2 * time.Minute}
 
 // DefaultAddr is where the dashboard listens unless told otherwise:
 // loopback, because TLS is a reverse proxy's job.
@@ -156,8 +163,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve serves on ln until ctx ends, and trims the store's indexes
 // periodically.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	srv := obs.NewHTTPServer(s, timeouts)
 	s.log.Info("dashboard serving", zap.String("addr", ln.Addr().String()))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

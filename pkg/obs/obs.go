@@ -82,7 +82,7 @@ func NewAdmin(addr string, reg *prometheus.Registry, log *zap.Logger, ready []Re
 	for pattern, h := range extra {
 		mux.Handle(pattern, h)
 	}
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	a.srv = NewHTTPServer(mux, adminTimeouts)
 	return a, nil
 }
 
