@@ -59,7 +59,7 @@ func newMetrics(reg prometheus.Registerer, store Store) (*metrics, error) {
 	} {
 		var are prometheus.AlreadyRegisteredError
 		if err := reg.Register(c); err != nil && !errors.As(err, &are) {
-			return nil, fmt.Errorf("register dashboard metrics: %w", err)
+			return nil, fmt.Errorf("register review metrics: %w", err)
 		}
 	}
 	return m, nil
@@ -76,5 +76,5 @@ func registerOrReuse(reg prometheus.Registerer, c *prometheus.CounterVec) (*prom
 			return existing, nil
 		}
 	}
-	return nil, fmt.Errorf("register dashboard metrics: %w", err)
+	return nil, fmt.Errorf("register review metrics: %w", err)
 }

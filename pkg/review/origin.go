@@ -7,9 +7,10 @@ import (
 	"github.com/contactsync/contactsync/pkg/pipeline"
 )
 
-// This file holds the pure knowledge of what a kick-out contains: which
-// format and system it came from, what it decodes to, and how it is put
-// back on the replay topic. Nothing here talks to Redis or Kafka.
+// origin.go, facts.go, payload.go and replayrecord.go hold the pure
+// knowledge of what a kick-out contains: which format and system it came
+// from (here), what it is indexed by, what it decodes to, and how it is put
+// back on the replay topic. Nothing there talks to Redis or Kafka.
 
 // Sources is the pipeline's topology as the review reads it: which
 // format (and which outside system) the records of each topic have.
@@ -24,7 +25,7 @@ func (s Sources) withDefaults() Sources {
 	return s
 }
 
-// Codec is the part of the pipeline's Avro codec the dashboard uses.
+// Codec is the part of the pipeline's Avro codec the review uses.
 type Codec interface {
 	EncodeChange(contact.Change) ([]byte, error)
 	DecodeChange([]byte) (contact.Change, error)

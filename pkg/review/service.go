@@ -108,7 +108,7 @@ type Service struct {
 // NewService checks deps and registers the metrics.
 func NewService(deps Deps) (*Service, error) {
 	if deps.Store == nil || deps.Codec == nil {
-		return nil, errors.New("dashboard: Store and Codec are required")
+		return nil, errors.New("review: Store and Codec are required")
 	}
 	s := &Service{store: deps.Store, producer: deps.Producer, codec: deps.Codec, src: deps.Sources.withDefaults(),
 		maxReplays: deps.MaxReplays, decode: deps.Decode, log: deps.Log, now: deps.Now}
