@@ -101,3 +101,15 @@ func TestStagesImportNoAdapter(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewDependsOnItsStoreNotOnRedis: the review declares its Store and
+// the dashboard works through the review, so neither imports redisstore.
+func TestReviewDependsOnItsStoreNotOnRedis(t *testing.T) {
+	for _, pkg := range []string{"review", "dashboard"} {
+		for _, imp := range imports(t, pkg) {
+			if rel, _ := within(imp, nil); rel == "redisstore" || strings.HasPrefix(rel, "redisstore/") {
+				t.Errorf("%s imports %s: go through review.Store", pkg, imp)
+			}
+		}
+	}
+}
