@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -63,6 +64,9 @@ type FieldDecision struct {
 	Target string
 	Action string
 	Rule   string
+	// Approved: the value was held for review before and is now accepted
+	// (the approved change brought it back).
+	Approved bool
 }
 
 // Result is the engine's answer for one change.
@@ -81,6 +85,9 @@ type Result struct {
 	EchoSystems []string
 	// Decisions say why each field went where, in a stable order.
 	Decisions []FieldDecision
+	// Trail is Decisions by field, with the golden values before and the
+	// value proposed, for the audit topic (trail.go).
+	Trail []contact.FieldAudit
 }
 
 // State is a person's golden record as the router stores it (JSON; Go
@@ -254,6 +261,7 @@ func (e *Engine) Apply(state []byte, m contact.Matched) (Result, error) {
 		return Result{State: state, KickOutReason: ReasonBadOp, KickOutError: fmt.Errorf("unknown operation %q", c.Op)}, nil
 	}
 	r := &run{cfg: e.cfg, st: st, m: m, c: c, src: src, held: map[string]contact.Values{}}
+	before := maps.Clone(st.Golden)
 	r.ss = st.system(src.Name)
 	r.learnRecords()
 	ins := r.incoming()
@@ -279,6 +287,7 @@ func (e *Engine) Apply(state []byte, m contact.Matched) (Result, error) {
 		return Result{}, fmt.Errorf("encode golden state: %w", err)
 	}
 	r.res.State = b
+	r.res.Trail = trail(e.cfg, c, before, st.Golden, r.res.Decisions)
 	return r.res, nil
 }
 
@@ -490,9 +499,11 @@ func (r *run) apply(rule *Rule, ins, edits []incoming) {
 	r.st.Version++
 	for _, in := range diff {
 		r.st.Golden[in.field] = Golden{Value: in.value, Cleared: in.clear, System: r.src.Name, Time: r.c.SourceTime.UTC(), Version: r.st.Version}
+		approved := hasValue(r.ss.Held, in.field, in.value)
 		delete(r.ss.Held, in.field)
 		delete(r.ss.Kept, in.field)
 		r.decide(in.field, "", ActAccepted, rule.Name)
+		r.res.Decisions[len(r.res.Decisions)-1].Approved = approved
 	}
 }
 
