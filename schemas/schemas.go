@@ -29,6 +29,7 @@ const (
 	KickOut       = "KickOut"
 	ReviewItem    = "ReviewItem"
 	GiftEvent     = "GiftEvent"
+	AuditRecord   = "AuditRecord"
 )
 
 // EmbeddedIDs are the schema ids used in the Confluent wire format when no
@@ -42,6 +43,7 @@ var EmbeddedIDs = map[string]int{
 	KickOut:       7, // 4 until value_size, value_sha256 and truncated were added (LegacyIDs)
 	ReviewItem:    5,
 	GiftEvent:     6,
+	AuditRecord:   8,
 }
 
 //go:embed legacy/*.avsc

@@ -19,7 +19,7 @@ import (
 )
 
 // topLevel are the schemas that travel on topics.
-var topLevel = []string{schemas.ContactChange, schemas.MatchedChange, schemas.SinkRecord, schemas.KickOut, schemas.ReviewItem}
+var topLevel = []string{schemas.ContactChange, schemas.MatchedChange, schemas.SinkRecord, schemas.KickOut, schemas.ReviewItem, schemas.AuditRecord}
 
 // Codec encodes and decodes every record type of the pipeline. It is safe
 // for concurrent use.
