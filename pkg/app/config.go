@@ -48,7 +48,17 @@ type Config struct {
 	// model"); KickOutMaxBytes caps the raw value kept in a kick-out.
 	OnlineSources   []OnlineSource
 	KickOutMaxBytes int
+
+	// Audit is how long the broker keeps the audit topic and whether it
+	// compacts it (`contactsync topics` creates it so).
+	Audit pipeline.TopicPolicy
 }
+
+// Audit topic settings.
+const (
+	EnvAuditRetention = "CONTACTSYNC_AUDIT_RETENTION"
+	EnvAuditCleanup   = "CONTACTSYNC_AUDIT_CLEANUP_POLICY"
+)
 
 // Env documents every variable ConfigFromEnv reads, with its default.
 var Env = []struct{ Name, Default, Help string }{
@@ -96,6 +106,8 @@ var Env = []struct{ Name, Default, Help string }{
 	{"CONTACTSYNC_SESSION_TIMEOUT", "10s", "consumer group session timeout"},
 	{EnvOnlineSources, "<online events topic>=<online system>", "online sources: topic=system[:origin,...];... (origins: the privileged ones, admin and sync, the source may claim); see README \"Trust model\""},
 	{EnvKickOutMaxBytes, "262144", "raw bytes of a bad record kept in its kick-out (the rest is cut; its length and SHA-256 are kept)"},
+	{EnvAuditRetention, "2160h", "how long the audit topic (`contactsync history`) keeps decisions (90 days; -1 = forever); set when `contactsync topics` creates it"},
+	{EnvAuditCleanup, "delete", "cleanup.policy of the audit topic: delete, or compact,delete to keep at least each person's last event (compact alone keeps only that)"},
 	{"CONTACTSYNC_MATCH_MODEL", "", "matching model file (m/u weights, from `contactsync match-eval --save-model`); empty = built-in"},
 	{dashboard.EnvAddr, dashboard.DefaultAddr, "kick-out dashboard and API (served with the collector stage)"},
 	{dashboard.EnvUsers, "", "dashboard logins: name:bcrypt-hash,... (`contactsync kickouts hash-password`)"},
@@ -156,6 +168,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Matched:      prefix + "matched",
 		KickOuts:     prefix + "kickouts",
 		Review:       prefix + "review",
+		Audit:        prefix + "audit",
 		SinkPrefix:   prefix + "sink.",
 	}
 	cfg := Config{
@@ -195,6 +208,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.KickOutMaxBytes = integer(EnvKickOutMaxBytes, strconv.Itoa(pipeline.DefaultKickOutMaxBytes))
 	if cfg.KickOutMaxBytes < 1024 || cfg.KickOutMaxBytes > pipeline.MaxKickOutMaxBytes {
 		errs = append(errs, fmt.Errorf("%s: must be between 1024 and %d", EnvKickOutMaxBytes, pipeline.MaxKickOutMaxBytes))
+	}
+	cfg.Audit = pipeline.TopicPolicy{Cleanup: get(EnvAuditCleanup, "delete")}
+	if get(EnvAuditRetention, "2160h") == "-1" {
+		cfg.Audit.Retention = -1
+	} else if cfg.Audit.Retention = duration(EnvAuditRetention, "2160h"); cfg.Audit.Retention <= 0 {
+		errs = append(errs, fmt.Errorf("%s: must be positive, or -1 for forever", EnvAuditRetention))
+	}
+	switch cfg.Audit.Cleanup {
+	case "delete", "compact", "compact,delete", "delete,compact":
+	default:
+		errs = append(errs, fmt.Errorf("%s: %q is not delete, compact or compact,delete", EnvAuditCleanup, cfg.Audit.Cleanup))
 	}
 	if cfg.Instance == "" {
 		errs = append(errs, errors.New("CONTACTSYNC_INSTANCE: empty and no hostname"))

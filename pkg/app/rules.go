@@ -59,5 +59,6 @@ func (r *rulesAdapter) Apply(state []byte, m contact.Matched) (router.Verdict, e
 		KickOutReason: res.KickOutReason,
 		KickOutError:  res.KickOutError,
 		EchoSystems:   res.EchoSystems,
+		Fields:        res.Trail,
 	}, nil
 }

@@ -73,6 +73,7 @@ func topologyOf(cfg Config, targets []string) (pipeline.Topology, error) {
 		GroupPrefix: cfg.GroupPrefix,
 		Sources:     sourcesOf(cfg),
 		Targets:     targets,
+		Audit:       cfg.Audit,
 	})
 	if err := topo.Validate(); err != nil {
 		return pipeline.Topology{}, fmt.Errorf("topology: %w", err)

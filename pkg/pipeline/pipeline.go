@@ -26,6 +26,7 @@ type Topics struct {
 	Matched      string // MatchedChange, keyed by person id
 	KickOuts     string // KickOut records for review and replay
 	Review       string // ReviewItem records held for a person's decision
+	Audit        string // AuditRecord per routed event, keyed by person id
 	SinkPrefix   string // one sink topic per target system: SinkPrefix + system
 }
 
@@ -39,6 +40,7 @@ func DefaultTopics() Topics {
 		Matched:      "contactsync.matched",
 		KickOuts:     "contactsync.kickouts",
 		Review:       "contactsync.review",
+		Audit:        "contactsync.audit",
 		SinkPrefix:   "contactsync.sink.",
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/contactsync/contactsync/schemas"
 )
@@ -26,6 +28,9 @@ const (
 	// StageReview is the kick-out dashboard and CLI: people fix records and
 	// approve held changes, which go back in through the replay topic.
 	StageReview = "review"
+	// StageHistory is `contactsync history` (and the dashboard's person
+	// page): it reads the audit topic from the start, with no group.
+	StageHistory = "history"
 	// StageDeliverPrefix + system is the loader of one target system's
 	// sink topic into its staging table (`contactsync deliver`).
 	StageDeliverPrefix = "deliver-"
@@ -41,6 +46,7 @@ const (
 	FormatSink     = "sinkrecord-avro"
 	FormatKickOut  = "kickout-avro"
 	FormatReview   = "reviewitem-avro"
+	FormatAudit    = "auditrecord-avro"
 	// FormatPerRecord: each record names its own format in HeaderFormat
 	// (the replay topic carries records of several formats).
 	FormatPerRecord = "per-record"
@@ -66,6 +72,7 @@ var formatSpecs = map[string]FormatSpec{
 	FormatSink:     {Encoding: EncodingAvro, Schema: schemas.SinkRecord},
 	FormatKickOut:  {Encoding: EncodingAvro, Schema: schemas.KickOut},
 	FormatReview:   {Encoding: EncodingAvro, Schema: schemas.ReviewItem},
+	FormatAudit:    {Encoding: EncodingAvro, Schema: schemas.AuditRecord},
 }
 
 // Spec returns how records of format are encoded; false for an unknown
@@ -144,6 +151,37 @@ type TopologyConfig struct {
 	Sources []Source
 	// Targets are the target systems, one sink topic each.
 	Targets []string
+	// Audit is how long the broker keeps the audit topic, and whether it
+	// compacts it (the operator's choice; zero: the broker's defaults).
+	Audit TopicPolicy
+}
+
+// TopicPolicy is how the broker keeps a topic's records. Zero fields leave
+// the broker's defaults.
+type TopicPolicy struct {
+	// Cleanup is the topic's cleanup.policy: "delete", "compact" or
+	// "compact,delete".
+	Cleanup string
+	// Retention is retention.ms; negative: forever.
+	Retention time.Duration
+}
+
+// Configs are the topic configs of the policy, as Kafka names them.
+func (p TopicPolicy) Configs() map[string]*string {
+	out := map[string]*string{}
+	if p.Cleanup != "" {
+		v := p.Cleanup
+		out["cleanup.policy"] = &v
+	}
+	switch {
+	case p.Retention < 0:
+		v := "-1"
+		out["retention.ms"] = &v
+	case p.Retention > 0:
+		v := strconv.FormatInt(p.Retention.Milliseconds(), 10)
+		out["retention.ms"] = &v
+	}
+	return out
 }
 
 // DefaultSources are the outside inputs of Topics: the offline system's
@@ -165,6 +203,10 @@ type Topology struct {
 	Loaders []Stage
 	// Review is the kick-out dashboard and CLI.
 	Review Stage
+	// History reads the audit topic (`contactsync history`).
+	History Stage
+	// Policies are the topics created with configs of their own.
+	Policies map[string]TopicPolicy
 }
 
 // NewTopology declares the pipeline: every stage with its group, the topics
@@ -202,13 +244,25 @@ func NewTopology(cfg TopologyConfig) Topology {
 			{Name: StageMatcher, Group: group(StageMatcher), Inputs: []InputTopic{{Topic: t.Changes, Format: FormatChange}},
 				Outputs: []OutputTopic{{Topic: t.Matched, Format: FormatMatched}, kickOuts}},
 			{Name: StageRouter, Group: group(StageRouter), Inputs: []InputTopic{{Topic: t.Matched, Format: FormatMatched}},
-				Outputs: append(sinks, OutputTopic{Topic: t.Review, Format: FormatReview}, kickOuts)},
+				Outputs: append(sinks, OutputTopic{Topic: t.Review, Format: FormatReview}, OutputTopic{Topic: t.Audit, Format: FormatAudit}, kickOuts)},
 			{Name: StageCollector, Group: group(StageCollector),
 				Inputs: []InputTopic{{Topic: t.KickOuts, Format: FormatKickOut}, {Topic: t.Review, Format: FormatReview}}},
 		},
-		Loaders: loaders,
-		Review:  Stage{Name: StageReview, Outputs: []OutputTopic{{Topic: t.Replay, Format: FormatPerRecord}}},
+		Loaders:  loaders,
+		Review:   Stage{Name: StageReview, Outputs: []OutputTopic{{Topic: t.Replay, Format: FormatPerRecord}}},
+		History:  Stage{Name: StageHistory, Inputs: []InputTopic{{Topic: t.Audit, Format: FormatAudit}}},
+		Policies: map[string]TopicPolicy{t.Audit: cfg.Audit},
 	}
+}
+
+// TopicConfigs are the configs to create each topic with (nil: the
+// broker's defaults).
+func (t Topology) TopicConfigs(topic string) map[string]*string {
+	p, ok := t.Policies[topic]
+	if !ok {
+		return nil
+	}
+	return p.Configs()
 }
 
 // DefaultTopology is the topology of DefaultTopics with the offline and
@@ -246,9 +300,9 @@ func (t Topology) Loader(system string) (Stage, bool) {
 	return t.Loaders[i], true
 }
 
-// nodes are every stage, loader and the review tools.
+// nodes are every stage, loader, the review tools and the history reader.
 func (t Topology) nodes() []Stage {
-	return append(append(slices.Clone(t.Stages), t.Loaders...), t.Review)
+	return append(append(slices.Clone(t.Stages), t.Loaders...), t.Review, t.History)
 }
 
 // AllTopics returns every topic the pipeline uses, each once: the sources,
@@ -346,19 +400,39 @@ func (t Topology) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "  %s system writes\t%s\t%s\n", s.System, s.Topic, s.Format)
 	}
 	for _, n := range t.nodes() {
-		if n.Group != "" {
+		switch {
+		case n.Group != "":
 			fmt.Fprintf(tw, "%s (consumer group %s)\n", n.Name, n.Group)
-		} else {
+		case n.Name == StageHistory:
+			fmt.Fprintf(tw, "%s (contactsync history: reads from the start, no group)\n", n.Name)
+		default:
 			fmt.Fprintf(tw, "%s (kick-out dashboard and CLI)\n", n.Name)
 		}
 		for _, in := range n.Inputs {
 			fmt.Fprintf(tw, "  reads\t%s\t%s\n", in.Topic, describe(in.Format, in.System))
 		}
 		for _, out := range n.Outputs {
-			fmt.Fprintf(tw, "  writes\t%s\t%s\n", out.Topic, describe(out.Format, out.System))
+			fmt.Fprintf(tw, "  writes\t%s\t%s%s\n", out.Topic, describe(out.Format, out.System), describePolicy(t.Policies[out.Topic]))
 		}
 	}
 	return tw.Flush()
+}
+
+func describePolicy(p TopicPolicy) string {
+	var parts []string
+	if p.Cleanup != "" {
+		parts = append(parts, "cleanup.policy="+p.Cleanup)
+	}
+	switch {
+	case p.Retention < 0:
+		parts = append(parts, "kept forever")
+	case p.Retention > 0:
+		parts = append(parts, "retention "+p.Retention.String())
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " [" + strings.Join(parts, ", ") + "]"
 }
 
 func describe(format, system string) string {

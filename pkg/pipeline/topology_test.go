@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"bytes"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/contactsync/contactsync/schemas"
 )
@@ -22,6 +24,7 @@ func TestDefaultTopology(t *testing.T) {
 		matched  = "contactsync.matched"
 		kickOuts = "contactsync.kickouts"
 		review   = "contactsync.review"
+		audit    = "contactsync.audit"
 		sinkOff  = "contactsync.sink.offline"
 		sinkOn   = "contactsync.sink.online"
 	)
@@ -46,7 +49,7 @@ func TestDefaultTopology(t *testing.T) {
 			[]OutputTopic{out(matched, FormatMatched, ""), ko}},
 		{topo.Stages[2], "contactsync-router",
 			[]InputTopic{in(matched, FormatMatched, "")},
-			[]OutputTopic{out(sinkOff, FormatSink, "offline"), out(sinkOn, FormatSink, "online"), out(review, FormatReview, ""), ko}},
+			[]OutputTopic{out(sinkOff, FormatSink, "offline"), out(sinkOn, FormatSink, "online"), out(review, FormatReview, ""), out(audit, FormatAudit, ""), ko}},
 		{topo.Stages[3], "contactsync-collector",
 			[]InputTopic{in(kickOuts, FormatKickOut, ""), in(review, FormatReview, "")},
 			nil},
@@ -55,6 +58,7 @@ func TestDefaultTopology(t *testing.T) {
 		{topo.Loaders[1], "contactsync-deliver-online",
 			[]InputTopic{in(sinkOn, FormatSink, "online")}, []OutputTopic{ko}},
 		{topo.Review, "", nil, []OutputTopic{out(replay, FormatPerRecord, "")}},
+		{topo.History, "", []InputTopic{in(audit, FormatAudit, "")}, nil},
 	} {
 		s := tc.stage
 		if s.Group != tc.group || !slices.Equal(s.Inputs, tc.inputs) || !slices.Equal(s.Outputs, tc.outputs) {
@@ -143,6 +147,7 @@ func TestFormatOf(t *testing.T) {
 		{tp.Matched, FormatMatched, "", true},
 		{tp.KickOuts, FormatKickOut, "", true},
 		{tp.Review, FormatReview, "", true},
+		{tp.Audit, FormatAudit, "", true},
 		{tp.Sink("online"), FormatSink, "online", true},
 		{"elsewhere", "", "", false},
 	} {
@@ -191,7 +196,7 @@ func TestValidateRefuses(t *testing.T) {
 func TestReplayable(t *testing.T) {
 	for format, want := range map[string]bool{
 		FormatDebezium: true, FormatOnline: true, FormatChange: true, FormatMatched: true,
-		FormatSink: false, FormatKickOut: false, FormatReview: false, FormatPerRecord: false, "csv": false,
+		FormatSink: false, FormatKickOut: false, FormatReview: false, FormatAudit: false, FormatPerRecord: false, "csv": false,
 	} {
 		if Replayable(format) != want {
 			t.Errorf("Replayable(%s) = %v", format, !want)
@@ -222,7 +227,7 @@ func TestWriteTextAndMermaidNameEveryTopic(t *testing.T) {
 }
 
 func TestEveryFormatHasAnEncoding(t *testing.T) {
-	for _, format := range []string{FormatDebezium, FormatOnline, FormatChange, FormatMatched, FormatSink, FormatKickOut, FormatReview} {
+	for _, format := range []string{FormatDebezium, FormatOnline, FormatChange, FormatMatched, FormatSink, FormatKickOut, FormatReview, FormatAudit} {
 		spec, ok := Spec(format)
 		switch {
 		case !ok:
@@ -237,5 +242,32 @@ func TestEveryFormatHasAnEncoding(t *testing.T) {
 	}
 	if _, ok := Spec(FormatPerRecord); ok {
 		t.Error("per-record has a spec of its own")
+	}
+}
+
+// The audit topic is created with the operator's retention and cleanup
+// policy; the other topics with the broker's defaults.
+func TestAuditTopicPolicy(t *testing.T) {
+	tp := DefaultTopics()
+	for _, tc := range []struct {
+		policy TopicPolicy
+		want   map[string]string
+	}{
+		{TopicPolicy{}, map[string]string{}},
+		{TopicPolicy{Cleanup: "delete", Retention: 90 * 24 * time.Hour}, map[string]string{"cleanup.policy": "delete", "retention.ms": "7776000000"}},
+		{TopicPolicy{Cleanup: "compact,delete", Retention: -1}, map[string]string{"cleanup.policy": "compact,delete", "retention.ms": "-1"}},
+	} {
+		topo := NewTopology(TopologyConfig{Topics: tp, GroupPrefix: "g", Sources: DefaultSources(tp, "offline", "online"),
+			Targets: []string{"offline"}, Audit: tc.policy})
+		got := map[string]string{}
+		for k, v := range topo.TopicConfigs(tp.Audit) {
+			got[k] = *v
+		}
+		if !maps.Equal(got, tc.want) {
+			t.Errorf("%+v: audit topic configs %v, want %v", tc.policy, got, tc.want)
+		}
+		if c := topo.TopicConfigs(tp.Matched); c != nil {
+			t.Errorf("matched topic has configs %v", c)
+		}
 	}
 }

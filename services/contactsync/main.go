@@ -70,6 +70,7 @@ contactsync deliver). It runs only inside CONTACTSYNC_DELIVER_WINDOWS.`,
 		dashboard.Command(kickoutDeps(getenv)),
 		matchCommand(),
 		matcheval.Command(),
+		historyCommand(getenv),
 		&cobra.Command{
 			Use:   "env",
 			Short: "list the configuration environment variables",
@@ -137,7 +138,8 @@ func topicsCommand(getenv func(string) string) *cobra.Command {
 		Use:   "topics [--list]",
 		Short: "create the pipeline's topics (idempotent) and list them stage by stage",
 		Long: `topics creates every topic of the pipeline's topology that does not exist yet
-(existing ones are left as they are), then lists the topology stage by stage:
+(existing ones are left as they are; the audit topic gets the configured
+retention and cleanup policy), then lists the topology stage by stage:
 each stage's consumer group, the topics it reads in which format, and the
 topics it writes. With --list it only lists, creating nothing.`,
 		Args: cli.NoArgs,
@@ -166,7 +168,7 @@ func createTopics(ctx context.Context, getenv func(string) string, listOnly bool
 			return err
 		}
 		topics := topo.AllTopics()
-		if err := kafkaops.EnsureTopics(ctx, cfg.KafkaBrokers, topics, cfg.Partitions, -1, kopts...); err != nil {
+		if err := kafkaops.EnsureTopicsWith(ctx, cfg.KafkaBrokers, topics, cfg.Partitions, -1, topo.TopicConfigs, kopts...); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%d topics exist (created with %d partitions where missing):\n\n", len(topics), cfg.Partitions)

@@ -1,7 +1,8 @@
 // Package router is the third stage: it applies the per-field rules to each
 // matched change against the person's golden state and emits, per target
 // system, only the fields that must change there; changes that need a
-// person's approval go to the review topic.
+// person's approval go to the review topic. What it decided about each
+// field goes to the audit topic, in the same transaction.
 package router
 
 import (
@@ -30,6 +31,8 @@ type Verdict struct {
 	// EchoSystems lists systems whose change was recognised as the echo of
 	// the sync's own write and dropped.
 	EchoSystems []string
+	// Fields say what was decided about each field (the audit trail).
+	Fields []contact.FieldAudit
 }
 
 // Engine applies the field rules. It must be deterministic: the same state
@@ -83,6 +86,7 @@ type Codec interface {
 	DecodeMatched([]byte) (contact.Matched, error)
 	EncodeSink(contact.SinkRecord) ([]byte, error)
 	EncodeReview(contact.ReviewItem) ([]byte, error)
+	EncodeAudit(contact.Audit) ([]byte, error)
 }
 
 // Stage is the router stage.
@@ -263,7 +267,30 @@ func (s *Stage) route(it item, state []byte) ([]*kgo.Record, []byte, error) {
 			s.metrics.Echoes.WithLabelValues(sys).Inc()
 		}
 	}
+	if err := s.audit(sub, it.m, v); err != nil {
+		return nil, nil, err
+	}
 	return sub.Records, v.State, nil
+}
+
+// audit emits the event's decisions to the audit topic, keyed by person id
+// (so a person's history is in order on one partition). It is one more
+// output of the event: remembered in its memo and committed with the rest.
+func (s *Stage) audit(out *pipeline.Output, m contact.Matched, v Verdict) error {
+	if len(v.Fields) == 0 && v.KickOutReason == "" {
+		return nil // nothing decided (a gift-less change with no fields)
+	}
+	c := m.Change
+	val, err := s.codec.EncodeAudit(contact.Audit{
+		EventID: c.EventID, PersonID: m.Match.PersonID, SourceSystem: c.SourceSystem, SourceRecordID: c.SourceRecordID,
+		Origin: c.Origin, SourceTime: c.SourceTime, MatchDecision: m.Match.Decision, KickOutReason: v.KickOutReason,
+		Fields: v.Fields,
+	})
+	if err != nil {
+		return fmt.Errorf("encode audit record: %w", err)
+	}
+	out.Emit(&kgo.Record{Topic: s.topics.Audit, Key: []byte(m.Match.PersonID), Value: val})
+	return nil
 }
 
 // memo is how an event's output is remembered, with the input record that

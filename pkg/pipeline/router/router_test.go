@@ -22,6 +22,7 @@ type jsonCodec struct{}
 func (jsonCodec) EncodeKickOut(k contact.KickOut) ([]byte, error)   { return json.Marshal(k) }
 func (jsonCodec) EncodeSink(s contact.SinkRecord) ([]byte, error)   { return json.Marshal(s) }
 func (jsonCodec) EncodeReview(r contact.ReviewItem) ([]byte, error) { return json.Marshal(r) }
+func (jsonCodec) EncodeAudit(a contact.Audit) ([]byte, error)       { return json.Marshal(a) }
 func (jsonCodec) DecodeMatched(b []byte) (m contact.Matched, err error) {
 	return m, json.Unmarshal(b, &m)
 }
