@@ -126,6 +126,19 @@ func WaitIdle(ctx context.Context, brokers []string, inputs []GroupInputs, opts 
 // to the end offsets listed when it begins. opts are added to the client's
 // (TLS, SASL).
 func ReadTopic(ctx context.Context, brokers []string, topic string, opts ...kgo.Opt) ([]*kgo.Record, error) {
+	var out []*kgo.Record
+	err := ScanTopic(ctx, brokers, topic, func(r *kgo.Record) error {
+		out = append(out, r)
+		return nil
+	}, opts...)
+	return out, err
+}
+
+// ScanTopic calls each for every committed record of topic, from the start
+// to the end offsets listed when it begins, in offset order per partition,
+// without keeping them: a long topic is read in constant memory. An error
+// from each stops the scan and is returned.
+func ScanTopic(ctx context.Context, brokers []string, topic string, each func(*kgo.Record) error, opts ...kgo.Opt) error {
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumeTopics(topic),
@@ -134,15 +147,15 @@ func ReadTopic(ctx context.Context, brokers []string, topic string, opts ...kgo.
 		kgo.KeepControlRecords(),
 	}, opts...)...)
 	if err != nil {
-		return nil, fmt.Errorf("kafka client: %w", err)
+		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
 	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
 	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+		return fmt.Errorf("end offsets of %s: %w", topic, err)
 	}
 	if err := ends.Error(); err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+		return fmt.Errorf("end offsets of %s: %w", topic, err)
 	}
 	remaining := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
@@ -150,24 +163,30 @@ func ReadTopic(ctx context.Context, brokers []string, topic string, opts ...kgo.
 			remaining[o.Partition] = o.Offset
 		}
 	})
-	var out []*kgo.Record
 	for len(remaining) > 0 {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", topic, err)
+			return fmt.Errorf("read %s: %w", topic, err)
 		}
 		fs.EachError(func(_ string, _ int32, ferr error) { err = ferr })
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", topic, err)
+			return fmt.Errorf("read %s: %w", topic, err)
 		}
+		var stop error
 		fs.EachRecord(func(r *kgo.Record) {
+			if stop != nil {
+				return
+			}
 			if end, ok := remaining[r.Partition]; ok && r.Offset+1 >= end {
 				delete(remaining, r.Partition)
 			}
 			if !r.Attrs.IsControl() {
-				out = append(out, r)
+				stop = each(r)
 			}
 		})
+		if stop != nil {
+			return stop
+		}
 	}
-	return out, nil
+	return nil
 }
