@@ -51,8 +51,15 @@ type Config struct {
 	// predecessor at once instead of waiting for the transaction timeout.
 	TransactionalID string
 	// InstanceID enables static group membership (fast restarts); optional.
-	InstanceID         string
+	InstanceID string
+	// MaxPollRecords is the first batch's size and the floor of the
+	// adaptive batch; MaxBatchRecords its ceiling. While polls come back
+	// full (a backlog) the batch doubles, so a backlog costs few
+	// transactions; it stays within a quarter of the transaction and
+	// process timeouts at the measured time per record, and falls back to
+	// the floor after an aborted batch.
 	MaxPollRecords     int
+	MaxBatchRecords    int
 	SessionTimeout     time.Duration
 	TransactionTimeout time.Duration
 	// ProcessTimeout bounds one batch, including during shutdown drain.
@@ -69,6 +76,10 @@ func (c *Config) setDefaults() {
 	if c.MaxPollRecords == 0 {
 		c.MaxPollRecords = 500
 	}
+	if c.MaxBatchRecords == 0 {
+		c.MaxBatchRecords = 10_000
+	}
+	c.MaxBatchRecords = max(c.MaxBatchRecords, c.MaxPollRecords)
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 10 * time.Second
 	}
@@ -225,8 +236,9 @@ func (r *Runner) runSession(ctx context.Context) error {
 	}()
 
 	pause := backoff.New(r.cfg.BackoffMin, r.cfg.BackoffMax)
+	size := newBatchSize(r.cfg)
 	for {
-		fetches := sess.PollRecords(ctx, r.cfg.MaxPollRecords)
+		fetches := sess.PollRecords(ctx, size.n)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -245,14 +257,17 @@ func (r *Runner) runSession(ctx context.Context) error {
 				batch = append(batch, rec)
 			}
 		}
+		start := time.Now()
 		committed, err := r.transact(ctx, sess, batch)
 		if err != nil {
 			return err
 		}
 		if committed {
+			size.committed(len(polled), time.Since(start))
 			pause.Reset()
 			continue
 		}
+		size.aborted()
 		// Aborted: the session rewound to the committed offsets and the
 		// same records come again. Back off so a sick dependency can heal.
 		if !pause.Wait(ctx) {
@@ -332,3 +347,29 @@ func (r *Runner) transact(ctx context.Context, sess *kgo.GroupTransactSession, b
 	r.metrics.recordsOut.Add(float64(len(out)))
 	return true, nil
 }
+
+// batchSize is the adaptive number of records polled per transaction.
+type batchSize struct {
+	n, floor, ceiling int
+	budget            time.Duration // a batch should take no longer
+}
+
+func newBatchSize(cfg Config) *batchSize {
+	return &batchSize{n: cfg.MaxPollRecords, floor: cfg.MaxPollRecords, ceiling: cfg.MaxBatchRecords,
+		budget: min(cfg.TransactionTimeout, cfg.ProcessTimeout) / 4}
+}
+
+// committed adapts the size after a batch of polled records took took.
+func (b *batchSize) committed(polled int, took time.Duration) {
+	if polled >= b.n { // a full poll: more is waiting
+		b.n = min(2*b.n, b.ceiling)
+	}
+	if polled > 0 && took > 0 {
+		// Never more than the budget allows at this batch's pace.
+		fit := int(int64(b.budget) * int64(polled) / int64(took))
+		b.n = max(b.floor, min(b.n, fit))
+	}
+}
+
+// aborted goes back to the floor: a batch that is redone should be small.
+func (b *batchSize) aborted() { b.n = b.floor }
