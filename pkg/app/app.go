@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -234,9 +235,10 @@ func (a *App) Runner(name string) (*stream.Runner, error) {
 		TransactionalID: group + "-" + a.cfg.Instance,
 		// Static membership: a restarted replica takes its partitions back
 		// at once instead of after a session timeout and a rebalance.
-		InstanceID:     group + "-" + a.cfg.Instance,
-		SessionTimeout: a.cfg.SessionTimeout,
-		Failpoints:     a.cfg.Failpoints,
+		InstanceID:      group + "-" + a.cfg.Instance,
+		SessionTimeout:  a.cfg.SessionTimeout,
+		MaxBatchRecords: a.cfg.MaxBatchRecords,
+		Failpoints:      a.cfg.Failpoints,
 	}, st, a.log.Named(name), a.reg, a.kgoOpts...)
 }
 
@@ -257,6 +259,13 @@ func (a *App) Run(ctx context.Context, stages []string, extra map[string]http.Ha
 		}
 		runners = append(runners, r)
 		ready = append(ready, obs.ReadyCheck{Name: "stage " + name, Check: r.Ready})
+	}
+	if a.cfg.Profile {
+		extra = maps.Clone(extra)
+		if extra == nil {
+			extra = map[string]http.Handler{}
+		}
+		maps.Copy(extra, obs.ProfileHandlers())
 	}
 	admin, err := obs.NewAdmin(a.cfg.AdminAddr, a.reg, a.log, ready, extra)
 	if err != nil {

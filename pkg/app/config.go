@@ -37,6 +37,8 @@ type Config struct {
 	Failpoints        *failpoint.Set // fault tests only
 	Dashboard         dashboard.Config
 	MatchModel        string // empty: the built-in model
+	Profile           bool   // serve /debug/pprof on the admin address
+	MaxBatchRecords   int    // ceiling of a stage's adaptive batch (stream.Config)
 
 	// TLS and credentials of the clients (clients.go).
 	Kafka    KafkaSecurity
@@ -59,6 +61,9 @@ const (
 	EnvAuditRetention = "CONTACTSYNC_AUDIT_RETENTION"
 	EnvAuditCleanup   = "CONTACTSYNC_AUDIT_CLEANUP_POLICY"
 )
+
+// EnvProfile turns on the admin server's /debug/pprof.
+const EnvProfile = "CONTACTSYNC_PPROF"
 
 // Env documents every variable ConfigFromEnv reads, with its default.
 var Env = []struct{ Name, Default, Help string }{
@@ -108,6 +113,8 @@ var Env = []struct{ Name, Default, Help string }{
 	{EnvKickOutMaxBytes, "262144", "raw bytes of a bad record kept in its kick-out (the rest is cut; its length and SHA-256 are kept)"},
 	{EnvAuditRetention, "2160h", "how long the audit topic (`contactsync history`) keeps decisions (90 days; -1 = forever); set when `contactsync topics` creates it"},
 	{EnvAuditCleanup, "delete", "cleanup.policy of the audit topic: delete, or compact,delete to keep at least each person's last event (compact alone keeps only that)"},
+	{"CONTACTSYNC_MAX_BATCH_RECORDS", "10000", "most records a stage takes into one transaction while it has a backlog (it starts at 500 and doubles while polls come back full)"},
+	{EnvProfile, "false", "serve runtime profiles (/debug/pprof) on the admin address"},
 	{"CONTACTSYNC_MATCH_MODEL", "", "matching model file (m/u weights, from `contactsync match-eval --save-model`); empty = built-in"},
 	{dashboard.EnvAddr, dashboard.DefaultAddr, "kick-out dashboard and API (served with the collector stage)"},
 	{dashboard.EnvUsers, "", "dashboard logins: name:bcrypt-hash,... (`contactsync kickouts hash-password`)"},
@@ -199,6 +206,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	cfg.MatchModel = get("CONTACTSYNC_MATCH_MODEL", "")
+	cfg.MaxBatchRecords = integer("CONTACTSYNC_MAX_BATCH_RECORDS", "10000")
+	if cfg.Profile, err = strconv.ParseBool(get(EnvProfile, "false")); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", EnvProfile, err))
+	}
 	if cfg.Kafka, cfg.Redis, cfg.Registry, err = securityFromEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}

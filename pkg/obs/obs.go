@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -137,4 +138,18 @@ func (a *Admin) Run(ctx context.Context) error {
 		return fmt.Errorf("admin shutdown: %w", err)
 	}
 	return nil
+}
+
+// ProfileHandlers are the runtime profiles (net/http/pprof) under
+// /debug/pprof/, for the admin server of a process run with profiling on.
+// They are off by default: a CPU profile costs while it runs, and the
+// listing shows the command line.
+func ProfileHandlers() map[string]http.Handler {
+	return map[string]http.Handler{
+		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+		"/debug/pprof/cmdline": http.HandlerFunc(pprof.Cmdline),
+		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+		"/debug/pprof/symbol":  http.HandlerFunc(pprof.Symbol),
+		"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
+	}
 }
