@@ -94,7 +94,17 @@ fuzz: ## run every fuzz target for FUZZTIME (default 15s)
 	done
 
 .PHONY: bench
-bench: ## run benchmarks (against real Redis/Kafka when harness env is present)
+bench: ## end-to-end benchmark on real Kafka and Redis (started if needed, like `make test`); writes BENCHMARKS.md (BENCH_NCOA=1000000 for the full burst)
+	@session="make-bench-$$$$"; \
+	trap 'HARNESS_SESSION=$$session $(HARNESS) down' EXIT; \
+	HARNESS_SESSION=$$session $(HARNESS) up; \
+	source $${HARNESS_STATE_DIR:-.harness}/env; \
+	command="make bench $$(env | grep -E '^(BENCH_[A-Z_]+|HARNESS_PORT_OFFSET)=' | grep -v '^BENCH_OUT=' | sort | tr '\n' ' ')"; \
+	cd pkg && BENCH=1 BENCH_OUT=$(CURDIR)/BENCHMARKS.md BENCH_COMMAND="$$command" \
+		go test -count=1 -timeout 90m -run '^TestBench$$' -v ./bench | grep -v '^=== '
+
+.PHONY: bench-micro
+bench-micro: ## run the Go micro-benchmarks (against real Redis/Kafka when harness env is present)
 	@if [ -f .harness/env ]; then source .harness/env; fi; \
 	for m in $(MODULES); do (cd $$m && go test $(BENCH_FLAGS) ./...); done
 

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -41,7 +42,12 @@ type Options struct {
 	// pipeline's own.
 	CopierPolls []int
 	WorkDir     string // binary and stage logs
-	Logf        func(format string, args ...any)
+	// ProfileDir, when set, receives a CPU profile (ProfileSeconds long,
+	// from each stage's first progress) and an allocation profile of each
+	// stage alone on the backlog.
+	ProfileDir     string
+	ProfileSeconds int
+	Logf           func(format string, args ...any)
 }
 
 // Rate is one measured throughput.
@@ -164,10 +170,9 @@ func (s *scenario) groupsOf(names ...string) []kafkaops.GroupInputs {
 	return out
 }
 
-// drain waits until the groups have consumed all their input and returns the
-// time from their first progress (first commit) to idle, so a stage's
-// start-up and group join are not counted, as for the copier.
-func (s *scenario) drain(ctx context.Context, groups []kafkaops.GroupInputs, limit time.Duration) (time.Duration, error) {
+// drain waits until the groups have consumed all their input and returns
+// the time from since to then.
+func (s *scenario) drain(ctx context.Context, groups []kafkaops.GroupInputs, since time.Time, limit time.Duration) (time.Duration, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.o.Brokers...))
 	if err != nil {
 		return 0, err
@@ -176,29 +181,14 @@ func (s *scenario) drain(ctx context.Context, groups []kafkaops.GroupInputs, lim
 	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	var (
-		initial int64 = -1
-		first   time.Time
-		last    kafkaops.Lag
-	)
-	start := time.Now()
+	var last kafkaops.Lag
 	for {
 		lag, err := kafkaops.Behind(ctx, adm, groups)
-		now := time.Now()
 		if err == nil {
-			last = lag
-			if initial < 0 {
-				initial = lag.Total
-			}
-			if first.IsZero() && lag.Total < initial {
-				first = now
-			}
 			if lag.Total == 0 {
-				if first.IsZero() {
-					first = start
-				}
-				return now.Sub(first), nil
+				return time.Since(since), nil
 			}
+			last = lag
 		}
 		for name, p := range s.procs {
 			if p.exited() {
@@ -208,9 +198,24 @@ func (s *scenario) drain(ctx context.Context, groups []kafkaops.GroupInputs, lim
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("not drained: %s: %w", last, ctx.Err())
-		case <-time.After(50 * time.Millisecond): // polling pace, not synchronisation
+		case <-time.After(20 * time.Millisecond): // polling pace, not synchronisation
 		}
 	}
+}
+
+// ready waits until the stages' admin servers report them joined to their
+// groups: the clock of a backlog run starts then, so process start-up and
+// the group join are not counted, as for the copier (whose clock starts at
+// its first records).
+func (s *scenario) ready(ctx context.Context, names ...string) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for _, n := range names {
+		if err := s.procs[n].waitReady(ctx); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return time.Now(), nil
 }
 
 func (s *scenario) count(ctx context.Context, topic string) (int, error) {
@@ -332,9 +337,38 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err := alone.start(st); err != nil {
 			return res, err
 		}
-		d, err := alone.drain(ctx, alone.groupsOf(st), 15*time.Minute)
+		profiled := make(chan error, 1)
+		if o.ProfileDir != "" {
+			p := alone.procs[st]
+			go func() {
+				// The admin server answers once the process is up.
+				var err error
+				for range 50 {
+					if err = p.profile(ctx, fmt.Sprintf("profile?seconds=%d", o.ProfileSeconds), filepath.Join(o.ProfileDir, st+".cpu.pprof")); err == nil {
+						break
+					}
+					time.Sleep(100 * time.Millisecond) // waiting for the process to listen
+				}
+				profiled <- err
+			}()
+		} else {
+			profiled <- nil
+		}
+		since, err := alone.ready(ctx, st)
+		if err != nil {
+			return res, err
+		}
+		d, err := alone.drain(ctx, alone.groupsOf(st), since, 15*time.Minute)
 		if err != nil {
 			return res, fmt.Errorf("%s alone: %w", st, err)
+		}
+		if err := <-profiled; err != nil {
+			return res, err
+		}
+		if o.ProfileDir != "" {
+			if err := alone.procs[st].profile(ctx, "allocs", filepath.Join(o.ProfileDir, st+".allocs.pprof")); err != nil {
+				return res, err
+			}
 		}
 		alone.procs[st].stop()
 		delete(alone.procs, st)
@@ -361,7 +395,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			return res, err
 		}
 	}
-	d, err := pipe.drain(ctx, pipe.groupsOf(stages...), 15*time.Minute)
+	since, err := pipe.ready(ctx, stages...)
+	if err != nil {
+		return res, err
+	}
+	d, err := pipe.drain(ctx, pipe.groupsOf(stages...), since, 15*time.Minute)
 	if err != nil {
 		return res, fmt.Errorf("pipeline: %w", err)
 	}
@@ -381,10 +419,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	burst := ncoa(rows, o.NCOA)
+	// The burst's clock runs from its first record produced to the last
+	// consumed by the router, the stages running all along.
+	since = time.Now()
 	if err := pipe.produce(ctx, prod, burst); err != nil {
 		return res, err
 	}
-	d, err = pipe.drain(ctx, pipe.groupsOf(stages...), 30*time.Minute)
+	d, err = pipe.drain(ctx, pipe.groupsOf(stages...), since, 30*time.Minute)
 	if err != nil {
 		return res, fmt.Errorf("ncoa: %w", err)
 	}

@@ -36,16 +36,18 @@ func TestBench(t *testing.T) {
 		t.Skip("REDIS_ADDR is unset: the benchmark needs the real redis-server")
 	}
 	o := Options{
-		Brokers:     brokers,
-		RedisAddr:   os.Getenv("REDIS_ADDR"),
-		Offline:     envInt(t, "BENCH_OFFLINE", 4000),
-		Events:      envInt(t, "BENCH_EVENTS", 42000),
-		NCOA:        envInt(t, "BENCH_NCOA", 20000),
-		Rate:        envInt(t, "BENCH_RATE", 2000),
-		RateFor:     time.Duration(envInt(t, "BENCH_RATE_SECONDS", 10)) * time.Second,
-		CopierPolls: []int{500, 10000},
-		WorkDir:     t.TempDir(),
-		Logf:        t.Logf,
+		Brokers:        brokers,
+		RedisAddr:      os.Getenv("REDIS_ADDR"),
+		Offline:        envInt(t, "BENCH_OFFLINE", 4000),
+		Events:         envInt(t, "BENCH_EVENTS", 42000),
+		NCOA:           envInt(t, "BENCH_NCOA", 20000),
+		Rate:           envInt(t, "BENCH_RATE", 2000),
+		RateFor:        time.Duration(envInt(t, "BENCH_RATE_SECONDS", 10)) * time.Second,
+		CopierPolls:    []int{500, 10000},
+		WorkDir:        t.TempDir(),
+		ProfileDir:     os.Getenv("BENCH_PROFILE_DIR"),
+		ProfileSeconds: envInt(t, "BENCH_PROFILE_SECONDS", 5),
+		Logf:           t.Logf,
 	}
 	ctx := testenv.Context(t, time.Hour)
 	res, err := Run(ctx, o)

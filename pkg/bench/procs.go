@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,25 +28,30 @@ func BuildBinary(ctx context.Context, dir string) (string, error) {
 
 // stageProc is one `contactsync run --stages X` process.
 type stageProc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *os.File
+	name  string
+	admin string // host:port of its admin server
+	cmd   *exec.Cmd
+	done  chan struct{}
+	log   *os.File
 }
 
 func startStage(bin string, env []string, stage, logDir string) (*stageProc, error) {
+	admin, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	log, err := os.Create(filepath.Join(logDir, stage+".log"))
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "run", "--stages", stage)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), env...), "CONTACTSYNC_ADMIN_ADDR="+admin, "CONTACTSYNC_PPROF=true")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		_ = log.Close()
 		return nil, fmt.Errorf("start %s: %w", stage, err)
 	}
-	p := &stageProc{name: stage, cmd: cmd, done: make(chan struct{}), log: log}
+	p := &stageProc{name: stage, admin: admin, cmd: cmd, done: make(chan struct{}), log: log}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	return p, nil
 }
@@ -83,5 +91,65 @@ func (p *stageProc) exited() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// freePort is a loopback address free at the time of asking.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// profile saves the process's profile kind ("profile?seconds=5", "allocs")
+// to path.
+func (p *stageProc) profile(ctx context.Context, kind, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.admin+"/debug/pprof/"+kind, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("profile %s of %s: %w", kind, p.name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile %s of %s: %s", kind, p.name, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// waitReady polls /readyz until it answers 200 (the stage joined its group).
+func (p *stageProc) waitReady(ctx context.Context) error {
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.admin+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if p.exited() {
+			return fmt.Errorf("stage %s exited before it was ready", p.name)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stage %s not ready: %w", p.name, ctx.Err())
+		case <-time.After(20 * time.Millisecond): // polling pace, not synchronisation
+		}
 	}
 }
