@@ -11,6 +11,9 @@ import (
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 )
 
+// notesMarker starts the hand-written part of BENCHMARKS.md.
+const notesMarker = "<!-- notes: kept by make bench -->"
+
 func envInt(t *testing.T, name string, def int) int {
 	t.Helper()
 	v := os.Getenv(name)
@@ -76,7 +79,15 @@ func TestBench(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(filepath.Dir(out), svg), []byte(res.SVG()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(out, []byte(res.Markdown(command, Machine(cpu), svg, o)), 0o644); err != nil {
+	md := res.Markdown(command, Machine(cpu), svg, o)
+	// The notes (what limits each figure, with the profiles) are written
+	// by people; a new run keeps them.
+	if old, err := os.ReadFile(out); err == nil {
+		if i := strings.Index(string(old), notesMarker); i >= 0 {
+			md += "\n" + string(old[i:])
+		}
+	}
+	if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -64,6 +64,7 @@ func (r Result) Markdown(command, machine, svgName string, o Options) string {
 	fmt.Fprintf(&b, "- backlog: %d offline snapshot rows and %d online events (faults.Generate, seed 7); NCOA burst %d address changes; latency run %d gifts/s for %s\n\n",
 		o.Offline, o.Events, o.NCOA, o.Rate, o.RateFor)
 	fmt.Fprintf(&b, "![throughput and latency](%s)\n\n```\n%s```\n", svgName, r.Table())
+	b.WriteString(r.targets())
 	keys := make([]string, 0, len(r.Redis.KeysByKind))
 	for k := range r.Redis.KeysByKind {
 		keys = append(keys, k)
@@ -144,3 +145,36 @@ func (r Result) SVG() string {
 }
 
 func log10(v float64) float64 { return math.Log10(v) }
+
+// targets is the table of issue 15's targets against this run's figures.
+func (r Result) targets() string {
+	var b strings.Builder
+	best := r.BestCopier().PerSecond()
+	yes := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**not met**"
+	}
+	var matcher Rate
+	for _, s := range r.Stages {
+		if s.Name == "matcher" {
+			matcher = s
+		}
+	}
+	maxRSS := int64(0)
+	for _, v := range r.RSS {
+		maxRSS = max(maxRSS, v)
+	}
+	perPerson := per(r.Redis.Bytes-r.Redis.MemoBytes, r.Redis.Persons)
+	ncoa1M := time.Duration(float64(time.Second) * 1e6 / max(r.NCOA.PerSecond(), 1e-9))
+	b.WriteString("\nTargets of issue 15 (this run):\n\n| target | this run | |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "| pipeline >= 25,000/s and >= 25 %% of the best copier | %.0f/s, %.1f %% | %s |\n", r.Pipeline.PerSecond(), 100*r.Pipeline.PerSecond()/best,
+		yes(r.Pipeline.PerSecond() >= 25000 && r.Pipeline.PerSecond() >= best/4))
+	fmt.Fprintf(&b, "| matcher alone >= 30,000/s | %.0f/s | %s |\n", matcher.PerSecond(), yes(matcher.PerSecond() >= 30000))
+	fmt.Fprintf(&b, "| 1M-record NCOA burst < 60 s | %s at this run's %.0f/s (%d records measured) | %s |\n", ncoa1M.Round(time.Second), r.NCOA.PerSecond(), r.NCOA.Records, yes(ncoa1M < time.Minute))
+	fmt.Fprintf(&b, "| p99 < 100 ms at 2,000/s offered | %s at %d/s | %s |\n", ms(r.Percentile(0.99)), r.Offered, yes(r.Offered >= 2000 && r.Percentile(0.99) < 100*time.Millisecond))
+	fmt.Fprintf(&b, "| < 200 MiB peak RSS per stage | %.0f MiB at most | %s |\n", float64(maxRSS)/mib, yes(maxRSS < 200*mib))
+	fmt.Fprintf(&b, "| <= 2 KiB Redis per person, memos aside | %.0f bytes at %d persons | %s |\n", perPerson, r.Redis.Persons, yes(perPerson <= 2048))
+	return b.String()
+}
