@@ -100,8 +100,8 @@ bench: ## end-to-end benchmark on real Kafka and Redis (started if needed, like 
 	HARNESS_SESSION=$$session $(HARNESS) up; \
 	source $${HARNESS_STATE_DIR:-.harness}/env; \
 	command="make bench $$(env | grep -E '^(BENCH_[A-Z_]+|HARNESS_PORT_OFFSET)=' | grep -v '^BENCH_OUT=' | sort | tr '\n' ' ')"; \
-	cd pkg && BENCH=1 BENCH_OUT=$(CURDIR)/BENCHMARKS.md BENCH_COMMAND="$$command" \
-		go test -count=1 -timeout 90m -run '^TestBench$$' -v ./bench | grep -v '^=== '
+	(cd pkg && BENCH=1 BENCH_OUT=$(CURDIR)/BENCHMARKS.md BENCH_COMMAND="$$command" \
+		go test -count=1 -timeout 90m -run '^TestBench$$' -v ./bench | grep --line-buffered -v '^=== ')
 
 .PHONY: bench-micro
 bench-micro: ## run the Go micro-benchmarks (against real Redis/Kafka when harness env is present)

@@ -48,6 +48,8 @@ type Options struct {
 	ProfileDir     string
 	ProfileSeconds int
 	Logf           func(format string, args ...any)
+
+	producer *kgo.Client // shared by the scenarios
 }
 
 // Rate is one measured throughput.
@@ -97,17 +99,18 @@ var stages = []string{"ingest", "matcher", "router"}
 
 // scenario is one isolated pipeline: its own topics, groups and Redis prefix.
 type scenario struct {
-	o      Options
-	bin    string
-	env    []string
-	cfg    app.Config
-	inputs []kafkaops.GroupInputs
-	app    *app.App
-	procs  map[string]*stageProc
-	logDir string
+	producer *kgo.Client
+	o        Options
+	bin      string
+	env      []string
+	cfg      app.Config
+	inputs   []kafkaops.GroupInputs
+	app      *app.App
+	procs    map[string]*stageProc
+	logDir   string
 }
 
-func newScenario(ctx context.Context, o Options, bin, name string) (*scenario, error) {
+func newScenario(ctx context.Context, o Options, bin, name string, extraEnv ...string) (*scenario, error) {
 	env := []string{
 		"KAFKA_BROKERS=" + strings.Join(o.Brokers, ","),
 		"REDIS_ADDR=" + o.RedisAddr,
@@ -118,6 +121,7 @@ func newScenario(ctx context.Context, o Options, bin, name string) (*scenario, e
 		"CONTACTSYNC_ADMIN_ADDR=127.0.0.1:0",
 		"CONTACTSYNC_LOG_LEVEL=warn",
 	}
+	env = append(env, extraEnv...)
 	vars := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -135,7 +139,7 @@ func newScenario(ctx context.Context, o Options, bin, name string) (*scenario, e
 	if err != nil {
 		return nil, err
 	}
-	s := &scenario{o: o, bin: bin, env: env, cfg: cfg, inputs: a.Inputs(), app: a, procs: map[string]*stageProc{}, logDir: logDir}
+	s := &scenario{producer: o.producer, o: o, bin: bin, env: env, cfg: cfg, inputs: a.Inputs(), app: a, procs: map[string]*stageProc{}, logDir: logDir}
 	if out, err := runCmd(ctx, bin, env, "topics"); err != nil {
 		return nil, fmt.Errorf("contactsync topics: %w\n%s", err, out)
 	}
@@ -291,6 +295,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	defer prod.Close()
+	o.producer = prod
 	run := fmt.Sprintf("bench%d", time.Now().UnixNano()%1e9)
 	stream := faults.Generate(7, o.Offline, o.Events)
 	backlog := append(slices.Clone(stream.Load), stream.Flow...)
@@ -314,70 +319,23 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		res.Copier = append(res.Copier, r)
 	}
 
-	// (2) Each stage alone on the backlog its upstream left.
-	alone, err := newScenario(ctx, o, bin, run+"-s")
-	if err != nil {
-		return res, err
-	}
-	defer alone.close()
-	if err := alone.produce(ctx, prod, backlog); err != nil {
-		return res, err
-	}
-	for _, st := range stages {
-		n := len(backlog)
-		switch st {
-		case "matcher":
-			n, err = alone.count(ctx, alone.cfg.Topics.Changes)
-		case "router":
-			n, err = alone.count(ctx, alone.cfg.Topics.Matched)
+	// (2) Each stage alone on the backlog its upstream left: with the
+	// adaptive batch, and with the batch fixed at the first poll's size
+	// (the runner before adaptive batches), for a same-run comparison.
+	for _, variant := range []struct{ suffix, name string }{{"-s", ""}, {"-f", " (batch 500)"}} {
+		var extra []string
+		if variant.name != "" {
+			extra = []string{"CONTACTSYNC_MAX_BATCH_RECORDS=500"}
 		}
+		rates, err := stagesAlone(ctx, o, bin, run+variant.suffix, backlog, stream.Expect.Gifts, variant.name == "", extra)
 		if err != nil {
 			return res, err
 		}
-		if err := alone.start(st); err != nil {
-			return res, err
+		for _, r := range rates {
+			r.Name += variant.name
+			res.Stages = append(res.Stages, r)
+			logf("%s alone: %d records in %s = %.0f/s", r.Name, r.Records, r.Elapsed.Round(time.Millisecond), r.PerSecond())
 		}
-		profiled := make(chan error, 1)
-		if o.ProfileDir != "" {
-			p := alone.procs[st]
-			go func() {
-				// The admin server answers once the process is up.
-				var err error
-				for range 50 {
-					if err = p.profile(ctx, fmt.Sprintf("profile?seconds=%d", o.ProfileSeconds), filepath.Join(o.ProfileDir, st+".cpu.pprof")); err == nil {
-						break
-					}
-					time.Sleep(100 * time.Millisecond) // waiting for the process to listen
-				}
-				profiled <- err
-			}()
-		} else {
-			profiled <- nil
-		}
-		since, err := alone.ready(ctx, st)
-		if err != nil {
-			return res, err
-		}
-		d, err := alone.drain(ctx, alone.groupsOf(st), since, 15*time.Minute)
-		if err != nil {
-			return res, fmt.Errorf("%s alone: %w", st, err)
-		}
-		if err := <-profiled; err != nil {
-			return res, err
-		}
-		if o.ProfileDir != "" {
-			if err := alone.procs[st].profile(ctx, "allocs", filepath.Join(o.ProfileDir, st+".allocs.pprof")); err != nil {
-				return res, err
-			}
-		}
-		alone.procs[st].stop()
-		delete(alone.procs, st)
-		r := Rate{Name: st, Records: n, Elapsed: d}
-		logf("%s alone: %d records in %s = %.0f/s", st, n, d.Round(time.Millisecond), r.PerSecond())
-		res.Stages = append(res.Stages, r)
-	}
-	if err := alone.checkGifts(ctx, stream.Expect.Gifts); err != nil {
-		return res, fmt.Errorf("stages alone: %w", err)
 	}
 
 	// (3) The whole pipeline on the backlog: load first (point zero), then
@@ -460,6 +418,75 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// stagesAlone runs each stage alone, in pipeline order, on the backlog its
+// upstream left, and checks every gift reached the offline sink.
+func stagesAlone(ctx context.Context, o Options, bin, name string, backlog []faults.Input, gifts map[string]bool, profile bool, extra []string) ([]Rate, error) {
+	alone, err := newScenario(ctx, o, bin, name, extra...)
+	if err != nil {
+		return nil, err
+	}
+	defer alone.close()
+	if err := alone.produce(ctx, alone.producer, backlog); err != nil {
+		return nil, err
+	}
+	var rates []Rate
+	for _, st := range stages {
+		n := len(backlog)
+		switch st {
+		case "matcher":
+			n, err = alone.count(ctx, alone.cfg.Topics.Changes)
+		case "router":
+			n, err = alone.count(ctx, alone.cfg.Topics.Matched)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := alone.start(st); err != nil {
+			return nil, err
+		}
+		profiled := make(chan error, 1)
+		if profile && o.ProfileDir != "" {
+			p := alone.procs[st]
+			go func() {
+				// The admin server answers once the process is up.
+				var err error
+				for range 50 {
+					if err = p.profile(ctx, fmt.Sprintf("profile?seconds=%d", o.ProfileSeconds), filepath.Join(o.ProfileDir, st+".cpu.pprof")); err == nil {
+						break
+					}
+					time.Sleep(100 * time.Millisecond) // waiting for the process to listen
+				}
+				profiled <- err
+			}()
+		} else {
+			profiled <- nil
+		}
+		since, err := alone.ready(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		d, err := alone.drain(ctx, alone.groupsOf(st), since, 15*time.Minute)
+		if err != nil {
+			return nil, fmt.Errorf("%s alone: %w", st, err)
+		}
+		if err := <-profiled; err != nil {
+			return nil, err
+		}
+		if profile && o.ProfileDir != "" {
+			if err := alone.procs[st].profile(ctx, "allocs", filepath.Join(o.ProfileDir, st+".allocs.pprof")); err != nil {
+				return nil, err
+			}
+		}
+		alone.procs[st].stop()
+		delete(alone.procs, st)
+		rates = append(rates, Rate{Name: st, Records: n, Elapsed: d})
+	}
+	if err := alone.checkGifts(ctx, gifts); err != nil {
+		return nil, fmt.Errorf("stages alone: %w", err)
+	}
+	return rates, nil
 }
 
 // offlineRows recovers the rows of the offline snapshot (Debezium "after").
