@@ -13,7 +13,7 @@ func TestBatchSizeGrowsOnBacklogWithinBudget(t *testing.T) {
 		took   time.Duration
 		want   int
 	}{
-		{500, 50 * time.Millisecond, 1000},  // full poll: doubles
+		{500, 50 * time.Millisecond, 1000},   // full poll: doubles
 		{1000, 100 * time.Millisecond, 2000}, // again
 		{300, 30 * time.Millisecond, 2000},   // not full: stays
 		{2000, 200 * time.Millisecond, 4000},
