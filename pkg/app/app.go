@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -267,6 +268,17 @@ func (a *App) Run(ctx context.Context, stages []string, extra map[string]http.Ha
 		}
 		maps.Copy(extra, obs.ProfileHandlers())
 	}
+	lagClient, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(a.cfg.KafkaBrokers...)}, a.kgoOpts...)...)
+	if err != nil {
+		return fmt.Errorf("lag kafka client: %w", err)
+	}
+	defer lagClient.Close()
+	adm, inputs := kadm.NewClient(lagClient), a.stageInputs(stages)
+	lagGauge := obs.NewLagCollector(lagReader(adm, inputs), lagTimeout, a.log)
+	if err := a.reg.Register(lagGauge); err != nil {
+		return fmt.Errorf("register lag gauge: %w", err)
+	}
+	defer a.reg.Unregister(lagGauge)
 	admin, err := obs.NewAdmin(a.cfg.AdminAddr, a.reg, a.log, ready, extra)
 	if err != nil {
 		return err
@@ -275,6 +287,7 @@ func (a *App) Run(ctx context.Context, stages []string, extra map[string]http.Ha
 	a.log.Info("contactsync running", zap.Strings("stages", stages), zap.String("admin", admin.Addr()))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return admin.Run(gctx) })
+	g.Go(func() error { logProgress(gctx, adm, inputs, a.log); return nil })
 	if slices.Contains(stages, StageCollector) {
 		if err := a.startDashboard(gctx, g); err != nil {
 			return err

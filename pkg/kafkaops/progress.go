@@ -26,9 +26,15 @@ type Lag struct {
 
 // PartitionLag is one group's position on one input partition.
 type PartitionLag struct {
-	Group, Topic   string
-	Partition      int32
+	Group, Topic string
+	Partition    int32
+	// Committed is -1 when the group has committed nothing there yet.
 	Committed, End int64
+	// Lag is how many records the group has not committed past (End -
+	// Committed, or End - log start when nothing is committed); -1 when
+	// Err says why it is unknown.
+	Lag int64
+	Err error
 }
 
 // String names the partitions with work left, for diagnostics.
@@ -71,7 +77,7 @@ func Behind(ctx context.Context, adm *kadm.Client, inputs []GroupInputs) (Lag, e
 			}
 			if o.Offset > at {
 				lag.Total += o.Offset - at
-				lag.Partitions = append(lag.Partitions, PartitionLag{Group: in.Group, Topic: o.Topic, Partition: o.Partition, Committed: at, End: o.Offset})
+				lag.Partitions = append(lag.Partitions, PartitionLag{Group: in.Group, Topic: o.Topic, Partition: o.Partition, Committed: at, End: o.Offset, Lag: o.Offset - at})
 			}
 		})
 	}
