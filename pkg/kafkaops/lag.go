@@ -3,12 +3,15 @@ package kafkaops
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"text/tabwriter"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // GroupLag is one consumer group's state and its lag on every partition of
@@ -34,6 +37,10 @@ func (g GroupLag) Total() int64 {
 	return n
 }
 
+// StateNotFound is the State of a group the brokers do not know: it never
+// committed, or its offsets expired.
+const StateNotFound = "NotFound"
+
 // GroupLags returns each group's lag on its declared input topics, in the
 // given order, with kadm's Lag: committed offsets against the partitions'
 // end offsets (and log start offsets, for a partition with no commit yet).
@@ -57,6 +64,10 @@ func GroupLags(ctx context.Context, adm *kadm.Client, inputs []GroupInputs) ([]G
 			continue
 		}
 		gl := GroupLag{Group: in.Group, State: d.State, Members: len(d.Members), Err: d.Error()}
+		if errors.Is(gl.Err, kerr.GroupIDNotFound) {
+			// Never started (or expired): no lag to report yet, not a failure.
+			gl.State, gl.Err = StateNotFound, nil
+		}
 		for _, topic := range in.Topics {
 			var parts []PartitionLag
 			for p, m := range d.Lag[topic] {
@@ -69,6 +80,17 @@ func GroupLags(ctx context.Context, adm *kadm.Client, inputs []GroupInputs) ([]G
 		out = append(out, gl)
 	}
 	return out, nil
+}
+
+// Lags is GroupLags on a client of its own. opts are added to the
+// client's (TLS, SASL).
+func Lags(ctx context.Context, brokers []string, inputs []GroupInputs, opts ...kgo.Opt) ([]GroupLag, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	return GroupLags(ctx, kadm.NewClient(cl), inputs)
 }
 
 // WriteLagTable writes one line per group, topic and partition: the

@@ -68,6 +68,11 @@ func TestGroupLags(t *testing.T) {
 		t.Errorf("Total = %d, want 2", lags[0].Total())
 	}
 
+	absent, err := GroupLags(ctx, adm, []GroupInputs{{Group: group + "-never", Topics: []string{input}}})
+	if err != nil || len(absent) != 1 || absent[0].Err != nil || len(absent[0].Partitions) != 0 {
+		t.Errorf("group that never ran: %+v, %v; want no partitions and no error", absent, err)
+	}
+
 	var table bytes.Buffer
 	if err := WriteLagTable(&table, lags); err != nil {
 		t.Fatal(err)

@@ -92,7 +92,7 @@ contactsync deliver). It runs only inside CONTACTSYNC_DELIVER_WINDOWS.`,
 		},
 		cli.VersionCommand(),
 	)
-	root.AddCommand(runCommand(getenv))
+	root.AddCommand(runCommand(getenv), healthcheckCommand(getenv), lagCommand(getenv))
 	root.AddCommand(onlineCommands(getenv)...)
 	return root
 }
