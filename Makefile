@@ -27,6 +27,15 @@ GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
 # recovery, which CPU contention from them distorts: it runs alone, after them.
 FAULT_SUITE := ^TestExactlyOnceUnderFaults$$
 BENCH_FLAGS ?= -run '^$$' -bench . -benchmem -count 1
+# Tools of `make deploy-check`, installed on first use into .cache/tools:
+# helm from the Go module proxy, promtool out of Debian's prometheus package
+# (only that binary is unpacked; no server is installed or started).
+TOOLS := $(CURDIR)/.cache/tools
+HELM_VERSION := v3.22.0
+HELM := $(TOOLS)/helm-$(HELM_VERSION)/helm
+PROMTOOL := $(TOOLS)/promtool/usr/bin/promtool
+# The deploy files checked against the code (services/contactsync).
+DEPLOY_TESTS := ^(TestComposeFileMatchesTheCode|TestDockerfileBuildsTheOneImage|TestHelmChartRendersValidManifests|TestAlertRulesUseMetricsOfTheCode|TestGrafanaDashboardUsesKnownMetrics)$$
 
 .PHONY: help
 help: ## list targets
@@ -55,11 +64,27 @@ test: ## start real Kafka, Redis and PostgreSQL (installing them if needed), run
 	$(MAKE) --no-print-directory test-go test-faults
 
 .PHONY: test-go
-test-go: work-check lint ## run every module's tests but the fault suite (integration tests use KAFKA_BROKERS / REDIS_ADDR when set)
+test-go: work-check lint deploy-check ## run every module's tests but the fault suite (integration tests use KAFKA_BROKERS / REDIS_ADDR when set)
 	@for m in $(MODULES); do \
 		echo "== go test $$m"; \
-		(cd $$m && go test $(GO_TEST_FLAGS) -skip '$(FAULT_SUITE)' ./...); \
+		(cd $$m && HELM="$(HELM)" go test $(GO_TEST_FLAGS) -skip '$(FAULT_SUITE)' ./...); \
 	done
+
+.PHONY: deploy-check deploy-tools
+deploy-tools: ## install helm and promtool into .cache/tools (idempotent)
+	@test -x "$(HELM)" || { echo "== go install helm $(HELM_VERSION)"; GOBIN="$(dir $(HELM))" go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); }
+	@test -x "$(PROMTOOL)" || { echo "== promtool from Debian's prometheus package"; \
+		d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+		(cd "$$d" && { apt-get download prometheus 2>/dev/null || { apt-get update -qq && apt-get download prometheus; }; }) && \
+		mkdir -p "$(TOOLS)/promtool" && dpkg-deb --fsys-tarfile "$$d"/prometheus_*.deb | tar -x -C "$(TOOLS)/promtool" ./usr/bin/promtool; }
+
+deploy-check: deploy-tools ## lint and render the Helm chart, check and unit-test the alerting rules, check compose, chart, alerts and Grafana dashboard against the code
+	@echo "== deploy-check"
+	@"$(HELM)" lint --strict --quiet deploy/helm/contactsync
+	@"$(HELM)" lint --strict --quiet deploy/helm/contactsync --set serviceMonitor.enabled=true --set secrets.existingSecret=contactsync
+	@"$(PROMTOOL)" check rules deploy/prometheus/alerts.yml
+	@cd deploy/prometheus && "$(PROMTOOL)" test rules alerts_test.yml
+	@cd services/contactsync && HELM="$(HELM)" go test -count=1 -run '$(DEPLOY_TESTS)' .
 
 .PHONY: test-faults
 test-faults: ## run the exactly-once fault suite alone (needs KAFKA_BROKERS, REDIS_ADDR, HARNESS_SH)
