@@ -103,7 +103,7 @@ func envNamesInCode(t *testing.T) map[string]bool {
 // checked against the code: the commands its services run and their health
 // checks exist and parse, the variables they set are read by the code,
 // every stage runs, ports are published on loopback only, the files it
-// mounts exist, and the Kafka image is the harness's version.
+// mounts exist, and Kafka and Debezium are the harness's versions.
 func TestComposeFileMatchesTheCode(t *testing.T) {
 	services := readCompose(t)
 	known := envNamesInCode(t)
@@ -183,6 +183,17 @@ func TestComposeFileMatchesTheCode(t *testing.T) {
 	}
 	if want := "apache/kafka:" + string(m[1]); services["kafka"].Image != want {
 		t.Errorf("kafka image %q, want %q (the harness's version)", services["kafka"].Image, want)
+	}
+	connectPom, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "harness", "connect", "pom.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = regexp.MustCompile(`<debezium.version>([^<]+)</debezium.version>`).FindSubmatch(connectPom)
+	if m == nil {
+		t.Fatal("connect/pom.xml: no debezium.version")
+	}
+	if want := "quay.io/debezium/connect:" + string(m[1]); services["connect"].Image != want {
+		t.Errorf("connect image %q, want %q (the harness's Debezium)", services["connect"].Image, want)
 	}
 }
 
