@@ -119,20 +119,21 @@ func TestComposeFileMatchesTheCode(t *testing.T) {
 			}
 			_, pending := svc.Labels[pendingLabel]
 			_, err := findCommand(svc.Command)
+			var unknown []string
+			for env := range svc.Environment {
+				if !known[env] {
+					unknown = append(unknown, env)
+				}
+			}
 			switch {
 			case err != nil && !pending:
 				t.Errorf("service %s: command %q: %v", name, svc.Command, err)
-			case err == nil && pending:
-				t.Errorf("service %s: command %q exists now: remove its %s label so that its settings are checked", name, svc.Command, pendingLabel)
-			case err != nil && pending:
-				t.Logf("service %s: command %q not in the tree yet (%s)", name, svc.Command, svc.Labels[pendingLabel])
-			}
-			if !pending {
-				for env := range svc.Environment {
-					if !known[env] {
-						t.Errorf("service %s sets %s, which no code reads (not in contactsync env nor in any command's help)", name, env)
-					}
-				}
+			case !pending && len(unknown) > 0:
+				t.Errorf("service %s sets %v, which no code reads (not in contactsync env nor in any command's help)", name, unknown)
+			case pending && err == nil && len(unknown) == 0:
+				t.Errorf("service %s: command %q and its settings exist now: remove its %s label", name, svc.Command, pendingLabel)
+			case pending:
+				t.Logf("service %s: pending (%s): command error %v, unknown settings %v", name, svc.Labels[pendingLabel], err, unknown)
 			}
 			if len(svc.Command) == 3 && svc.Command[0] == "run" && svc.Command[1] == "--stages" {
 				for _, s := range strings.Split(svc.Command[2], ",") {
