@@ -152,23 +152,9 @@ func New(cfg Config, platform Platform, codec Codec, log *zap.Logger, reg promet
 		m.breakerOpen.Set(0)
 		a.log.Info("platform answering again: circuit breaker closed")
 	})
-	a.opts = []kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID("contactsync-apply-" + cfg.System),
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(cfg.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.DisableAutoCommit(),
-		// A batch is applied and committed before its partitions can move,
-		// so two replicas never write the same batch at once.
-		kgo.BlockRebalanceOnPoll(),
-		kgo.SessionTimeout(cfg.SessionTimeout),
-		kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
-	}
-	if cfg.InstanceID != "" {
-		a.opts = append(a.opts, kgo.InstanceID(cfg.InstanceID))
-	}
+	a.opts = append(pipeline.SinkConsumer{ClientID: "contactsync-apply-" + cfg.System, Group: cfg.Group,
+		Topic: cfg.Topic, InstanceID: cfg.InstanceID, SessionTimeout: cfg.SessionTimeout}.Opts(),
+		kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))))
 	a.opts = append(a.opts, extra...)
 	return a, nil
 }

@@ -149,23 +149,9 @@ func New(cfg Config, store Store, codec Codec, log *zap.Logger, reg prometheus.R
 			}
 		}
 	}
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID("contactsync-deliver-" + cfg.System),
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(cfg.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.DisableAutoCommit(),
-		// A batch is applied and committed before its partitions can move
-		// to another replica, so two replicas never apply the same batch.
-		kgo.BlockRebalanceOnPoll(),
-		kgo.SessionTimeout(cfg.SessionTimeout),
-		kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
-	}
-	if cfg.InstanceID != "" {
-		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
-	}
+	opts := append(pipeline.SinkConsumer{ClientID: "contactsync-deliver-" + cfg.System, Group: cfg.Group,
+		Topic: cfg.Topic, InstanceID: cfg.InstanceID, SessionTimeout: cfg.SessionTimeout}.Opts(),
+		kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))))
 	opts = append(opts, extra...)
 	return &Loader{cfg: cfg, store: store, codec: codec, log: log.With(zap.String("system", cfg.System)),
 		clock: clock, opts: opts, metrics: m}, nil
