@@ -141,6 +141,12 @@ type SystemState struct {
 	// change brings the same value again; it must not be taken for a
 	// repeat, and a repeat must not make a second review item.
 	Held map[contact.Field]string `json:"held,omitempty"`
+	// LinksSent are the record ids of the person's other records that this
+	// system was last sent (with a contact record or a link-only update):
+	// what its record is known to carry as external ids. Kept only for
+	// the systems that get ids written back (see writeBack); absent in
+	// states written before it existed, which writeBack allows for.
+	LinksSent map[string]string `json:"links_sent,omitempty"`
 }
 
 // maxLastSent bounds the writes remembered per field; maxGifts the gifts
@@ -236,6 +242,8 @@ type run struct {
 	heldRules []string
 	gift      *contact.Gift
 	giftKey   string
+	// linksBefore are the person's record ids before this change.
+	linksBefore map[string]string
 }
 
 // Apply decides what a matched change means for every system. The same
@@ -260,7 +268,7 @@ func (e *Engine) Apply(state []byte, m contact.Matched) (Result, error) {
 	default:
 		return Result{State: state, KickOutReason: ReasonBadOp, KickOutError: fmt.Errorf("unknown operation %q", c.Op)}, nil
 	}
-	r := &run{cfg: e.cfg, st: st, m: m, c: c, src: src, held: map[string]contact.Values{}}
+	r := &run{cfg: e.cfg, st: st, m: m, c: c, src: src, held: map[string]contact.Values{}, linksBefore: st.links()}
 	before := maps.Clone(st.Golden)
 	r.ss = st.system(src.Name)
 	r.learnRecords()
@@ -278,6 +286,11 @@ func (e *Engine) Apply(state []byte, m contact.Matched) (Result, error) {
 		}
 		r.target(t)
 		r.review(t)
+	}
+	// Ids are written back even for an echo (r.only): the system of
+	// record's own write of a new contact is how its id becomes known.
+	for i := range e.cfg.systems {
+		r.writeBack(&e.cfg.systems[i])
 	}
 	if r.echoed {
 		r.res.EchoSystems = []string{src.Name}
@@ -727,6 +740,7 @@ func (r *run) target(t *System) {
 	}
 	rec.Links = r.st.links()
 	if len(fields) > 0 || rec.Op == contact.SinkCreate {
+		r.linksSent(t, ts, rec.Links)
 		if len(set) > 0 {
 			rec.Set = set
 		}

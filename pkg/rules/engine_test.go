@@ -114,6 +114,14 @@ func describe(s contact.SinkRecord) string {
 	if s.Gift != nil {
 		parts = append(parts, fmt.Sprintf("gift=%s:%d", s.Gift.GiftID, s.Gift.AmountMinor))
 	}
+	if len(s.Set) == 0 && len(s.Clear) == 0 && s.Gift == nil && s.Op == contact.SinkUpdate {
+		// a link-only update: what it carries is its links
+		var ids []string
+		for _, sys := range sortedKeys(s.Links) {
+			ids = append(ids, sys+":"+s.Links[sys])
+		}
+		parts = append(parts, "links="+strings.Join(ids, ","))
+	}
 	return strings.Join(parts, " ")
 }
 
@@ -247,6 +255,8 @@ func TestRules(t *testing.T) {
 				contact.Phone: "+12175550998", contact.DoNotEmail: "false"}),
 			links: map[string]string{"offline": "OFF-77", "online": "web-9"},
 			echo:  true,
+			// the online record is told its offline id (writeback_test.go)
+			sinks: []string{"online contact update web-9 links=offline:OFF-77,online:web-9"},
 		}, {
 			change: onlineEv("web-9", at(4), contact.OriginAPI, contact.Values{contact.Phone: "+12175550999"}),
 			links:  map[string]string{"offline": "OFF-77", "online": "web-9"},
@@ -332,6 +342,7 @@ func TestRules(t *testing.T) {
 		{"a contact whose reference source is not online is not synced back to online", []step{
 			{change: offlineRow("OFF-1", t0, with(anna, "rs", "direct_mail")), decision: contact.DecisionNew},
 			{change: onlineEv("web-1", at(1), contact.OriginAPI, onlineAnna), decision: contact.DecisionLinked, links: linked,
+				sinks:     []string{"online contact update web-1 links=offline:OFF-1,online:web-1"}, // its offline id, no data
 				decisions: []string{"giving_total online out_of_scope"}},
 			{change: offlineRow("OFF-1", at(2), with(anna, "rs", "direct_mail", "phone", "+12175550202")), links: linked,
 				decisions: []string{"phone - accepted", "phone online out_of_scope"}},
@@ -414,6 +425,7 @@ func TestRules(t *testing.T) {
 		{"giving history only ever comes from offline", []step{
 			loadAnna,
 			{change: onlineEv("web-1", at(1), contact.OriginAPI, with(onlineAnna, "giving_total", "1.00")), decision: contact.DecisionLinked, links: linked,
+				sinks:     []string{"online contact update web-1 links=offline:OFF-1,online:web-1"},
 				decisions: []string{"giving_total - not_allowed", "giving_total online kept"}},
 			{change: offlineRow("OFF-1", at(2), with(anna, "giving_total", "150.00")), links: linked,
 				sinks: []string{"online contact update web-1 giving_total=150.00"}},
