@@ -109,6 +109,12 @@ func TestEndToEnd(t *testing.T) {
 			// the first link stamps the offline data online: the corrected
 			// name, the address the web account lacked, consent and giving
 			"contact update web-1 given_name=Anna address_line1=1 High Street locality=Springfield region=IL postcode=62701 country=US do_not_email=false do_not_mail=false do_not_phone=false giving_total=125.00",
+			// the offline id written back: Cara's, once offline's CDC shows
+			// the contact we had it create; Ben's, on the first link of his
+			// web record to his offline one (nothing else to send: his
+			// reference source is direct_mail)
+			"contact update web-2 links=offline:OFF-3",
+			"contact update web-3 links=offline:OFF-2",
 		},
 	}
 	for system, exp := range want {
@@ -118,11 +124,12 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("sink %s:\n got  %q\n want %q", system, got, exp)
 		}
 	}
-	// The offline id is stamped on the online record; a new donor's contact
-	// comes before her gifts, in one partition (same person key).
+	// The offline id is stamped on every online record; a new donor's
+	// contact comes before her gifts, in one partition (same person key).
+	offlineOf := map[string]string{"web-1": "OFF-1", "web-2": "OFF-3", "web-3": "OFF-2"}
 	for _, s := range p.sinks("online") {
-		if s.Links["offline"] != "OFF-1" || s.Links["online"] != "web-1" {
-			t.Errorf("online record without the offline id stamped: links %v", s.Links)
+		if s.Links["offline"] != offlineOf[s.TargetRecordID] || s.Links["online"] != s.TargetRecordID {
+			t.Errorf("online record %s without its offline id stamped: links %v", s.TargetRecordID, s.Links)
 		}
 	}
 	var order []string

@@ -188,6 +188,17 @@ func describe(s contact.SinkRecord) string {
 	if s.Gift != nil {
 		b.WriteString(" gift=" + s.Gift.GiftID)
 	}
+	if s.Op == contact.SinkUpdate && len(s.Set) == 0 && len(s.Clear) == 0 && s.Gift == nil {
+		// a link-only update: the ids of the person's other records
+		var ids []string
+		for system, id := range s.Links {
+			if system != s.TargetSystem {
+				ids = append(ids, system+":"+id)
+			}
+		}
+		sort.Strings(ids)
+		b.WriteString(" links=" + strings.Join(ids, ","))
+	}
 	return b.String()
 }
 
