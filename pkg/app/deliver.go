@@ -15,6 +15,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/filedrop"
 	"github.com/contactsync/contactsync/pkg/obs"
 	"github.com/contactsync/contactsync/pkg/pgstore"
+	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/window"
 )
 
@@ -120,8 +121,11 @@ func runDelivery(ctx context.Context, getenv func(string) string, defaultMode st
 		return err
 	}
 	spec, ok := topo.Loader(dc.System)
-	if !ok {
+	switch {
+	case !ok:
 		return fmt.Errorf("config: %s=%q is not a system of the rules (%v)", EnvDeliverSystem, dc.System, rules.Systems())
+	case spec.Kind != pipeline.LoaderDeliver:
+		return fmt.Errorf("config: %s=%q is an online system: contactsync apply writes its sink topic to its API", EnvDeliverSystem, dc.System)
 	}
 	log, err := obs.NewLogger(cfg.LogLevel, false)
 	if err != nil {

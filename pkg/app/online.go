@@ -12,6 +12,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/apply"
 	"github.com/contactsync/contactsync/pkg/gateway"
 	"github.com/contactsync/contactsync/pkg/obs"
+	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/platformclient"
 )
 
@@ -75,6 +76,10 @@ func RunApply(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	topo, spec, err := applierOf(cfg, ac.System)
+	if err != nil {
+		return err
+	}
 	platform, err := platformclient.New(ac.URL, nil)
 	if err != nil {
 		return fmt.Errorf("config: %s: %w", EnvApplyURL, err)
@@ -93,14 +98,13 @@ func RunApply(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	group := cfg.GroupPrefix + "-apply-" + ac.System
 	applier, err := apply.New(apply.Config{
 		System:         ac.System,
 		Brokers:        cfg.KafkaBrokers,
-		Group:          group,
-		Topic:          cfg.Topics.Sink(ac.System),
-		KickOutTopic:   cfg.Topics.KickOuts,
-		InstanceID:     group + "-" + cfg.Instance,
+		Group:          spec.Group,
+		Topic:          spec.Inputs[0].Topic,
+		KickOutTopic:   topo.Topics.KickOuts,
+		InstanceID:     spec.Group + "-" + cfg.Instance,
 		Concurrency:    ac.Concurrency,
 		SessionTimeout: cfg.SessionTimeout,
 	}, platform, codec, log.Named("apply"), reg, apply.Clock{}, kopts...)
@@ -121,4 +125,23 @@ func RunApply(ctx context.Context, getenv func(string) string) error {
 	g.Go(func() error { return admin.Run(gctx) })
 	g.Go(func() error { return applier.Run(gctx) })
 	return g.Wait()
+}
+
+// applierOf returns the topology of cfg and the applier of system in it,
+// refusing a system that is not an online target (the offline system is
+// loaded by contactsync deliver or apply-offline).
+func applierOf(cfg Config, system string) (pipeline.Topology, pipeline.Stage, error) {
+	topo, err := TopologyOf(cfg)
+	if err != nil {
+		return pipeline.Topology{}, pipeline.Stage{}, err
+	}
+	spec, ok := topo.Loader(system)
+	switch {
+	case !ok:
+		return pipeline.Topology{}, pipeline.Stage{}, fmt.Errorf("config: %s=%q is not a system of the rules", EnvApplySystem, system)
+	case spec.Kind != pipeline.LoaderApply:
+		return pipeline.Topology{}, pipeline.Stage{}, fmt.Errorf("config: %s=%q is not an online system (%s, %s): its sink topic is loaded by contactsync deliver or apply-offline",
+			EnvApplySystem, system, "CONTACTSYNC_ONLINE_SYSTEM", EnvOnlineSources)
+	}
+	return topo, spec, nil
 }

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/contactsync/contactsync/pkg/obs"
+	"github.com/contactsync/contactsync/pkg/pipeline"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "rewrite the topology picture in docs/ARCHITECTURE.md")
@@ -94,5 +95,44 @@ func TestArchitectureDocShowsTheTopology(t *testing.T) {
 	}
 	if err := os.WriteFile(path, []byte(doc[:begin]+want+doc[end+len(docEnd):]), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Which command writes a target's sink topic comes from the configuration:
+// the online systems (the online system and those online sources are bound
+// to) are applied through their API, every other target is delivered. Each
+// command takes its group and topic from the topology, and refuses a
+// system of the other kind.
+func TestLoaderKindsFromConfiguration(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	cfg, err := ConfigFromEnv(env(map[string]string{"CONTACTSYNC_GROUP_PREFIX": "cs", "CONTACTSYNC_TOPIC_PREFIX": "x."}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo, spec, err := applierOf(cfg, "online")
+	if err != nil || spec.Name != "apply-online" || spec.Group != "cs-apply-online" || spec.InputTopics()[0] != "x.sink.online" || topo.Topics.KickOuts != "x.kickouts" {
+		t.Errorf("applier of online: %+v, %v", spec, err)
+	}
+	if l, ok := topo.Loader("offline"); !ok || l.Kind != pipeline.LoaderDeliver || l.Group != "cs-deliver-offline" {
+		t.Errorf("loader of offline: %+v %v", l, ok)
+	}
+	if _, _, err := applierOf(cfg, "offline"); err == nil || !strings.Contains(err.Error(), "contactsync deliver or apply-offline") {
+		t.Errorf("apply for the offline system: %v", err)
+	}
+	if _, _, err := applierOf(cfg, "erp"); err == nil || !strings.Contains(err.Error(), "not a system of the rules") {
+		t.Errorf("apply for an unknown system: %v", err)
+	}
+	err = RunDeliver(context.Background(), env(map[string]string{EnvDeliverSystem: "online", EnvDeliverDSN: "postgres://127.0.0.1:1/none"}))
+	if err == nil || !strings.Contains(err.Error(), "contactsync apply") {
+		t.Errorf("deliver for the online system: %v", err)
+	}
+
+	// a second online platform bound to its own events topic is applied too
+	cfg, err = ConfigFromEnv(env(map[string]string{EnvOnlineSources: "contactsync.online.events=online;contactsync.ecrm.events=ecrm"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := onlineSystems(cfg); !slices.Equal(got, []string{"online", "ecrm"}) {
+		t.Errorf("online systems %v", got)
 	}
 }

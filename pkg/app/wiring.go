@@ -73,12 +73,27 @@ func topologyOf(cfg Config, targets []string) (pipeline.Topology, error) {
 		GroupPrefix: cfg.GroupPrefix,
 		Sources:     sourcesOf(cfg),
 		Targets:     targets,
+		Appliers:    onlineSystems(cfg),
 		Audit:       cfg.Audit,
 	})
 	if err := topo.Validate(); err != nil {
 		return pipeline.Topology{}, fmt.Errorf("topology: %w", err)
 	}
 	return topo, nil
+}
+
+// onlineSystems are the systems written through their API by `contactsync
+// apply`: the online system and every system an online source is bound to
+// (a platform that sends webhooks takes writes through its API). The other
+// targets, the offline system first, are loaded into their database.
+func onlineSystems(cfg Config) []string {
+	var out []string
+	for _, s := range append([]string{cfg.OnlineSystem}, sourceSystems(cfg.OnlineSources)...) {
+		if s != "" && s != cfg.OfflineSystem && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // TopologyOf returns the topology of cfg, its target systems read from the

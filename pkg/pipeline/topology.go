@@ -32,8 +32,22 @@ const (
 	// page): it reads the audit topic from the start, with no group.
 	StageHistory = "history"
 	// StageDeliverPrefix + system is the loader of one target system's
-	// sink topic into its staging table (`contactsync deliver`).
+	// sink topic into its database (`contactsync deliver` into a staging
+	// table, `contactsync apply-offline` into its own tables or files).
 	StageDeliverPrefix = "deliver-"
+	// StageApplyPrefix + system is the applier of one online system's sink
+	// topic to its platform's API (`contactsync apply`).
+	StageApplyPrefix = "apply-"
+)
+
+// Loader kinds: what writes a target system's sink topic into the system.
+const (
+	// LoaderDeliver loads the sink topic in delivery windows into the
+	// system's database (contactsync deliver, apply-offline).
+	LoaderDeliver = "deliver"
+	// LoaderApply writes the sink topic to the system's API as records
+	// come (contactsync apply): an online platform.
+	LoaderApply = "apply"
 )
 
 // Formats of the records on the topics; FormatDebezium, FormatOnline and
@@ -121,6 +135,9 @@ type Stage struct {
 	Group   string // "" for the review tools, which read no topic
 	Inputs  []InputTopic
 	Outputs []OutputTopic
+	// Kind is a loader's kind (LoaderDeliver, LoaderApply); "" for the
+	// other stages.
+	Kind string
 }
 
 // InputTopics are the topics the stage consumes, in declared order.
@@ -151,6 +168,10 @@ type TopologyConfig struct {
 	Sources []Source
 	// Targets are the target systems, one sink topic each.
 	Targets []string
+	// Appliers are the targets written through their API by `contactsync
+	// apply` (the online systems); every other target is loaded by
+	// `contactsync deliver` or `apply-offline`.
+	Appliers []string
 	// Audit is how long the broker keeps the audit topic, and whether it
 	// compacts it (the operator's choice; zero: the broker's defaults).
 	Audit TopicPolicy
@@ -199,7 +220,8 @@ type Topology struct {
 	Sources []Source
 	// Stages are the stream stages (`contactsync run`), in pipeline order.
 	Stages []Stage
-	// Loaders deliver each target system's sink topic, one per system.
+	// Loaders write each target system's sink topic into the system, one
+	// per system: a deliver or an apply loader (Stage.Kind).
 	Loaders []Stage
 	// Review is the kick-out dashboard and CLI.
 	Review Stage
@@ -227,11 +249,16 @@ func NewTopology(cfg TopologyConfig) Topology {
 	for _, sys := range cfg.Targets {
 		sink := OutputTopic{Topic: t.Sink(sys), Format: FormatSink, System: sys}
 		sinks = append(sinks, sink)
+		kind, prefix := LoaderDeliver, StageDeliverPrefix
+		if slices.Contains(cfg.Appliers, sys) {
+			kind, prefix = LoaderApply, StageApplyPrefix
+		}
 		loaders = append(loaders, Stage{
-			Name:    StageDeliverPrefix + sys,
-			Group:   group(StageDeliverPrefix + sys),
+			Name:    prefix + sys,
+			Group:   group(prefix + sys),
 			Inputs:  []InputTopic{{Topic: sink.Topic, Format: FormatSink, System: sys}},
 			Outputs: []OutputTopic{kickOuts},
+			Kind:    kind,
 		})
 	}
 
@@ -266,11 +293,12 @@ func (t Topology) TopicConfigs(topic string) map[string]*string {
 }
 
 // DefaultTopology is the topology of DefaultTopics with the offline and
-// online systems as sources and targets.
+// online systems as sources and targets, the online one applied through
+// its API.
 func DefaultTopology() Topology {
 	t := DefaultTopics()
 	return NewTopology(TopologyConfig{Topics: t, GroupPrefix: "contactsync",
-		Sources: DefaultSources(t, "offline", "online"), Targets: []string{"offline", "online"}})
+		Sources: DefaultSources(t, "offline", "online"), Targets: []string{"offline", "online"}, Appliers: []string{"online"}})
 }
 
 // StageNames are the stream stages' names, in pipeline order.
@@ -291,9 +319,9 @@ func (t Topology) Stage(name string) (Stage, bool) {
 	return t.Stages[i], true
 }
 
-// Loader returns the loader of target system's sink topic.
+// Loader returns the loader of target system's sink topic, of either kind.
 func (t Topology) Loader(system string) (Stage, bool) {
-	i := slices.IndexFunc(t.Loaders, func(s Stage) bool { return s.Name == StageDeliverPrefix+system })
+	i := slices.IndexFunc(t.Loaders, func(s Stage) bool { return s.Inputs[0].System == system })
 	if i < 0 {
 		return Stage{}, false
 	}
@@ -401,6 +429,10 @@ func (t Topology) WriteText(w io.Writer) error {
 	}
 	for _, n := range t.nodes() {
 		switch {
+		case n.Kind == LoaderDeliver:
+			fmt.Fprintf(tw, "%s (contactsync deliver or apply-offline, consumer group %s)\n", n.Name, n.Group)
+		case n.Kind == LoaderApply:
+			fmt.Fprintf(tw, "%s (contactsync apply, consumer group %s)\n", n.Name, n.Group)
 		case n.Group != "":
 			fmt.Fprintf(tw, "%s (consumer group %s)\n", n.Name, n.Group)
 		case n.Name == StageHistory:
@@ -482,7 +514,11 @@ func (t Topology) Mermaid() string {
 		}
 	}
 	for _, l := range t.Loaders {
-		sys := strings.TrimPrefix(l.Name, StageDeliverPrefix)
+		sys := l.Inputs[0].System
+		if l.Kind == LoaderApply {
+			fmt.Fprintf(&b, "  %s --> dst_%s[/\"%s platform API\"/]\n", mermaidID(l.Name), mermaidID(sys), sys)
+			continue
+		}
 		fmt.Fprintf(&b, "  %s --> dst_%s[(\"%s staging table\")]\n", mermaidID(l.Name), mermaidID(sys), sys)
 	}
 	fmt.Fprintf(&b, "  %s -. kick-out store .-> %s\n", StageCollector, mermaidID(StageReview))

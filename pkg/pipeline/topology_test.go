@@ -55,7 +55,7 @@ func TestDefaultTopology(t *testing.T) {
 			nil},
 		{topo.Loaders[0], "contactsync-deliver-offline",
 			[]InputTopic{in(sinkOff, FormatSink, "offline")}, []OutputTopic{ko}},
-		{topo.Loaders[1], "contactsync-deliver-online",
+		{topo.Loaders[1], "contactsync-apply-online",
 			[]InputTopic{in(sinkOn, FormatSink, "online")}, []OutputTopic{ko}},
 		{topo.Review, "", nil, []OutputTopic{out(replay, FormatPerRecord, "")}},
 		{topo.History, "", []InputTopic{in(audit, FormatAudit, "")}, nil},
@@ -68,6 +68,13 @@ func TestDefaultTopology(t *testing.T) {
 	}
 	if got, want := topo.StageNames(), []string{StageIngest, StageMatcher, StageRouter, StageCollector}; !slices.Equal(got, want) {
 		t.Errorf("stage order %v, want %v", got, want)
+	}
+	// the offline system is loaded into its database, the online one
+	// written to its platform's API
+	for system, want := range map[string]string{"offline": "deliver-offline " + LoaderDeliver, "online": "apply-online " + LoaderApply} {
+		if l, ok := topo.Loader(system); !ok || l.Name+" "+l.Kind != want {
+			t.Errorf("loader of %s: %q %v, want %q", system, l.Name+" "+l.Kind, ok, want)
+		}
 	}
 }
 
@@ -113,7 +120,7 @@ func TestTopologySeveralSources(t *testing.T) {
 	tp := DefaultTopics()
 	sources := append(DefaultSources(tp, "crm", "shop"),
 		Source{Topic: "contactsync.online.ecrm", Format: FormatOnline, System: "ecrm"})
-	topo := NewTopology(TopologyConfig{Topics: tp, GroupPrefix: "g", Sources: sources, Targets: []string{"crm"}})
+	topo := NewTopology(TopologyConfig{Topics: tp, GroupPrefix: "g", Sources: sources, Targets: []string{"crm", "ecrm"}, Appliers: []string{"ecrm", "shop"}})
 	if err := topo.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -128,8 +135,11 @@ func TestTopologySeveralSources(t *testing.T) {
 	if _, ok := topo.Loader("shop"); ok {
 		t.Error("a loader for a system that is no target")
 	}
-	if l, ok := topo.Loader("crm"); !ok || l.Group != "g-deliver-crm" || l.InputTopics()[0] != "contactsync.sink.crm" {
+	if l, ok := topo.Loader("crm"); !ok || l.Group != "g-deliver-crm" || l.Kind != LoaderDeliver || l.InputTopics()[0] != "contactsync.sink.crm" {
 		t.Errorf("crm loader %+v %v", l, ok)
+	}
+	if l, ok := topo.Loader("ecrm"); !ok || l.Name != "apply-ecrm" || l.Group != "g-apply-ecrm" || l.Kind != LoaderApply || l.InputTopics()[0] != "contactsync.sink.ecrm" {
+		t.Errorf("ecrm applier %+v %v", l, ok)
 	}
 }
 
@@ -223,6 +233,15 @@ func TestWriteTextAndMermaidNameEveryTopic(t *testing.T) {
 		if !strings.Contains(text.String(), n.Name+" (") {
 			t.Errorf("text listing lacks stage %s", n.Name)
 		}
+	}
+	for _, want := range []string{"apply-online (contactsync apply, consumer group contactsync-apply-online)",
+		"deliver-offline (contactsync deliver or apply-offline, consumer group contactsync-deliver-offline)"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text listing lacks %q", want)
+		}
+	}
+	if !strings.Contains(mermaid, `apply_online --> dst_online[/"online platform API"/]`) {
+		t.Errorf("mermaid picture does not show the applier writing to the online platform's API:\n%s", mermaid)
 	}
 }
 
