@@ -24,7 +24,9 @@ system) to its platform's API at CONTACTSYNC_APPLY_URL: creates and updates with
 id as idempotency key and X-Change-Origin: sync, each person's writes in order, retries of 5xx and
 timeouts with backoff, 429 after its Retry-After, a circuit breaker while the platform is down. A
 write the platform rejects (4xx) becomes a kick-out "apply.rejected". Offsets are committed once
-every write's outcome is known. Other settings: contactsync env.`,
+every write's outcome is known. Group and topic are those of the system's apply-<system> loader
+in the topology (contactsync topics --list); a system that is not online is refused. Other
+settings: contactsync env.`,
 			Args: cli.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error { return app.RunApply(cmd.Context(), getenv) },
 		},
