@@ -1,0 +1,1 @@
+t=1764766200,v1=3411c543b22d1ae410aa3ecf74e10e0ccddad0dafdcce8fccf12d7b1dfae8075
