@@ -22,6 +22,10 @@ import (
 type Source struct {
 	// Name is the URL path segment: POST /webhooks/<name>.
 	Name string `yaml:"name"`
+	// Kind is the sender's webhook scheme: contactsync (the default: the
+	// X-Contactsync-* signature over events in the online event format) or
+	// stripe (Stripe-Signature over Stripe events, mapped by pkg/stripe).
+	Kind string `yaml:"kind"`
 	// System is the only system the source may speak for.
 	System string `yaml:"system"`
 	// Topic receives the source's events.
@@ -124,9 +128,22 @@ func (s *Source) loadSecrets(readFile func(string) ([]byte, error), getenv func(
 	return nil
 }
 
+// Source kinds: the webhook scheme a source speaks.
+const (
+	KindContactsync = "contactsync"
+	KindStripe      = "stripe"
+)
+
 func (s *Source) check() error {
 	if !nameRE.MatchString(s.Name) {
 		return fmt.Errorf("name must match %s", nameRE)
+	}
+	switch s.Kind {
+	case "":
+		s.Kind = KindContactsync
+	case KindContactsync, KindStripe:
+	default:
+		return fmt.Errorf("kind must be %s or %s", KindContactsync, KindStripe)
 	}
 	if !nameRE.MatchString(s.System) {
 		return fmt.Errorf("system must match %s", nameRE)
@@ -170,7 +187,12 @@ func (s *Source) check() error {
 // NewSource returns a checked source with the given secrets, for tests and
 // for programs that do not read a sources file.
 func NewSource(name, system, topic string, origins []string, rate float64, burst int, secrets ...[]byte) (Source, error) {
-	s := Source{Name: name, System: system, Topic: topic, Origins: origins, Rate: rate, Burst: burst, secrets: secrets}
+	return NewSourceOfKind(KindContactsync, name, system, topic, origins, rate, burst, secrets...)
+}
+
+// NewSourceOfKind is NewSource for a source of the given kind.
+func NewSourceOfKind(kind, name, system, topic string, origins []string, rate float64, burst int, secrets ...[]byte) (Source, error) {
+	s := Source{Name: name, Kind: kind, System: system, Topic: topic, Origins: origins, Rate: rate, Burst: burst, secrets: secrets}
 	return s, s.check()
 }
 
@@ -182,7 +204,7 @@ type EnvVar struct{ Name, Default, Help string }
 // CONTACTSYNC_ADMIN_ADDR, CONTACTSYNC_LOG_LEVEL).
 var Env = []EnvVar{
 	{"CONTACTSYNC_GATEWAY_ADDR", "127.0.0.1:8090", "listen address of the webhook endpoint (:8443 to face a network)"},
-	{"CONTACTSYNC_GATEWAY_SOURCES", "(required)", "YAML/JSON file of the webhook sources (name, system, topic, secrets, origins, rate)"},
+	{"CONTACTSYNC_GATEWAY_SOURCES", "(required)", "YAML/JSON file of the webhook sources (name, kind contactsync|stripe, system, topic, secrets, origins, rate)"},
 	{"CONTACTSYNC_GATEWAY_TLS_CERT", "(none)", "PEM certificate chain file; with _TLS_KEY the endpoint serves HTTPS only"},
 	{"CONTACTSYNC_GATEWAY_TLS_KEY", "(none)", "PEM private key file of the certificate"},
 	{"CONTACTSYNC_GATEWAY_MAX_BODY", "262144", "largest accepted body in bytes (413 above)"},

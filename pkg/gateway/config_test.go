@@ -45,6 +45,19 @@ sources:
 					t.Fatalf("%+v", s[0])
 				}
 			}},
+		{name: "kind stripe", yaml: "sources:\n  - {name: stripe, kind: stripe, system: online, topic: t, secret_files: [/s/a, /s/b], origins: [api, sync]}\n",
+			check: func(t *testing.T, s []Source) {
+				if s[0].Kind != KindStripe || len(s[0].secrets) != 2 {
+					t.Fatalf("%+v", s[0])
+				}
+			}},
+		{name: "kind defaults to contactsync", yaml: "sources:\n  - {name: p, system: online, topic: t, secret_files: [/s/a]}\n",
+			check: func(t *testing.T, s []Source) {
+				if s[0].Kind != KindContactsync {
+					t.Fatalf("kind %q", s[0].Kind)
+				}
+			}},
+		{name: "unknown kind", yaml: "sources:\n  - {name: p, kind: paypal, system: online, topic: t, secret_files: [/s/a]}\n", wantErr: "kind must be"},
 		{name: "no sources", yaml: "sources: []", wantErr: "no sources"},
 		{name: "unknown key", yaml: "sources:\n  - name: p\n    system: online\n    topic: t\n    secret: inline\n", wantErr: "field secret not found"},
 		{name: "no secret", yaml: "sources:\n  - name: p\n    system: online\n    topic: t\n", wantErr: "one or two secrets"},

@@ -15,15 +15,20 @@ import (
 type event struct {
 	EventID   string
 	ContactID string
+	// Problem, when set, is why the event goes to Kafka unmapped.
+	Problem string
 }
 
 // key keeps one contact's events in one partition, in order; an event
 // without a usable contact id (ingest kicks it out) is keyed by its id.
 func (e event) key() string {
-	if e.ContactID != "" {
+	switch {
+	case e.ContactID != "":
 		return e.ContactID
+	case e.EventID != "":
+		return e.EventID
 	}
-	return e.EventID
+	return "unreadable"
 }
 
 const maxEventIDBytes = 256

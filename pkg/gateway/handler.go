@@ -31,6 +31,10 @@ type Publisher interface {
 const (
 	HeaderRecordSource  = "cs-gateway-source"
 	HeaderRecordEventID = "cs-event-id"
+	// HeaderRecordProblem says why an authenticated event went to Kafka as
+	// it came (a Stripe event the mapping could not read): ingest kicks it
+	// out with its raw bytes and this header.
+	HeaderRecordProblem = "cs-gateway-problem"
 )
 
 // HandlerOptions configures a Handler. Zero durations and sizes take the
@@ -127,6 +131,10 @@ func (h *Handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, src.Name, *rej)
 		return
 	}
+	if src.Kind == KindStripe {
+		h.serveStripe(w, r, src, body)
+		return
+	}
 	if err := Verify(src.secrets, r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), body, h.opts.Now(), h.opts.Tolerance); err != nil {
 		msg, known := signatureErrorMessage[err]
 		if !known { // cannot happen with a checked source; never answer 2xx
@@ -139,16 +147,7 @@ func (h *Handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, src.Name, rejection{http.StatusUnauthorized, err.Error(), msg})
 		return
 	}
-	// The rate limit counts authenticated requests only, so that forged
-	// requests cannot use up a source's budget.
-	if res := src.limiter.ReserveN(h.opts.Now(), 1); !res.OK() || res.DelayFrom(h.opts.Now()) > 0 {
-		wait := time.Second
-		if res.OK() {
-			wait = res.DelayFrom(h.opts.Now())
-			res.CancelAt(h.opts.Now())
-		}
-		w.Header().Set("Retry-After", retryAfterSeconds(wait))
-		h.reject(w, src.Name, rejection{http.StatusTooManyRequests, "rate_limited", "too many requests for this source"})
+	if !h.allow(w, src) {
 		return
 	}
 	ev, rej := parseEvent(body, src)
@@ -158,6 +157,24 @@ func (h *Handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.accept(w, r, src, ev, body)
+}
+
+// allow takes one request from the source's rate limit, or answers 429.
+// It is called after authentication, so that forged requests cannot use up
+// a source's budget.
+func (h *Handler) allow(w http.ResponseWriter, src *boundSource) bool {
+	res := src.limiter.ReserveN(h.opts.Now(), 1)
+	if res.OK() && res.DelayFrom(h.opts.Now()) == 0 {
+		return true
+	}
+	wait := time.Second
+	if res.OK() {
+		wait = res.DelayFrom(h.opts.Now())
+		res.CancelAt(h.opts.Now())
+	}
+	w.Header().Set("Retry-After", retryAfterSeconds(wait))
+	h.reject(w, src.Name, rejection{http.StatusTooManyRequests, "rate_limited", "too many requests for this source"})
+	return false
 }
 
 // readBody reads at most MaxBody bytes; a larger body is a 413 whether or
@@ -183,7 +200,7 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, src *boundSourc
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.opts.ProduceTimeout)
 	defer cancel()
 	log := h.opts.Log.With(zap.String("source", src.Name), zap.String("event_id", ev.EventID))
-	if h.opts.Deduper != nil {
+	if h.opts.Deduper != nil && ev.EventID != "" {
 		seen, err := h.opts.Deduper.Seen(ctx, src.System, ev.EventID)
 		switch {
 		case err != nil:
@@ -200,6 +217,9 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, src *boundSourc
 		Topic: src.Topic, Key: []byte(ev.key()), Value: body,
 		Headers: []kgo.RecordHeader{{Key: HeaderRecordSource, Value: []byte(src.Name)}, {Key: HeaderRecordEventID, Value: []byte(ev.EventID)}},
 	}
+	if ev.Problem != "" {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderRecordProblem, Value: []byte(ev.Problem)})
+	}
 	start := time.Now()
 	err := h.opts.Publisher.Publish(ctx, rec)
 	outcome := "ok"
@@ -213,7 +233,7 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, src *boundSourc
 		h.respond(w, src.Name, http.StatusServiceUnavailable, errorBody{"kafka_unavailable", "the event could not be stored; retry later"})
 		return
 	}
-	if h.opts.Deduper != nil {
+	if h.opts.Deduper != nil && ev.EventID != "" {
 		if err := h.opts.Deduper.Remember(ctx, src.System, ev.EventID); err != nil {
 			log.Warn("dedupe cache not updated", zap.Error(err))
 		}

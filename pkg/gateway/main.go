@@ -19,7 +19,9 @@ import (
 const long = `Serves POST /webhooks/<source> for the sources of CONTACTSYNC_GATEWAY_SOURCES:
 verifies each webhook's signature (X-Contactsync-Timestamp, X-Contactsync-Signature:
 v1=<hex HMAC-SHA256 of timestamp + "." + body>), and answers 200 once the event is
-in Kafka, on the source's topic. Metrics, /healthz and /readyz on CONTACTSYNC_ADMIN_ADDR.
+in Kafka, on the source's topic. A source of kind stripe is verified with Stripe's
+Stripe-Signature (t=..., v1=...) and its customer and payment events are mapped
+to the online event format first. Metrics, /healthz and /readyz on CONTACTSYNC_ADMIN_ADDR.
 
 Environment (besides KAFKA_BROKERS, REDIS_ADDR and their TLS/SASL/ACL settings, see "contactsync env";
 CONTACTSYNC_ADMIN_ADDR, CONTACTSYNC_LOG_LEVEL):

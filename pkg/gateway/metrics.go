@@ -7,6 +7,7 @@ type Metrics struct {
 	Requests          *prometheus.CounterVec   // by source and HTTP status
 	SignatureFailures *prometheus.CounterVec   // by source and reason
 	Duplicates        *prometheus.CounterVec   // by source: redeliveries answered from the dedupe cache
+	Ignored           *prometheus.CounterVec   // by source and type: Stripe events the sync does not read
 	ProduceSeconds    *prometheus.HistogramVec // by source and outcome (ok, error)
 }
 
@@ -26,11 +27,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "contactsync_gateway_duplicates_total", Help: "Redelivered events acknowledged without producing them again.",
 		}, []string{"source"}),
+		Ignored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "contactsync_gateway_ignored_total", Help: "Authenticated events acknowledged without producing them: types the sync does not read.",
+		}, []string{"source", "type"}),
 		ProduceSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "contactsync_gateway_produce_seconds", Help: "Time until Kafka confirmed (or failed) an event.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}, []string{"source", "outcome"}),
 	}
-	reg.MustRegister(m.Requests, m.SignatureFailures, m.Duplicates, m.ProduceSeconds)
+	reg.MustRegister(m.Requests, m.SignatureFailures, m.Duplicates, m.Ignored, m.ProduceSeconds)
 	return m
 }
