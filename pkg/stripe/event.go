@@ -36,8 +36,11 @@ const (
 	MetaOfflineID  = "offline_id"
 	MetaGivenName  = "given_name"
 	MetaFamilyName = "family_name"
-	MetaCampaign   = "campaign"
-	MetaFund       = "fund"
+	// MetaReferenceSource is the system a customer the sync created came
+	// from.
+	MetaReferenceSource = "reference_source"
+	MetaCampaign        = "campaign"
+	MetaFund            = "fund"
 )
 
 // ErrEvent is the reason of every event the mapping cannot read; the
@@ -244,6 +247,9 @@ func mapCustomer(ev *onlineEvent, raw json.RawMessage, previous map[string]json.
 	}
 	_, changed := previous["name"]
 	contactOut := map[string]any{"id": c.ID}
+	if rs := strings.TrimSpace(c.Metadata[MetaReferenceSource]); rs != "" {
+		contactOut["reference_source"] = rs
+	}
 	given, family := SplitName(str(c.Name), c.Metadata)
 	switch {
 	case given != "" || family != "":

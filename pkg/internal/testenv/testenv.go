@@ -92,6 +92,14 @@ func Postgres(t testing.TB) string {
 	return required(t, "PG_DSN", "the PostgreSQL")
 }
 
+// StripeMock returns the URL of the stripe-mock that the harness starts
+// (STRIPE_MOCK_URL), or skips the test outside CI when it is unset (it
+// fails in CI).
+func StripeMock(t testing.TB) string {
+	t.Helper()
+	return required(t, "STRIPE_MOCK_URL", "stripe-mock (Stripe's API validated against its OpenAPI spec)")
+}
+
 // Unique returns prefix plus a random suffix, so tests sharing a real broker
 // or Redis do not see each other's topics, groups or keys.
 func Unique(prefix string) string {
