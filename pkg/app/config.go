@@ -131,7 +131,9 @@ var Env = []struct{ Name, Default, Help string }{
 	{EnvApplySchema, "", "`contactsync apply-offline` table mode: schema of the contacts and gifts tables; empty = the DSN's search path"},
 	{EnvApplyDir, "", "`contactsync apply-offline` files mode: directory of the CSV import files and manifests (required there)"},
 	{EnvApplySystem, "<online system>", "`contactsync apply`: the online system whose sink topic it writes to the platform"},
-	{EnvApplyURL, "", "`contactsync apply`: the platform's API base URL, e.g. http://127.0.0.1:8091 (required)"},
+	{EnvApplyPlatform, "reference", "`contactsync apply`: the platform's API: reference (docs/platform-api.md) | stripe"},
+	{EnvApplyURL, "", "`contactsync apply`: the platform's API base URL, e.g. http://127.0.0.1:8091 (required for reference; stripe: https://api.stripe.com)"},
+	{EnvApplyStripeKey, "", "`contactsync apply` with stripe: API key that may write customers (required; _FILE: from a file; never logged)"},
 	{EnvApplyConcurrency, "8", "`contactsync apply`: persons written at once (each person's writes stay in order)"},
 	{failpoint.EnvVar, "", "fault tests only: name=probability,... crash points (e.g. router.before-commit=0.05)"},
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/obs"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/platformclient"
+	"github.com/contactsync/contactsync/pkg/stripeclient"
 )
 
 // GatewayClients reaches Kafka and Redis for the webhook gateway with the
@@ -40,29 +41,58 @@ const (
 	EnvApplySystem      = "CONTACTSYNC_APPLY_SYSTEM"
 	EnvApplyURL         = "CONTACTSYNC_APPLY_URL"
 	EnvApplyConcurrency = "CONTACTSYNC_APPLY_CONCURRENCY"
+	EnvApplyPlatform    = "CONTACTSYNC_APPLY_PLATFORM"
+	EnvApplyStripeKey   = "CONTACTSYNC_APPLY_STRIPE_KEY" // or _FILE
+)
+
+// Platform kinds `contactsync apply` can write to.
+const (
+	PlatformReference = "reference" // the reference platform's API (docs/platform-api.md)
+	PlatformStripe    = "stripe"    // Stripe's API (customers)
 )
 
 // ApplyConfig is what `contactsync apply` needs beyond Config.
 type ApplyConfig struct {
 	System      string
+	Platform    string
 	URL         string
+	StripeKey   string
 	Concurrency int
 }
 
 // ApplyConfigFromEnv reads the applier's settings; all problems at once.
 func ApplyConfigFromEnv(cfg Config, getenv func(string) string) (ApplyConfig, error) {
 	get := withDefaults(getenv)
-	ac := ApplyConfig{System: get(EnvApplySystem, cfg.OnlineSystem), URL: get(EnvApplyURL, "")}
-	var errs []error
-	if ac.URL == "" {
-		errs = append(errs, fmt.Errorf("%s: required (the platform's API, e.g. http://127.0.0.1:8091)", EnvApplyURL))
+	r := &envReader{get: get}
+	ac := ApplyConfig{System: get(EnvApplySystem, cfg.OnlineSystem), Platform: get(EnvApplyPlatform, PlatformReference)}
+	switch ac.Platform {
+	case PlatformReference:
+		ac.URL = get(EnvApplyURL, "")
+		if ac.URL == "" {
+			r.fail(EnvApplyURL, errors.New("required (the platform's API, e.g. http://127.0.0.1:8091)"))
+		}
+	case PlatformStripe:
+		ac.URL = get(EnvApplyURL, stripeclient.DefaultURL)
+		if ac.StripeKey = r.secret(EnvApplyStripeKey); ac.StripeKey == "" && len(r.errs) == 0 {
+			r.fail(EnvApplyStripeKey, errors.New("required with the stripe platform (a secret or restricted key that may write customers; or _FILE)"))
+		}
+	default:
+		r.fail(EnvApplyPlatform, fmt.Errorf("want %s or %s", PlatformReference, PlatformStripe))
 	}
 	n, err := strconv.Atoi(get(EnvApplyConcurrency, "8"))
 	if err != nil || n < 1 || n > 256 {
-		errs = append(errs, fmt.Errorf("%s: want 1..256", EnvApplyConcurrency))
+		r.fail(EnvApplyConcurrency, errors.New("want 1..256"))
 	}
 	ac.Concurrency = n
-	return ac, errors.Join(errs...)
+	return ac, errors.Join(r.errs...)
+}
+
+// newPlatform is the adapter of the configured platform kind.
+func newPlatform(ac ApplyConfig) (apply.Platform, error) {
+	if ac.Platform == PlatformStripe {
+		return stripeclient.New(ac.URL, ac.StripeKey, nil)
+	}
+	return platformclient.New(ac.URL, nil)
 }
 
 // RunApply writes one online system's sink topic to its platform's API
@@ -80,7 +110,7 @@ func RunApply(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	platform, err := platformclient.New(ac.URL, nil)
+	platform, err := newPlatform(ac)
 	if err != nil {
 		return fmt.Errorf("config: %s: %w", EnvApplyURL, err)
 	}
@@ -120,7 +150,7 @@ func RunApply(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("contactsync applying", zap.String("system", ac.System), zap.String("admin", admin.Addr()))
+	log.Info("contactsync applying", zap.String("system", ac.System), zap.String("platform", ac.Platform), zap.String("admin", admin.Addr()))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return admin.Run(gctx) })
 	g.Go(func() error { return applier.Run(gctx) })

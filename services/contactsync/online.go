@@ -20,8 +20,10 @@ func onlineCommands(getenv func(string) string) []*cobra.Command {
 			Use:   "apply",
 			Short: "write an online system's sink topic to its platform's API (idempotent, in order per person)",
 			Long: `Writes the sink records of an online system (CONTACTSYNC_APPLY_SYSTEM, default the online
-system) to its platform's API at CONTACTSYNC_APPLY_URL: creates and updates with the record's event
-id as idempotency key and X-Change-Origin: sync, each person's writes in order, retries of 5xx and
+system) to its platform's API at CONTACTSYNC_APPLY_URL: CONTACTSYNC_APPLY_PLATFORM=reference (the
+reference platform, X-Change-Origin: sync) or stripe (Stripe customers, key in
+CONTACTSYNC_APPLY_STRIPE_KEY or _FILE). Creates and updates carry the record's event id in their
+idempotency key, each person's writes in order, retries of 5xx and
 timeouts with backoff, 429 after its Retry-After, a circuit breaker while the platform is down. A
 write the platform rejects (4xx) becomes a kick-out "apply.rejected". Offsets are committed once
 every write's outcome is known. Group and topic are those of the system's apply-<system> loader
