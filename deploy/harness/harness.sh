@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Real-services test harness: Apache Kafka (KRaft, one combined node), Redis,
-# PostgreSQL (wal_level=logical) and a Kafka Connect worker with the Debezium
-# PostgreSQL connector, as plain processes on 127.0.0.1 (CI machines have no Docker).
+# PostgreSQL (wal_level=logical), a Kafka Connect worker with the Debezium
+# PostgreSQL connector and stripe-mock (Stripe's API, requests validated
+# against its OpenAPI spec), as plain processes on 127.0.0.1 (CI machines
+# have no Docker).
 #
 #   harness.sh up             install what is missing, start what is not running,
 #                             write .harness/env (idempotent)
@@ -10,6 +12,11 @@
 #   harness.sh restart-kafka  kill -9 the broker, start it on the same data, wait ready
 #   harness.sh restart-redis  kill -9 Redis, start it on the same data (AOF), wait ready
 #   harness.sh env            print .harness/env
+#   harness.sh --help         this text
+#
+# HARNESS_SERVICES="svc ..." limits up, down and status to some of the
+# services (kafka redis redistls rediscluster postgres connect stripemock),
+# e.g. HARNESS_SERVICES=stripemock for stripe-mock alone.
 #
 # Besides the plain listeners it runs the secured ones the clients' TLS, SASL
 # and Redis Cluster support is tested on: a SASL_SSL listener on the broker
@@ -60,6 +67,10 @@ REDIS_CLUSTER_ADDRS=$(printf '127.0.0.1:%s,' "${REDIS_CLUSTER_PORTS[@]}")
 REDIS_CLUSTER_ADDRS=${REDIS_CLUSTER_ADDRS%,}
 PG_DSN="postgres://postgres@127.0.0.1:$PG_PORT/contactsync?sslmode=disable"
 CONNECT_URL="http://127.0.0.1:$CONNECT_PORT"
+# stripe-mock serves HTTP and HTTPS (it always opens both; both on loopback).
+STRIPE_MOCK_PORT=$((12111 + OFFSET))
+STRIPE_MOCK_HTTPS_PORT=$((12112 + OFFSET))
+STRIPE_MOCK_URL="http://127.0.0.1:$STRIPE_MOCK_PORT"
 # The one user of the secured listeners (SCRAM and PLAIN on the broker, an
 # ACL user on the TLS Redis).
 SECURE_USER=contactsync
@@ -73,9 +84,24 @@ DEBEZIUM_VERSION=$(sed -n 's#.*<debezium.version>\(.*\)</debezium.version>.*#\1#
 CONNECT_CACHE="$CACHE/connect-$KAFKA_VERSION-debezium-$DEBEZIUM_VERSION"
 CONNECT_LIBS="$CONNECT_CACHE/libs"
 CONNECT_PLUGINS="$CONNECT_CACHE/plugins"
+# stripe-mock is a Go module, built with `go install` into the cache.
+STRIPE_MOCK_VERSION=v0.203.0
+STRIPE_MOCK_BIN="$CACHE/stripe-mock-$STRIPE_MOCK_VERSION/stripe-mock"
 
 # In start order: connect needs kafka and postgres. `down` stops in reverse.
-SERVICES=(kafka redis redistls rediscluster postgres connect)
+ALL_SERVICES=(kafka redis redistls rediscluster postgres connect stripemock)
+SERVICES=("${ALL_SERVICES[@]}")
+if [[ -n ${HARNESS_SERVICES:-} ]]; then
+	SERVICES=()
+	for svc in "${ALL_SERVICES[@]}"; do
+		[[ " ${HARNESS_SERVICES//,/ } " == *" $svc "* ]] && SERVICES+=("$svc")
+	done
+	for svc in ${HARNESS_SERVICES//,/ }; do
+		[[ " ${ALL_SERVICES[*]} " == *" $svc "* ]] || { echo "harness: HARNESS_SERVICES: unknown service $svc" >&2; exit 2; }
+	done
+fi
+# wants SVC: SVC is one of the services this run handles.
+wants() { [[ " ${SERVICES[*]} " == *" $1 "* ]]; }
 
 log() { echo "harness: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -99,6 +125,7 @@ cmd_pattern() {
 	redis | redistls | rediscluster) echo redis-server ;;
 	postgres) echo postgres ;;
 	connect) echo ConnectStandalone ;;
+	stripemock) echo stripe-mock ;;
 	esac
 }
 
@@ -284,6 +311,23 @@ connect_libs() {
 	mv "$tmp/plugin" "$CONNECT_PLUGINS/debezium-connector-postgres"
 	rm -rf "$tmp"
 	echo "$want" >"$stamp"
+}
+
+# stripe-mock at the pinned version, built once into the cache (Go needed
+# only then). The version is in the path, so a new pin builds anew.
+need_stripe_mock() {
+	[[ -x $STRIPE_MOCK_BIN ]] && return 0
+	command -v go >/dev/null || die "stripemock: go is needed to install stripe-mock $STRIPE_MOCK_VERSION"
+	local dir tmp
+	dir=$(dirname "$STRIPE_MOCK_BIN")
+	tmp="$dir.tmp.$$"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	log "stripemock: go install github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION into $dir"
+	GOBIN="$tmp" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION" >"$LOGS/stripemock-install.log" 2>&1 ||
+		{ tail -n 20 "$LOGS/stripemock-install.log" >&2; rm -rf "$tmp"; die "stripemock: go install failed"; }
+	rm -rf "$dir"
+	mv "$tmp" "$dir"
 }
 
 # ---------------------------------------------------------------- TLS and secrets
@@ -576,6 +620,27 @@ connect_start_fresh() {
 
 connect_stop() { stop_pid "$1" TERM 60; } # TERM = the worker stops its tasks and flushes offsets
 
+# ---------------------------------------------------------------- stripe-mock
+
+# Healthy = it answers an API call as Stripe would (any sk_test_ key does).
+stripemock_healthy() {
+	port_open "$STRIPE_MOCK_PORT" &&
+		curl -fsS --max-time 5 -u sk_test_harness: "$STRIPE_MOCK_URL/v1/customers/cus_harness" 2>/dev/null |
+		grep -q '"object": *"customer"'
+}
+
+# stripe-mock keeps no state (every answer comes from its fixtures), so
+# fresh and restarted are the same.
+stripemock_start_fresh() {
+	local pid
+	pid=$(launch "$LOGS/stripemock.log" "$STRIPE_MOCK_BIN" \
+		-http-addr "127.0.0.1:$STRIPE_MOCK_PORT" -https-addr "127.0.0.1:$STRIPE_MOCK_HTTPS_PORT")
+	echo "$pid" >"$H/stripemock.pid"
+	wait_ready stripemock 60 stripemock_healthy
+}
+
+stripemock_stop() { stop_pid "$1" TERM 10; }
+
 # ---------------------------------------------------------------- commands
 
 # ports_of SVC: every port SVC listens on, the one clients use first.
@@ -591,6 +656,7 @@ ports_of() {
 		;;
 	postgres) echo "$PG_PORT" ;;
 	connect) echo "$CONNECT_PORT" ;;
+	stripemock) echo "$STRIPE_MOCK_PORT $STRIPE_MOCK_HTTPS_PORT" ;;
 	esac
 }
 port_of() { local p; read -r p _ <<<"$(ports_of "$1")"; echo "$p"; }
@@ -624,14 +690,16 @@ up_service() {
 write_env() {
 	local redis_v pg_v
 	redis_v=$(timeout 5 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" info server 2>/dev/null |
-		sed -n 's/^redis_version:\([^[:space:]]*\).*/\1/p')
-	pg_v=$(psql "$PG_DSN" -Atqc 'show server_version' 2>/dev/null | cut -d' ' -f1)
+		sed -n 's/^redis_version:\([^[:space:]]*\).*/\1/p') || true # (not running with HARNESS_SERVICES)
+	pg_v=$(psql "$PG_DSN" -Atqc 'show server_version' 2>/dev/null | cut -d' ' -f1) || true
 	cat >"$H/env.tmp" <<EOF
 # Written by deploy/harness/harness.sh up: the real services for tests. Source it.
 export KAFKA_BROKERS='$KAFKA_BROKERS'
 export REDIS_ADDR='$REDIS_ADDR'
 export PG_DSN='$PG_DSN'
 export CONNECT_URL='$CONNECT_URL'
+export STRIPE_MOCK_URL='$STRIPE_MOCK_URL'
+export STRIPE_MOCK_VERSION='$STRIPE_MOCK_VERSION'
 export DEBEZIUM_VERSION='$DEBEZIUM_VERSION'
 export KAFKA_VERSION='$KAFKA_VERSION'
 export REDIS_VERSION='$redis_v'
@@ -657,7 +725,7 @@ export KAFKA_SASL_BROKERS='$KAFKA_SASL_BROKERS'
 export KAFKA_SCRAM_USER='$SECURE_USER'
 export KAFKA_SCRAM_PASSWORD_FILE='$SECRETS/kafka'
 EOF
-	else
+	elif wants kafka; then
 		log "kafka: the running broker has no SASL_SSL listener on $KAFKA_SASL_PORT (started by an older harness):" \
 			"KAFKA_SASL_BROKERS stays unset; restart it (down, up) to test SASL/TLS"
 	fi
@@ -667,11 +735,12 @@ EOF
 cmd_up() {
 	local t0=$SECONDS svc
 	# Tools first: the health checks need redis-cli, psql and the Kafka CLI jars.
-	kafka_libs
-	connect_libs
-	need_redis
-	need_postgres
-	make_certs
+	if wants kafka || wants connect; then kafka_libs; fi
+	if wants connect; then connect_libs; fi
+	if wants redis || wants redistls || wants rediscluster; then need_redis; fi
+	if wants postgres; then need_postgres; fi
+	if wants kafka || wants redistls; then make_certs; fi
+	if wants stripemock; then need_stripe_mock; fi
 	for svc in "${SERVICES[@]}"; do up_service "$svc"; done
 	write_env
 	log "up in $((SECONDS - t0))s; env in $H/env"
@@ -693,7 +762,7 @@ cmd_down() {
 		rm -f "$H/owner.$svc" "$H/$svc.pid"
 	done
 	# A stale env file would point `make bench` and friends at dead services.
-	for svc in "${SERVICES[@]}"; do
+	for svc in "${ALL_SERVICES[@]}"; do
 		! port_open "$(port_of "$svc")" || return 0
 	done
 	rm -f "$H/env"
@@ -738,6 +807,10 @@ main() {
 		return
 		;;
 	up | down | restart-kafka | restart-redis) ;;
+	-h | --help | help)
+		sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
+		return
+		;;
 	*)
 		echo "usage: $0 up|down|status|restart-kafka|restart-redis|env" >&2
 		exit 2
