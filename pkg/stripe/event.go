@@ -201,7 +201,7 @@ func Map(body []byte, opts Options) (Mapped, error) {
 		if env.Type == TypeCustomerCreated {
 			ev.Type = "contact.created"
 		}
-		err = mapCustomer(&ev, env.Data.Object, env.Data.PreviousAttributes)
+		err = mapCustomer(&ev, env.Data.Object, env.Data.PreviousAttributes, env.Type == TypeCustomerCreated)
 	case TypePaymentIntentSucceeded:
 		ev.Type = "gift.created"
 		m.Ignored, err = mapPaymentIntent(&ev, env.Data.Object)
@@ -234,7 +234,7 @@ func idempotencyKey(raw json.RawMessage) string {
 	return *r.IdempotencyKey
 }
 
-func mapCustomer(ev *onlineEvent, raw json.RawMessage, previous map[string]json.RawMessage) error {
+func mapCustomer(ev *onlineEvent, raw json.RawMessage, previous map[string]json.RawMessage, created bool) error {
 	var c customer
 	if err := decodeObject(raw, &c); err != nil {
 		return err
@@ -250,8 +250,12 @@ func mapCustomer(ev *onlineEvent, raw json.RawMessage, previous map[string]json.
 	if rs := strings.TrimSpace(c.Metadata[MetaReferenceSource]); rs != "" {
 		contactOut["reference_source"] = rs
 	}
-	given, family := SplitName(str(c.Name), c.Metadata)
+	given, family, confirmed := splitName(str(c.Name), c.Metadata)
 	switch {
+	case (given != "" || family != "") && !created && !changed && !confirmed:
+		// An unchanged name is left out unless the sync's metadata says
+		// how it splits: a guessed split ("Anna van der" + "Berg") must not
+		// overwrite the donor's names on every unrelated update.
 	case given != "" || family != "":
 		putText(contactOut, "first_name", given, changed)
 		putText(contactOut, "last_name", family, changed)
@@ -313,18 +317,24 @@ func (a *address) empty() bool {
 // still make up the name (an edit of the name in Stripe wins). Otherwise
 // the last word is the family name, the words before it the given names.
 func SplitName(name string, metadata map[string]string) (given, family string) {
+	given, family, _ = splitName(name, metadata)
+	return given, family
+}
+
+// splitName is SplitName, and whether the metadata confirmed the split.
+func splitName(name string, metadata map[string]string) (given, family string, confirmed bool) {
 	words := strings.Fields(name)
 	g, f := strings.Fields(metadata[MetaGivenName]), strings.Fields(metadata[MetaFamilyName])
-	if len(words) > 0 && len(f) > 0 && strings.Join(words, " ") == strings.Join(append(g, f...), " ") {
-		return strings.Join(g, " "), strings.Join(f, " ")
+	if len(words) > 0 && len(g)+len(f) > 0 && strings.Join(words, " ") == strings.Join(append(g, f...), " ") {
+		return strings.Join(g, " "), strings.Join(f, " "), true
 	}
 	switch len(words) {
 	case 0:
-		return "", ""
+		return "", "", false
 	case 1:
-		return "", words[0]
+		return "", words[0], false
 	}
-	return strings.Join(words[:len(words)-1], " "), words[len(words)-1]
+	return strings.Join(words[:len(words)-1], " "), words[len(words)-1], false
 }
 
 // JoinName is the Stripe name of a given and a family name.

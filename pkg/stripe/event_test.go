@@ -38,6 +38,7 @@ func TestSplitName(t *testing.T) {
 		{"Cher", nil, "", "Cher"},
 		{"", nil, "", ""},
 		{"Anna van der Berg", map[string]string{MetaGivenName: "Anna", MetaFamilyName: "van der Berg"}, "Anna", "van der Berg"},
+		{"Anna", map[string]string{MetaGivenName: "Anna"}, "Anna", ""},
 		// The name was edited in Stripe since the sync wrote the metadata.
 		{"Anna Smith", map[string]string{MetaGivenName: "Anna", MetaFamilyName: "van der Berg"}, "Anna", "Smith"},
 	} {
@@ -116,6 +117,42 @@ func TestMapIgnored(t *testing.T) {
 		if err != nil || m.Ignored == "" || m.Event != nil || m.EventID != "evt_t" {
 			t.Errorf("Map(%s) = %+v, %v; want ignored", body, m, err)
 		}
+	}
+}
+
+// TestMapCustomerName: a name is supplied when the customer is created,
+// when it changed, or when the sync's metadata says how it splits; an
+// unchanged name is not guessed anew on every update.
+func TestMapCustomerName(t *testing.T) {
+	for _, tc := range []struct {
+		name, typ, customer, previous string
+		want                          map[string]any // first_name, last_name; absent = not supplied
+	}{
+		{"created", TypeCustomerCreated, `"name":"Anna van der Berg"`, ``, map[string]any{"first_name": "Anna van der", "last_name": "Berg"}},
+		{"updated, name changed", TypeCustomerUpdated, `"name":"Anna Baker"`, `"name":"Anna Adams"`, map[string]any{"first_name": "Anna", "last_name": "Baker"}},
+		{"updated, name unchanged", TypeCustomerUpdated, `"name":"Anna van der Berg","email":"a@example.org"`, `"email":"b@example.org"`, map[string]any{}},
+		{"updated, name unchanged, split known", TypeCustomerUpdated, `"name":"Anna van der Berg","metadata":{"given_name":"Anna","family_name":"van der Berg"}`, `"email":null`, map[string]any{"first_name": "Anna", "last_name": "van der Berg"}},
+		{"updated, name removed", TypeCustomerUpdated, `"name":null`, `"name":"Anna Adams"`, map[string]any{"first_name": nil, "last_name": nil}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"id":"evt_1","object":"event","created":1764765600,"type":"` + tc.typ + `","data":{"object":{"id":"cus_1","object":"customer",` +
+				tc.customer + `},"previous_attributes":{` + tc.previous + `}}}`
+			m, err := Map([]byte(body), Options{System: "stripe"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev struct{ Contact map[string]any }
+			if err := json.Unmarshal(m.Event, &ev); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"first_name", "last_name"} {
+				want, supplied := tc.want[k]
+				got, present := ev.Contact[k]
+				if present != supplied || got != want {
+					t.Errorf("%s = %v (present %v), want %v (present %v)", k, got, present, want, supplied)
+				}
+			}
+		})
 	}
 }
 
