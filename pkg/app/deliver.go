@@ -14,8 +14,10 @@ import (
 	"github.com/contactsync/contactsync/pkg/deliver"
 	"github.com/contactsync/contactsync/pkg/filedrop"
 	"github.com/contactsync/contactsync/pkg/obs"
+	"github.com/contactsync/contactsync/pkg/offlineapply"
 	"github.com/contactsync/contactsync/pkg/pgstore"
 	"github.com/contactsync/contactsync/pkg/pipeline"
+	"github.com/contactsync/contactsync/pkg/rules"
 	"github.com/contactsync/contactsync/pkg/window"
 )
 
@@ -137,7 +139,7 @@ func runDelivery(ctx context.Context, getenv func(string) string, defaultMode st
 	if err != nil {
 		return err
 	}
-	store, closeStore, err := openDeliveryStore(ctx, dc)
+	store, closeStore, err := openDeliveryStore(ctx, dc, offlineFieldRules(rules, dc.System))
 	if err != nil {
 		return err
 	}
@@ -178,11 +180,35 @@ func runDelivery(ctx context.Context, getenv func(string) string, defaultMode st
 	return g.Wait()
 }
 
+// offlineFieldRules says, per field, whether an edit made in system (the
+// one applied to) since the sync decided a change wins by its rule: opt-out
+// flags under most_restrictive, and fields whose rule names system as the
+// authority. The others go to a person as apply.conflict.
+func offlineFieldRules(rc *rules.Config, system string) offlineapply.FieldRules {
+	out := offlineapply.FieldRules{}
+	for _, r := range rc.Rules() {
+		var a offlineapply.Authority
+		switch {
+		case r.Conflict == rules.MostRestrictive:
+			a = offlineapply.MostRestrictive
+		case r.Authority == system:
+			a = offlineapply.OfflineWins
+		default:
+			continue
+		}
+		for _, f := range r.Fields {
+			out[f] = a
+		}
+	}
+	return out
+}
+
 // openDeliveryStore opens the store of the configured mode.
-func openDeliveryStore(ctx context.Context, dc DeliverConfig) (deliver.Store, func(), error) {
+func openDeliveryStore(ctx context.Context, dc DeliverConfig, fieldRules offlineapply.FieldRules) (deliver.Store, func(), error) {
 	switch dc.Mode {
 	case ModeTable:
-		o, err := pgstore.OpenOffline(ctx, dc.DSN, pgstore.OfflineConfig{Schema: dc.Schema, Columns: decode.DefaultColumns()})
+		o, err := pgstore.OpenOffline(ctx, dc.DSN, pgstore.OfflineConfig{Schema: dc.Schema, Columns: decode.DefaultColumns(),
+			Rules: fieldRules})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -4,6 +4,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/offlineapply"
+	"github.com/contactsync/contactsync/pkg/rules"
 )
 
 func TestDeliverConfigFromEnv(t *testing.T) {
@@ -58,6 +62,23 @@ func TestApplyModeFromEnv(t *testing.T) {
 	} {
 		if _, err := DeliverConfigFromEnv(base, env(tc.env), ModeStaging); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v lacks %q", tc.env, err, tc.want)
+		}
+	}
+}
+
+// The default rules give the offline system authority over names,
+// addresses and phones (its edit made since the sync decided stands), keep
+// opt-outs most restrictive, and send an offline edit of the email (which
+// only online may change) to a person.
+func TestOfflineFieldRulesOfTheDefaultRules(t *testing.T) {
+	fr := offlineFieldRules(rules.Default(), "offline")
+	for f, want := range map[contact.Field]offlineapply.Authority{
+		contact.GivenName: offlineapply.OfflineWins, contact.Locality: offlineapply.OfflineWins,
+		contact.Phone: offlineapply.OfflineWins, contact.DoNotEmail: offlineapply.MostRestrictive,
+		contact.Email: offlineapply.AskPerson,
+	} {
+		if fr[f] != want {
+			t.Errorf("%s: authority %d, want %d", f, fr[f], want)
 		}
 	}
 }

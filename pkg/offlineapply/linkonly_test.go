@@ -18,12 +18,12 @@ func TestLinkOnlyUpdateChangesNoField(t *testing.T) {
 	if len(steps) != 1 || steps[0].Links["online"] != "web-1" || steps[0].TargetRecordID != "OFF-1" {
 		t.Fatalf("steps %+v", steps)
 	}
-	if d := Decide(steps[0], row); !d.Empty() || len(d.Conflicts) != 0 {
+	if d := Decide(steps[0], row, nil); !d.Empty() || len(d.Conflicts) != 0 {
 		t.Fatalf("a link-only update decided %+v, want nothing to write", d)
 	}
 
 	steps = Coalesce([]contact.SinkRecord{rec("u1", "p1", contact.SinkUpdate, contact.Values{contact.Phone: "+12175550101"}), links})
-	if d := Decide(steps[0], row); len(d.Set) != 1 || d.Set[contact.Phone] != "+12175550101" || len(d.Clear) != 0 {
+	if d := Decide(steps[0], row, nil); len(d.Set) != 1 || d.Set[contact.Phone] != "+12175550101" || len(d.Clear) != 0 {
 		t.Fatalf("with a field update: %+v, want the phone only", d)
 	}
 }

@@ -74,33 +74,46 @@ func TestDecide(t *testing.T) {
 	step := Step{Entity: contact.EntityContact, SourceTime: t0,
 		Set: contact.Values{contact.Email: "new@x.org"}, Clear: []contact.Field{contact.Phone}}
 	tests := []struct {
-		name string
-		row  Row
-		want Decision
+		name  string
+		rules FieldRules
+		row   Row
+		want  Decision
 	}{
-		{"base known, offline untouched: write all",
+		{"base known, offline untouched: write all", nil,
 			Row{Current: contact.Values{contact.Email: "old@x.org", contact.Phone: "+44"},
 				Base: contact.Values{contact.Email: "old@x.org", contact.Phone: "+44"}},
 			Decision{Set: contact.Values{contact.Email: "new@x.org"}, Clear: []contact.Field{contact.Phone}}},
-		{"base known, offline changed email since: keep it, still clear phone",
+		{"base known, offline changed email since: keep it for a person, still clear phone", nil,
 			Row{Current: contact.Values{contact.Email: "desk@x.org", contact.Phone: "+44"},
 				Base: contact.Values{contact.Email: "old@x.org", contact.Phone: "+44"}, EditedOfflineAt: t0.Add(-time.Hour)},
 			Decision{Set: contact.Values{}, Clear: []contact.Field{contact.Phone},
 				Conflicts: []Conflict{{Field: contact.Email, Offline: "desk@x.org", Sync: "new@x.org"}}}},
-		{"base known, offline cleared email on purpose: conflict",
+		{"base known, offline changed email, offline has authority: kept without a conflict",
+			FieldRules{contact.Email: OfflineWins},
+			Row{Current: contact.Values{contact.Email: "desk@x.org", contact.Phone: "+44"},
+				Base: contact.Values{contact.Email: "old@x.org", contact.Phone: "+44"}},
+			Decision{Set: contact.Values{}, Clear: []contact.Field{contact.Phone},
+				Kept: []Conflict{{Field: contact.Email, Offline: "desk@x.org", Sync: "new@x.org"}}}},
+		{"base known, offline cleared email on purpose: conflict", nil,
 			Row{Current: contact.Values{contact.Phone: "+44"}, Base: contact.Values{contact.Email: "old@x.org", contact.Phone: "+44"}},
 			Decision{Set: contact.Values{}, Clear: []contact.Field{contact.Phone},
 				Conflicts: []Conflict{{Field: contact.Email, Offline: "", Sync: "new@x.org"}}}},
-		{"already there: nothing",
+		{"already there: nothing", nil,
 			Row{Current: contact.Values{contact.Email: "new@x.org"}, Base: contact.Values{contact.Email: "x"}},
 			Decision{Set: contact.Values{}}},
-		{"base unknown, empty field: fill it",
+		{"base unknown, empty field: fill it", nil,
 			Row{Current: contact.Values{}, EditedOfflineAt: t0.Add(time.Hour)},
 			Decision{Set: contact.Values{contact.Email: "new@x.org"}}},
-		{"base unknown, edited offline before the change: write",
+		{"base unknown, edited offline before the change: write", nil,
 			Row{Current: contact.Values{contact.Email: "desk@x.org", contact.Phone: "+44"}, EditedOfflineAt: t0.Add(-time.Minute)},
 			Decision{Set: contact.Values{contact.Email: "new@x.org"}, Clear: []contact.Field{contact.Phone}}},
-		{"base unknown, edited offline after the change: keep offline",
+		{"base unknown, edited offline after the change: keep offline, ask for email, phone by its rule",
+			FieldRules{contact.Phone: OfflineWins},
+			Row{Current: contact.Values{contact.Email: "desk@x.org", contact.Phone: "+44"}, EditedOfflineAt: t0.Add(time.Minute)},
+			Decision{Set: contact.Values{},
+				Conflicts: []Conflict{{Field: contact.Email, Offline: "desk@x.org", Sync: "new@x.org"}},
+				Kept:      []Conflict{{Field: contact.Phone, Offline: "+44", Sync: ""}}}},
+		{"base unknown, edited offline after the change, no rules: both to a person", nil,
 			Row{Current: contact.Values{contact.Email: "desk@x.org", contact.Phone: "+44"}, EditedOfflineAt: t0.Add(time.Minute)},
 			Decision{Set: contact.Values{}, Conflicts: []Conflict{
 				{Field: contact.Email, Offline: "desk@x.org", Sync: "new@x.org"},
@@ -108,9 +121,49 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Decide(step, tc.row)
+			got := Decide(step, tc.row, tc.rules)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Decide:\n got  %+v\n want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// Opt-out flags: "true" wins whichever side set it, so an offline opt-in
+// made since the sync's base does not hold off the sync's opt-out, and an
+// offline opt-out is never lifted by the sync.
+func TestDecideMostRestrictive(t *testing.T) {
+	rules := FieldRules{contact.DoNotEmail: MostRestrictive, contact.DoNotMail: MostRestrictive}
+	base := contact.Values{contact.DoNotEmail: "true", contact.DoNotMail: "false"}
+	tests := []struct {
+		name    string
+		want    contact.Values
+		current contact.Values
+		out     Decision
+	}{
+		{"offline opted in since, sync opts out: the opt-out is written",
+			contact.Values{contact.DoNotEmail: "true"}, contact.Values{contact.DoNotEmail: "false", contact.DoNotMail: "false"},
+			Decision{Set: contact.Values{contact.DoNotEmail: "true"}}},
+		{"offline opted out since, sync opts in: the opt-out stays, no conflict",
+			contact.Values{contact.DoNotMail: "false"}, contact.Values{contact.DoNotEmail: "true", contact.DoNotMail: "true"},
+			Decision{Set: contact.Values{}, Kept: []Conflict{{Field: contact.DoNotMail, Offline: "true", Sync: "false"}}}},
+		{"offline opted out since, sync clears: the opt-out stays",
+			contact.Values{contact.DoNotMail: ""}, contact.Values{contact.DoNotEmail: "true", contact.DoNotMail: "true"},
+			Decision{Set: contact.Values{}, Kept: []Conflict{{Field: contact.DoNotMail, Offline: "true", Sync: ""}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			step := Step{Entity: contact.EntityContact, SourceTime: t0, Set: contact.Values{}}
+			for f, v := range tc.want {
+				if v == "" {
+					step.Clear = append(step.Clear, f)
+				} else {
+					step.Set[f] = v
+				}
+			}
+			got := Decide(step, Row{Current: tc.current, Base: base}, rules)
+			if !reflect.DeepEqual(got, tc.out) {
+				t.Errorf("Decide:\n got  %+v\n want %+v", got, tc.out)
 			}
 		})
 	}

@@ -40,14 +40,18 @@ type OfflineConfig struct {
 	// IDPrefix makes the id of a contact the sync creates: prefix + person id
 	// (deterministic, so a create retried after a crash finds its row).
 	IDPrefix string // default "cs-"
+	// Rules says, per field, whether an offline edit made since the sync
+	// decided a change wins by its field rule (offlineapply.FieldRules); a
+	// field not listed goes to a person as apply.conflict.
+	Rules offlineapply.FieldRules
 }
 
 // Offline applies an offline system's sink records to its own tables: the
 // `table` mode of `contactsync apply`. Per batch, in one transaction: the
 // event ids it already applied are skipped (contactsync_applied_events),
 // the rest are coalesced (offlineapply.Coalesce) and each contact change is
-// re-decided against the row as it is (offlineapply.Decide) and written with
-// a conditional update on the row version.
+// re-decided against the row as it is (offlineapply.Decide, by the fields'
+// rules) and written with a conditional update on the row version.
 type Offline struct {
 	pool    *pgxpool.Pool
 	cfg     OfflineConfig
@@ -483,7 +487,7 @@ func (o *Offline) applyContact(ctx context.Context, tx pgx.Tx, step offlineapply
 		}
 		o.respell(r.Current, step.Target())
 		o.respell(r.Base, step.Target())
-		d := offlineapply.Decide(step, r)
+		d := offlineapply.Decide(step, r, o.cfg.Rules)
 		if !d.Empty() {
 			ok, err := o.update(ctx, tx, id, row.version, d)
 			if err != nil {

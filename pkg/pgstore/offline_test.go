@@ -212,6 +212,45 @@ func TestOfflineApplyConcurrentEditNotLost(t *testing.T) {
 	}
 }
 
+// Re-deciding by the field rules: where the rule gives the offline system
+// authority (the address, by default), the desk's edit made since the sync
+// decided stands without a kick-out; a field whose rule does not (the email)
+// keeps the desk's value too but goes to a person with both values.
+func TestOfflineApplyOfflineAuthorityByFieldRule(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	pool, schema := offlineDB(t, ctx)
+	o, err := pgstore.OpenOffline(ctx, testenv.Postgres(t), pgstore.OfflineConfig{Schema: schema, Columns: decode.DefaultColumns(),
+		Rules: offlineapply.FieldRules{contact.Locality: offlineapply.OfflineWins}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.Close)
+	create := contact.SinkRecord{EventID: "c1", PersonID: "p-di", Entity: contact.EntityContact, Op: contact.SinkCreate,
+		Set: contact.Values{contact.GivenName: "Di", contact.Email: "di@example.org", contact.Locality: "York"}}
+	if _, err := o.ApplyReporting(ctx, deliveries(create)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE contacts SET email = 'di@desk.example.org', city = 'Whitby' WHERE id = 'cs-p-di'`); err != nil {
+		t.Fatal(err)
+	}
+	update := contact.SinkRecord{EventID: "u1", PersonID: "p-di", Entity: contact.EntityContact, Op: contact.SinkUpdate,
+		SourceTime: time.Now().Add(-time.Minute), Set: contact.Values{contact.Email: "di@web.example.org", contact.Locality: "Hull",
+			contact.GivenName: "Diana"}}
+	out, err := o.ApplyReporting(ctx, deliveries(update))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := readContact(t, ctx, pool, "cs-p-di")
+	if str(r.Email) != "di@desk.example.org" || str(r.City) != "Whitby" || str(r.FirstName) != "Diana" {
+		t.Errorf("row: email %s city %s name %s; want the desk's email and city kept, the untouched name written",
+			str(r.Email), str(r.City), str(r.FirstName))
+	}
+	if len(out.KickOuts) != 1 || !strings.Contains(out.KickOuts[0].Explanation, `"field":"email"`) ||
+		strings.Contains(out.KickOuts[0].Explanation, "locality") {
+		t.Errorf("kick-outs %+v, want one apply.conflict naming the email only", out.KickOuts)
+	}
+}
+
 // An offline edit that commits while the applier is deciding (between its
 // read of the row and its write) is not lost: the conditional write on the
 // row version fails, the applier reads the row again and re-decides, so the
