@@ -14,5 +14,6 @@ CREATE ROLE debezium WITH LOGIN REPLICATION PASSWORD :'debezium_pw';
 ALTER TABLE contacts OWNER TO debezium;
 CREATE ROLE contactsync WITH LOGIN PASSWORD :'apply_pw';
 GRANT SELECT, INSERT, UPDATE ON contacts TO contactsync;
+GRANT SELECT, INSERT ON gifts TO contactsync;
 GRANT CREATE ON SCHEMA public TO contactsync;
 SQL
