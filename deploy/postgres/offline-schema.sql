@@ -39,6 +39,13 @@ LANGUAGE plpgsql AS $$
 BEGIN
     NEW.updated_by := CASE WHEN current_setting('contactsync.origin', true) = 'sync'
                            THEN 'contactsync' ELSE current_user END;
+    -- updated_at is when the row was last edited, whoever edited it: the
+    -- applier compares it with when the sync decided a change, so that a
+    -- row edited since is not overwritten blindly. An update that does not
+    -- set it gets the time of the write.
+    IF TG_OP = 'UPDATE' AND NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
+        NEW.updated_at := clock_timestamp();
+    END IF;
     RETURN NEW;
 END
 $$;

@@ -139,7 +139,7 @@ func runDelivery(ctx context.Context, getenv func(string) string, defaultMode st
 	if err != nil {
 		return err
 	}
-	store, closeStore, err := openDeliveryStore(ctx, dc, offlineFieldRules(rules, dc.System))
+	store, closeStore, err := openDeliveryStore(ctx, dc, offlineFieldRules(rules, dc.System), giftSourceOf(rules))
 	if err != nil {
 		return err
 	}
@@ -203,12 +203,21 @@ func offlineFieldRules(rc *rules.Config, system string) offlineapply.FieldRules 
 	return out
 }
 
+// giftSourceOf is the system gifts come from when the rules name one only
+// (the reference source of the gifts the offline applier inserts).
+func giftSourceOf(rc *rules.Config) string {
+	if from := rc.Gifts().From; len(from) == 1 {
+		return from[0]
+	}
+	return ""
+}
+
 // openDeliveryStore opens the store of the configured mode.
-func openDeliveryStore(ctx context.Context, dc DeliverConfig, fieldRules offlineapply.FieldRules) (deliver.Store, func(), error) {
+func openDeliveryStore(ctx context.Context, dc DeliverConfig, fieldRules offlineapply.FieldRules, giftSource string) (deliver.Store, func(), error) {
 	switch dc.Mode {
 	case ModeTable:
 		o, err := pgstore.OpenOffline(ctx, dc.DSN, pgstore.OfflineConfig{Schema: dc.Schema, Columns: decode.DefaultColumns(),
-			Rules: fieldRules})
+			Rules: fieldRules, GiftSource: giftSource})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -151,7 +151,11 @@ func New(cfg Config, store Store, codec Codec, log *zap.Logger, reg prometheus.R
 	}
 	opts := append(pipeline.SinkConsumer{ClientID: "contactsync-deliver-" + cfg.System, Group: cfg.Group,
 		Topic: cfg.Topic, InstanceID: cfg.InstanceID, SessionTimeout: cfg.SessionTimeout}.Opts(),
-		kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))))
+		kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
+		// The router writes sink topics in transactions: their commit
+		// markers are taken in and committed past, so a loader that has
+		// delivered everything shows a lag of 0, not 1 per partition.
+		kgo.KeepControlRecords())
 	opts = append(opts, extra...)
 	return &Loader{cfg: cfg, store: store, codec: codec, log: log.With(zap.String("system", cfg.System)),
 		clock: clock, opts: opts, metrics: m}, nil
@@ -238,6 +242,9 @@ func (l *Loader) deliver(ctx context.Context, cl *kgo.Client, recs []*kgo.Record
 	batch := make([]Delivery, 0, len(recs))
 	var kickOuts []*kgo.Record
 	for _, r := range recs {
+		if r.Attrs.IsControl() {
+			continue // a transaction marker: only committed past
+		}
 		s, err := l.codec.DecodeSink(r.Value)
 		if err != nil {
 			ko := pipeline.KickOutFrom("deliver", "deliver.decode", err, r)
@@ -251,6 +258,12 @@ func (l *Loader) deliver(ctx context.Context, cl *kgo.Client, recs []*kgo.Record
 		batch = append(batch, Delivery{Record: s, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value})
 	}
 	work := context.WithoutCancel(ctx)
+	if len(batch) == 0 && len(kickOuts) == 0 {
+		if err := cl.CommitRecords(work, recs...); err != nil {
+			l.log.Warn("commit past transaction markers failed; they will be read again", zap.Error(err))
+		}
+		return nil
+	}
 	pause := &backoff.Backoff{Min: time.Second, Max: l.cfg.BackoffMax, After: l.clock.After}
 	for {
 		err := l.apply(work, cl, batch, &kickOuts)

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -44,6 +45,10 @@ type OfflineConfig struct {
 	// decided a change wins by its field rule (offlineapply.FieldRules); a
 	// field not listed goes to a person as apply.conflict.
 	Rules offlineapply.FieldRules
+	// GiftSource is the reference source of a gift whose sink record names
+	// none (the router names the system of a create only): the one system
+	// gifts come from in the rules, or empty when several do.
+	GiftSource string
 }
 
 // Offline applies an offline system's sink records to its own tables: the
@@ -372,7 +377,7 @@ func (o *Offline) applyGift(ctx context.Context, tx pgx.Tx, step offlineapply.St
 	payment_method, reference_source, updated_by)
 VALUES ($1, $2, $3::numeric / 100, $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), $10)
 ON CONFLICT (gift_id) DO NOTHING`, o.cfg.GiftsTable),
-		g.GiftID, id, g.AmountMinor, g.Currency, g.ReceivedAt, g.Campaign, g.Fund, g.PaymentMethod, last.Record.ReferenceSource, SyncWriter)
+		g.GiftID, id, g.AmountMinor, g.Currency, g.ReceivedAt, g.Campaign, g.Fund, g.PaymentMethod, cmp.Or(last.Record.ReferenceSource, o.cfg.GiftSource), SyncWriter)
 	if err != nil {
 		return "", nil, fmt.Errorf("insert gift: %w", err)
 	}
