@@ -14,9 +14,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
@@ -75,10 +77,16 @@ type Config struct {
 	KickOutTopic string
 	InstanceID   string // static membership; optional
 	Schedule     window.Schedule
-	// MaxPollRecords is the largest batch applied in one store transaction.
+	// MaxPollRecords is the largest batch applied in one store transaction
+	// while a window is open (records arriving as they come).
 	MaxPollRecords int
-	SessionTimeout time.Duration
-	BackoffMax     time.Duration
+	// MaxWindowRecords bounds the backlog a window starts with, applied as
+	// one batch (so a person's changes held while the window was closed are
+	// coalesced into one write per field); a larger backlog is applied in
+	// batches of this size.
+	MaxWindowRecords int
+	SessionTimeout   time.Duration
+	BackoffMax       time.Duration
 }
 
 // Clock is the loader's time source; tests replace it to open and close
@@ -95,13 +103,15 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 
 // Loader is one target system's delivery loop.
 type Loader struct {
-	cfg     Config
-	store   Store
-	codec   Codec
-	log     *zap.Logger
-	clock   Clock
-	opts    []kgo.Opt
-	metrics *metrics
+	mu       sync.Mutex
+	assigned map[int32]bool // the sink topic's partitions this replica holds
+	cfg      Config
+	store    Store
+	codec    Codec
+	log      *zap.Logger
+	clock    Clock
+	opts     []kgo.Opt
+	metrics  *metrics
 }
 
 type metrics struct {
@@ -119,6 +129,9 @@ func New(cfg Config, store Store, codec Codec, log *zap.Logger, reg prometheus.R
 	}
 	if cfg.MaxPollRecords <= 0 {
 		cfg.MaxPollRecords = 1000
+	}
+	if cfg.MaxWindowRecords <= 0 {
+		cfg.MaxWindowRecords = 100_000
 	}
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 10 * time.Second
@@ -156,9 +169,25 @@ func New(cfg Config, store Store, codec Codec, log *zap.Logger, reg prometheus.R
 		// markers are taken in and committed past, so a loader that has
 		// delivered everything shows a lag of 0, not 1 per partition.
 		kgo.KeepControlRecords())
-	opts = append(opts, extra...)
-	return &Loader{cfg: cfg, store: store, codec: codec, log: log.With(zap.String("system", cfg.System)),
-		clock: clock, opts: opts, metrics: m}, nil
+	l := &Loader{cfg: cfg, store: store, codec: codec, log: log.With(zap.String("system", cfg.System)),
+		clock: clock, metrics: m, assigned: map[int32]bool{}}
+	track := func(held bool) func(context.Context, *kgo.Client, map[string][]int32) {
+		return func(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			for _, p := range parts[cfg.Topic] {
+				if held {
+					l.assigned[p] = true
+				} else {
+					delete(l.assigned, p)
+				}
+			}
+		}
+	}
+	opts = append(opts, kgo.OnPartitionsAssigned(track(true)), kgo.OnPartitionsRevoked(track(false)),
+		kgo.OnPartitionsLost(track(false)))
+	l.opts = append(opts, extra...)
+	return l, nil
 }
 
 // Run delivers until ctx ends; the batch in hand is applied and committed
@@ -206,6 +235,9 @@ func (l *Loader) deliverUntil(ctx context.Context, cl *kgo.Client, closes time.T
 	l.metrics.open.Set(1)
 	if changes {
 		l.log.Info("delivery window open", zap.String("closes", closes.Format(time.RFC3339)))
+		if err := l.deliverBacklog(ctx, cl, closes); err != nil {
+			return err
+		}
 	}
 	for ctx.Err() == nil && (!changes || l.clock.Now().Before(closes)) {
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
@@ -232,6 +264,74 @@ func (l *Loader) deliverUntil(ctx context.Context, cl *kgo.Client, closes time.T
 		}
 	}
 	return nil
+}
+
+// deliverBacklog applies what waited while the window was closed as one
+// batch (up to MaxWindowRecords): it reads the partitions this replica
+// holds up to their end offsets at the window's opening, across as many
+// polls as that takes, so the store coalesces each person's changes of the
+// whole closed window into one write per field, ordered with her gifts.
+func (l *Loader) deliverBacklog(ctx context.Context, cl *kgo.Client, closes time.Time) error {
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, l.cfg.Topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	var committed kadm.OffsetResponses
+	if err == nil {
+		committed, err = adm.FetchOffsets(ctx, l.cfg.Group)
+		if err == nil {
+			err = committed.Error()
+		}
+	}
+	if err != nil {
+		// Not fatal: the backlog is then applied poll by poll.
+		l.log.Warn("cannot read the backlog's end offsets; applying it poll by poll", zap.Error(err))
+		return nil
+	}
+	next := map[int32]int64{} // partition -> first offset not yet read
+	ends.Each(func(o kadm.ListedOffset) {
+		if c, ok := committed.Lookup(o.Topic, o.Partition); ok && c.Err == nil {
+			next[o.Partition] = c.At
+		}
+	})
+	drained := func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if len(l.assigned) == 0 {
+			return false // not in the group yet
+		}
+		done := true
+		ends.Each(func(o kadm.ListedOffset) {
+			if l.assigned[o.Partition] && next[o.Partition] < o.Offset {
+				done = false
+			}
+		})
+		return done
+	}
+	pollCtx, cancel := context.WithTimeout(ctx, closes.Sub(l.clock.Now()))
+	defer cancel()
+	var held []*kgo.Record
+	for !drained() && len(held) < l.cfg.MaxWindowRecords && pollCtx.Err() == nil {
+		fetches := cl.PollRecords(pollCtx, l.cfg.MaxWindowRecords-len(held))
+		if fetches.IsClientClosed() {
+			return nil
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			held = append(held, r)
+			next[r.Partition] = max(next[r.Partition], r.Offset+1)
+		})
+		if len(held) == 0 {
+			cl.AllowRebalance() // nothing in hand yet: the group may move
+		}
+	}
+	if len(held) == 0 {
+		return nil
+	}
+	l.log.Info("delivering the window's backlog", zap.Int("records", len(held)))
+	err = l.deliver(ctx, cl, held)
+	cl.AllowRebalance()
+	return err
 }
 
 // deliver applies one poll and commits it. The batch in hand is finished

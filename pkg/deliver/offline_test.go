@@ -61,6 +61,7 @@ type offlineRun struct {
 	clock          *fakeClock
 	schedule       window.Schedule
 	group          string
+	maxPoll        int // records per poll; 0 = the default
 	produce        func(recs ...contact.SinkRecord)
 	newLoader      func(store deliver.Store) *deliver.Loader
 }
@@ -100,7 +101,7 @@ func newOfflineRun(t *testing.T, ctx context.Context, partitions int32) *offline
 	}
 	r.newLoader = func(store deliver.Store) *deliver.Loader {
 		l, err := deliver.New(deliver.Config{System: "offline", Brokers: brokers, Group: r.group, Topic: r.sink,
-			KickOutTopic: r.kickOuts, Schedule: r.schedule, SessionTimeout: 6 * time.Second},
+			KickOutTopic: r.kickOuts, Schedule: r.schedule, SessionTimeout: 6 * time.Second, MaxPollRecords: r.maxPoll},
 			store, codec, zaptest.NewLogger(t), nil, r.clock)
 		if err != nil {
 			t.Fatal(err)
@@ -299,5 +300,126 @@ func TestFileDropOnceAcrossARestart(t *testing.T) {
 	manifests, _ := filepath.Glob(filepath.Join(dir, "*.manifest.json"))
 	if len(manifests) != 1 || filepath.Base(csvs[0]) != "offline-p0.0-2.csv" {
 		t.Errorf("manifests %v, file %s; want one manifest for offline-p0.0-2.csv", manifests, csvs[0])
+	}
+}
+
+// The backlog of a closed window is one batch however many polls it takes
+// to read: with one record per poll, a person's create and two updates held
+// while the window was closed are still one insert (row version 1) in table
+// mode, and one contact row beside her gift in one file in files mode.
+func TestWindowBacklogIsCoalescedAcrossPolls(t *testing.T) {
+	ctx := testenv.Context(t, 2*time.Minute)
+	dsn := testenv.Postgres(t)
+	at := time.Date(2026, 11, 23, 9, 15, 0, 0, time.UTC)
+	backlog := []contact.SinkRecord{
+		{EventID: "w-create", PersonID: "p-eve", Entity: contact.EntityContact, Op: contact.SinkCreate,
+			ReferenceSource: "online", SourceTime: at, Set: contact.Values{contact.GivenName: "Eve", contact.Email: "eve@example.org"}},
+		{EventID: "w-gift", PersonID: "p-eve", Entity: contact.EntityGift, Op: contact.SinkCreate,
+			Gift: &contact.Gift{GiftID: "web-g-3", AmountMinor: 500, Currency: "EUR", ReceivedAt: at}},
+		{EventID: "w-update-1", PersonID: "p-eve", Entity: contact.EntityContact, Op: contact.SinkUpdate,
+			SourceTime: at.Add(time.Minute), Set: contact.Values{contact.Locality: "Leeds"}},
+		{EventID: "w-update-2", PersonID: "p-eve", Entity: contact.EntityContact, Op: contact.SinkUpdate,
+			SourceTime: at.Add(2 * time.Minute), Set: contact.Values{contact.Locality: "York"}, Clear: []contact.Field{contact.Email}},
+	}
+	deliverWindow := func(t *testing.T, store deliver.Store) *offlineRun {
+		run := newOfflineRun(t, ctx, 1)
+		run.maxPoll = 1
+		run.produce(backlog...)
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- run.newLoader(store).Run(runCtx) }()
+		run.open(run.waitClosed(t))
+		if err := kafkaops.WaitIdle(ctx, run.brokers, []kafkaops.GroupInputs{{Group: run.group, Topics: []string{run.sink}}}); err != nil {
+			t.Fatalf("delivery did not finish: %v", err)
+		}
+		stop()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		return run
+	}
+	t.Run("table", func(t *testing.T) {
+		pool, schema := offlineSchema(t, ctx, dsn)
+		store, err := pgstore.OpenOffline(ctx, dsn, pgstore.OfflineConfig{Schema: schema, Columns: decode.DefaultColumns()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		deliverWindow(t, store)
+		var city string
+		var email *string
+		var version int64
+		if err := pool.QueryRow(ctx, `SELECT city, email, row_version FROM contacts WHERE id = 'cs-p-eve'`).Scan(&city, &email, &version); err != nil {
+			t.Fatal(err)
+		}
+		if city != "York" || email != nil || version != 1 {
+			t.Errorf("city %s email %v version %d; want York, cleared, written once", city, email, version)
+		}
+	})
+	t.Run("files", func(t *testing.T) {
+		dir := t.TempDir()
+		drop, err := filedrop.Open(dir, "offline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		deliverWindow(t, drop)
+		csvs, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
+		if len(csvs) != 1 || filepath.Base(csvs[0]) != "offline-p0.0-3.csv" {
+			t.Fatalf("files %v, want the window's one offline-p0.0-3.csv", csvs)
+		}
+		body, err := os.ReadFile(csvs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lines := strings.Split(strings.TrimSpace(string(body)), "\n"); len(lines) != 3 ||
+			!strings.HasPrefix(lines[1], "contact,create,p-eve,") || !strings.Contains(lines[1], "York") ||
+			!strings.HasPrefix(lines[2], "gift,create,p-eve,") {
+			t.Errorf("file, want the header, one contact row (York) and the gift row:\n%s", body)
+		}
+	})
+}
+
+// The router writes sink topics in transactions. A loader that has
+// delivered everything commits past their commit markers: its lag is 0,
+// not 1 per partition (which no later record would ever clear).
+func TestLoaderCommitsPastTransactionMarkers(t *testing.T) {
+	ctx := testenv.Context(t, 2*time.Minute)
+	run := newOfflineRun(t, ctx, 1)
+	txn, err := kgo.NewClient(kgo.SeedBrokers(run.brokers...), kgo.TransactionalID(testenv.Unique("apply-txn")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	val, err := run.codec.EncodeSink(contact.SinkRecord{EventID: "t-create", PersonID: "p-fay", Entity: contact.EntityContact,
+		Op: contact.SinkCreate, ReferenceSource: "online", Set: contact.Values{contact.GivenName: "Fay"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.ProduceSync(ctx, &kgo.Record{Topic: run.sink, Key: []byte("p-fay"), Value: val}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	drop, err := filedrop.Open(dir, "offline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run.newLoader(drop).Run(runCtx) }()
+	run.open(run.waitClosed(t))
+	idle, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := kafkaops.WaitIdle(idle, run.brokers, []kafkaops.GroupInputs{{Group: run.group, Topics: []string{run.sink}}}); err != nil {
+		t.Errorf("the loader stopped short of the commit marker: %v", err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }
