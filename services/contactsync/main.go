@@ -59,9 +59,11 @@ from the environment (contactsync env lists it). Every command answers --help.`,
 			Short: "apply the offline system's sink topic to its own tables (or as CSV files, or a staging table), inside its delivery windows",
 			Long: `apply-offline applies contactsync.sink.<offline> to the system of record, as
 CONTACTSYNC_APPLY_MODE says: table (default: its contacts and gifts tables,
-idempotent, conflicts with offline edits kicked out), files (CSV import files
-with manifests in CONTACTSYNC_APPLY_DIR) or staging (the staging table of
-contactsync deliver). It runs only inside CONTACTSYNC_DELIVER_WINDOWS.`,
+idempotent; a field edited offline since the change was decided is re-decided
+by its rule or kicked out as apply.conflict), files (CSV import files with
+manifests in CONTACTSYNC_APPLY_DIR) or staging (the staging table of
+contactsync deliver). It runs only inside CONTACTSYNC_DELIVER_WINDOWS; a
+window's backlog is one batch, each person's changes coalesced.`,
 			Args: cli.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error { return app.RunApplyOffline(cmd.Context(), getenv) },
 		},
