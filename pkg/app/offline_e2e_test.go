@@ -96,12 +96,28 @@ func TestOfflineEdgeEndToEnd(t *testing.T) {
 	}
 
 	// 4. The applier's write comes back through Debezium as the sync's own
-	// and causes nothing: no sink record, no kick-out (counted from before
-	// the applier started to after the pipeline has taken the echo in).
+	// and causes nothing (counted from before the applier started to after
+	// the pipeline has taken the echo in): no record to the offline sink,
+	// no kick-out, and online no value; only the one link-only update that
+	// writes Cara's new offline id back to her online record.
 	e.waitCDC(caraID, `"updated_by":"contactsync"`)
 	e.p.waitIdle()
-	if after := e.counts(); after != before {
-		t.Errorf("the applier's echo caused records: before %+v, after %+v", before, after)
+	after := e.counts()
+	if after.offline != before.offline || after.kickOuts != before.kickOuts || after.online != before.online+1 {
+		t.Errorf("the applier's echo caused records: before %+v, after %+v; want one online record (the id written back) and nothing else",
+			before, after)
+	}
+	var newOnline []string
+	for _, s := range e.p.sinks("online") {
+		if s.TargetRecordID == "web-2" {
+			newOnline = append(newOnline, describe(s))
+			if len(s.Set) != 0 || len(s.Clear) != 0 || s.Gift != nil || s.Links[e.p.cfg.OfflineSystem] != caraID {
+				t.Errorf("online record for Cara after the echo: %s links %v; want a link-only update carrying %s", describe(s), s.Links, caraID)
+			}
+		}
+	}
+	if len(newOnline) != 1 {
+		t.Errorf("online records for Cara: %q, want the one link-only update", newOnline)
 	}
 	e.stopApplier()
 
