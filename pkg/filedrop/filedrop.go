@@ -9,6 +9,8 @@
 // every partition (contactsync-state.json, and the manifests): a batch
 // redelivered after a crash before Kafka's commit yields the same file
 // name and content, and records already in a file are never written again.
+// The state is written before the manifest, so a file an importer can see
+// is always recorded as written.
 //
 // The importer takes a CSV only once its manifest exists, and may move or
 // delete both after import; it must leave contactsync-state.json.
@@ -23,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,6 +83,19 @@ type Drop struct {
 	dir    string
 	system string
 	next   map[string]int64 // "topic/partition" -> first offset not yet in a file
+	// pending is the manifest of the last file, kept in the state until
+	// the manifest itself is in place.
+	pending *Manifest
+}
+
+// state is the content of StateFile. Pending is the manifest of the file
+// being finished: the state (with the file's offsets) is written after the
+// CSV and before its manifest, so that once an importer can see a file its
+// offsets are recorded, and a crash between the two is finished on open
+// from Pending instead of losing the file's records.
+type state struct {
+	Next    map[string]int64 `json:"next"`
+	Pending *Manifest        `json:"pending,omitempty"`
 }
 
 func tpKey(topic string, partition int32) string { return topic + "/" + strconv.Itoa(int(partition)) }
@@ -96,9 +112,16 @@ func Open(dir, system string) (*Drop, error) {
 	}
 	d := &Drop{dir: dir, system: system, next: map[string]int64{}}
 	if raw, err := os.ReadFile(filepath.Join(dir, StateFile)); err == nil {
-		if err := json.Unmarshal(raw, &d.next); err != nil {
+		var st state
+		if err := json.Unmarshal(raw, &st); err != nil {
 			return nil, fmt.Errorf("filedrop: %s: %w", StateFile, err)
 		}
+		if st.Next == nil { // written before the state held a pending manifest: offsets only
+			if err := json.Unmarshal(raw, &st.Next); err != nil {
+				return nil, fmt.Errorf("filedrop: %s: %w", StateFile, err)
+			}
+		}
+		d.next, d.pending = st.Next, st.Pending
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("filedrop: %w", err)
 	}
@@ -128,19 +151,52 @@ func Open(dir, system string) (*Drop, error) {
 				d.next[k] = max(d.next[k], p.Last+1)
 			}
 		case strings.HasSuffix(name, ".csv"):
-			if _, err := os.Stat(path + ".manifest.json"); errors.Is(err, os.ErrNotExist) {
-				if err := os.Remove(path); err != nil {
-					return nil, fmt.Errorf("filedrop: remove unfinished file: %w", err)
-				}
+			if _, err := os.Stat(path + ".manifest.json"); !errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if d.pending != nil && d.pending.File == name {
+				continue // written in full and recorded: its manifest is written below
+			}
+			if err := os.Remove(path); err != nil {
+				return nil, fmt.Errorf("filedrop: remove unfinished file: %w", err)
 			}
 		}
+	}
+	if err := d.finishPending(); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
 
+// finishPending writes the manifest of the last file if it is missing and
+// the file is there (the process stopped between the state and the
+// manifest). A file the importer already took, manifest and all, is left
+// alone.
+func (d *Drop) finishPending() error {
+	if d.pending == nil {
+		return nil
+	}
+	name := d.pending.File
+	if _, err := os.Stat(filepath.Join(d.dir, name+".manifest.json")); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, name)); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	manifest, err := json.MarshalIndent(d.pending, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(d.dir, name+".manifest.json", append(manifest, '\n'))
+}
+
 // Apply implements deliver.Store: the records not yet in a file become one
-// new file; it returns how many records that was.
+// new file; it returns how many records that was. The file is written, then
+// the state with its offsets and manifest, then the manifest.
 func (d *Drop) Apply(_ context.Context, batch []deliver.Delivery) (int, error) {
+	if err := d.finishPending(); err != nil { // a manifest that failed to write last time
+		return 0, err
+	}
 	var fresh []deliver.Delivery
 	ranges := map[string]*Partition{}
 	for _, r := range batch {
@@ -187,18 +243,20 @@ func (d *Drop) Apply(_ context.Context, batch []deliver.Delivery) (int, error) {
 	if err := writeAtomic(d.dir, name, body); err != nil {
 		return 0, err
 	}
-	if err := writeAtomic(d.dir, name+".manifest.json", append(manifest, '\n')); err != nil {
-		return 0, err
-	}
+	next := maps.Clone(d.next)
 	for _, p := range parts {
 		k := tpKey(p.Topic, p.Partition)
-		d.next[k] = max(d.next[k], p.Last+1)
+		next[k] = max(next[k], p.Last+1)
 	}
-	state, err := json.Marshal(d.next)
+	st, err := json.Marshal(state{Next: next, Pending: &m})
 	if err != nil {
 		return 0, err
 	}
-	if err := writeAtomic(d.dir, StateFile, state); err != nil {
+	if err := writeAtomic(d.dir, StateFile, st); err != nil {
+		return 0, err
+	}
+	d.next, d.pending = next, &m
+	if err := writeAtomic(d.dir, name+".manifest.json", append(manifest, '\n')); err != nil {
 		return 0, err
 	}
 	return len(fresh), nil

@@ -180,3 +180,75 @@ func TestReadmeNamesTheColumns(t *testing.T) {
 		}
 	}
 }
+
+// The state is written before the manifest. A stop between the two leaves
+// a whole CSV without its manifest: open finishes it from the state (the
+// same manifest) instead of dropping records the state calls written; and
+// a file the importer took (CSV and manifest gone) is never written again.
+func TestDropFinishesAFileStoppedBeforeItsManifest(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d, err := filedrop.Open(dir, "offline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := batch(0, create, gift)
+	if _, err := d.Apply(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	const name = "offline-p0.0-1.csv"
+	manifest, err := os.ReadFile(filepath.Join(dir, name+".manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, name+".manifest.json")); err != nil {
+		t.Fatal(err)
+	}
+	d, err = filedrop.Open(dir, "offline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := os.ReadFile(filepath.Join(dir, name+".manifest.json"))
+	if err != nil || !bytes.Equal(again, manifest) {
+		t.Fatalf("manifest after open: %q (err %v), want the file's manifest %q", again, err, manifest)
+	}
+	if n, err := d.Apply(ctx, in); err != nil || n != 0 {
+		t.Fatalf("redelivery: %d %v, want nothing written", n, err)
+	}
+
+	// The importer takes the file; a redelivery after a restart writes
+	// nothing.
+	for _, f := range []string{name, name + ".manifest.json"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err = filedrop.Open(dir, "offline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.Apply(ctx, in); err != nil || n != 0 {
+		t.Fatalf("redelivery after the import: %d %v, want nothing written", n, err)
+	}
+	if got := files(t, dir); !slices.Equal(got, []string{filedrop.StateFile}) {
+		t.Errorf("files %v, want the state only", got)
+	}
+}
+
+// A state file of the earlier form (offsets only) is still read.
+func TestDropReadsOffsetsOnlyState(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, filedrop.StateFile), []byte(`{"sink/0":2}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := filedrop.Open(dir, "offline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.Apply(context.Background(), batch(0, create, gift, update)); err != nil || n != 1 {
+		t.Fatalf("apply: %d %v, want only the record at offset 2", n, err)
+	}
+	if got := files(t, dir); !slices.Contains(got, "offline-p0.2-2.csv") {
+		t.Errorf("files %v, want offline-p0.2-2.csv", got)
+	}
+}
