@@ -171,6 +171,7 @@ func (a *App) DashboardDeps(producer review.Producer) (review.Deps, error) {
 			return d(r)
 		},
 		Log: a.log.Named("dashboard"), Registry: a.reg,
+		Pairs: a.pairStore(), Persons: goldenReader{states: redisstore.NewStateStore(a.rdb, redisstore.Keys{Prefix: a.cfg.RedisPrefix}, 0)},
 	}, nil
 }
 
@@ -205,7 +206,8 @@ func (a *App) newStage(spec pipeline.Stage) (stage, error) {
 	case StageIngest:
 		return newIngest(a.cfg, spec, a.codec, a.metrics, a.Systems())
 	case StageMatcher:
-		resolver := matcher.NewIndexResolver(a.matcher, redisstore.NewMatchIndex(a.rdb, keys), redisstore.NewDecisionStore(a.rdb, keys, 0))
+		resolver := matcher.NewIndexResolver(a.matcher, redisstore.NewMatchIndex(a.rdb, keys), redisstore.NewDecisionStore(a.rdb, keys, 0)).
+			WithPairs(redisstore.NewPairStore(a.rdb, keys))
 		return matcher.New(a.cfg.Topics, a.codec, resolver, a.metrics), nil
 	case StageRouter:
 		st := router.New(a.cfg.Topics, a.codec, a.rules, redisstore.NewStateStore(a.rdb, keys, 0), a.metrics)

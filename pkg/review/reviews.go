@@ -32,12 +32,24 @@ type ReviewView struct {
 	Change         ChangeJSON  `json:"change"`
 	Decision       *Decision   `json:"decision,omitempty"`
 	EmittedEventID string      `json:"emitted_event_id,omitempty"`
+	// Name and Town name the person, from the change.
+	Name string `json:"name,omitempty"`
+	Town string `json:"town,omitempty"`
 }
 
 func reviewViewOf(r StoredReview) ReviewView {
 	v := ReviewView{ID: r.ID, Status: r.Status, PersonID: r.PersonID, TargetSystem: r.TargetSystem, Reason: r.Reason,
 		Created: r.Created.UTC(), Change: changeToJSON(r.Change), Decision: r.Decision,
 		EmittedEventID: r.EmittedEventID, Fields: []FieldDiff{}}
+	named := contact.Values{}
+	for _, vs := range []contact.Values{r.Current, r.Change.Values, r.Proposed} {
+		for f, x := range vs {
+			if x != "" {
+				named[f] = x
+			}
+		}
+	}
+	v.Name, v.Town = NameAndTown(named)
 	for _, f := range contact.Fields {
 		if p, ok := r.Proposed[f.Name]; ok {
 			v.Fields = append(v.Fields, FieldDiff{Field: string(f.Name), Current: r.Current[f.Name], Proposed: p})

@@ -39,6 +39,10 @@ type Deps struct {
 	Registry prometheus.Registerer
 	// Now replaces time.Now (tests).
 	Now func() time.Time
+	// Pairs and Persons, when set, let a person decide match.ambiguous
+	// kick-outs (see Candidates, Decide).
+	Pairs   PairWriter
+	Persons PersonReader
 }
 
 // Errors that map to a client's mistake rather than a failure.
@@ -103,6 +107,8 @@ type Service struct {
 	log        *zap.Logger
 	now        func() time.Time
 	metrics    *metrics
+	pairs      PairWriter
+	persons    PersonReader
 }
 
 // NewService checks deps and registers the metrics.
@@ -111,7 +117,8 @@ func NewService(deps Deps) (*Service, error) {
 		return nil, errors.New("review: Store and Codec are required")
 	}
 	s := &Service{store: deps.Store, producer: deps.Producer, codec: deps.Codec, src: deps.Sources.withDefaults(),
-		maxReplays: deps.MaxReplays, decode: deps.Decode, log: deps.Log, now: deps.Now}
+		maxReplays: deps.MaxReplays, decode: deps.Decode, log: deps.Log, now: deps.Now,
+		pairs: deps.Pairs, persons: deps.Persons}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -137,6 +144,7 @@ func (s *Service) List(ctx context.Context, f Filter) (ListResult, error) {
 	out := ListResult{Items: make([]KickOutSummary, len(page.Items)), Total: page.Total, Offset: f.Offset, Limit: f.Limit}
 	for i, k := range page.Items {
 		out.Items[i] = summaryOf(k)
+		out.Items[i].Name, out.Items[i].Town = s.nameAndTown(k)
 	}
 	return out, nil
 }

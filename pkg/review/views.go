@@ -20,6 +20,9 @@ type KickOutSummary struct {
 	OriginalEventID string    `json:"original_event_id,omitempty"`
 	ReplayOf        string    `json:"replay_of,omitempty"`
 	ReplayedAs      string    `json:"replayed_as,omitempty"`
+	// Name and Town name the person of the record, when it can be read.
+	Name string `json:"name,omitempty"`
+	Town string `json:"town,omitempty"`
 }
 
 func summaryOf(k StoredKickOut) KickOutSummary {

@@ -285,7 +285,7 @@ async function loadList() {
       el('td', {}, code(k.reason)),
       el('td', {}, k.stage),
       el('td', {}, k.system || '–'),
-      el('td', { class: 'mono' }, k.record_id || '–'),
+      el('td', { class: 'mono' }, k.record_id || '–', personLine(k)),
       el('td', { class: 'err' }, k.error),
       el('td', {}, pill(k.status), k.replay_count ? el('div', { class: 'muted' }, `replay #${k.replay_count}`) : null));
   }));
@@ -457,6 +457,13 @@ async function loadRecord(id) {
       el('div', { class: 'kv' }, el('span', { class: 'muted' }, 'key'), el('span', { class: 'mono' }, d.key.text !== undefined ? d.key.text : 'base64:' + d.key.base64),
         ...d.headers.flatMap((h) => [el('span', { class: 'muted' }, h.key), el('span', { class: 'mono' }, h.value.text !== undefined ? h.value.text : 'base64:' + h.value.base64)])))),
   );
+  if (d.reason === 'match.ambiguous' && window.decisionsCard) window.decisionsCard(d, box);
+}
+
+// personLine names the person of a row: "Ann Lee, Perth".
+function personLine(x) {
+  if (!x.name && !x.town) return null;
+  return el('div', { class: 'person-line' }, [x.name, x.town].filter(Boolean).join(', '));
 }
 
 function fixCard(d) {
@@ -568,7 +575,7 @@ function reviewCard(it) {
     } catch (e) { toast(e.message, true); }
   };
   const card = el('div', { class: 'card review ' + it.status, 'data-id': it.id },
-    el('div', { class: 'card-h' }, el('h3', {}, `Change to ${it.target_system} for person `, code(it.person_id)), pill(it.status)),
+    el('div', { class: 'card-h' }, el('h3', {}, `Change to ${it.target_system} for person `, code(it.person_id), personLine(it)), pill(it.status)),
     el('div', { class: 'review-meta' },
       `Held because: ${it.reason}. From ${c.source_system} record ${c.source_record_id} (${c.origin.replace('_', '-')}), ` +
       `${fmt.time(c.source_time)}. Event ${c.event_id}.`),

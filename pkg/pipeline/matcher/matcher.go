@@ -99,7 +99,7 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 				len(r.Match.Candidates), r.Match.Score)
 			if kerr := out.KickOut(in, pipeline.ReasonMatchAmbiguous, err, func(ko *contact.KickOut) {
 				ko.EventID = c.EventID
-				ko.Explanation = r.Match.Explanation
+				ko.Explanation = WithCandidates(r.Match.Explanation, r.Match.Candidates)
 			}); kerr != nil {
 				return nil, kerr
 			}

@@ -100,7 +100,7 @@ func TestMatcherStage(t *testing.T) {
 	}
 	ko := kickOutOf(t, out[2])
 	if out[2].Topic != topics.KickOuts || ko.Reason != pipeline.ReasonMatchAmbiguous || ko.EventID != "ev-w2" ||
-		ko.Explanation != "ambiguous(multiple_persons)" || !strings.Contains(ko.Error, "matches 2 persons") {
+		ko.Explanation != "ambiguous(multiple_persons) || candidates: p-1 p-2" || !strings.Contains(ko.Error, "matches 2 persons") {
 		t.Errorf("ambiguous record: %s %+v", out[2].Topic, ko)
 	}
 	if string(out[3].Key) != "p-3" {

@@ -95,6 +95,7 @@ type IndexResolver struct {
 	matcher *match.Matcher
 	index   Index
 	store   DecisionStore
+	pairs   PairReader // nil: no decisions (see WithPairs)
 	// MaxAttempts bounds how often a batch whose records keep conflicting
 	// (the matcher gave up after its own retries) is matched again; each
 	// new attempt waits a little longer. Default 8.
@@ -165,12 +166,32 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 		}
 	}
 
-	results, err := r.matchBatch(ctx, ins)
+	idx, mustLink, err := r.decided(ctx, ins)
+	if err != nil {
+		return nil, err
+	}
+	var rest []match.Incoming
+	var restAt []int
+	for j, in := range ins {
+		if j < len(mustLink) && mustLink[j] != "" {
+			res, ok, err := r.linkDecided(ctx, idx, in, mustLink[j])
+			if err != nil {
+				return nil, fmt.Errorf("link decided record %s: %w", in.RecordID, err)
+			}
+			if ok {
+				out[inAt[j]].Match = res.ContactMatch()
+				continue
+			}
+		}
+		rest = append(rest, in)
+		restAt = append(restAt, inAt[j])
+	}
+	results, err := r.matchBatch(ctx, idx, rest)
 	if err != nil {
 		return nil, err
 	}
 	for j, res := range results {
-		out[inAt[j]].Match = res.ContactMatch()
+		out[restAt[j]].Match = res.ContactMatch()
 	}
 	// Deletes run after the batch's upserts, so a record created earlier
 	// in the batch is known to them.
@@ -226,14 +247,14 @@ func (r *IndexResolver) resolveDeletes(ctx context.Context, ids []string, delete
 // pause) while records keep conflicting (match.ErrConflict, which the index
 // also reports when it lost state a retry repairs). Records a failed attempt
 // did apply are then known to the next one.
-func (r *IndexResolver) matchBatch(ctx context.Context, ins []match.Incoming) ([]match.Result, error) {
+func (r *IndexResolver) matchBatch(ctx context.Context, idx match.Index, ins []match.Incoming) ([]match.Result, error) {
 	if len(ins) == 0 {
 		return nil, nil
 	}
 	attempts := max(r.MaxAttempts, 1)
 	pause := &backoff.Backoff{Min: 5 * time.Millisecond, Max: time.Second, Jitter: true}
 	for attempt := 1; ; attempt++ {
-		results, err := r.matcher.MatchBatch(ctx, r.index, ins)
+		results, err := r.matcher.MatchBatch(ctx, idx, ins)
 		if err == nil {
 			return results, nil
 		}
