@@ -171,7 +171,7 @@ func (a *App) DashboardDeps(producer review.Producer) (review.Deps, error) {
 			return d(r)
 		},
 		Log: a.log.Named("dashboard"), Registry: a.reg,
-		Pairs: a.pairStore(), Persons: goldenReader{states: redisstore.NewStateStore(a.rdb, redisstore.Keys{Prefix: a.cfg.RedisPrefix}, 0)},
+		Pairs: a.pairStore(), Split: a.splitStore(), Persons: goldenReader{states: redisstore.NewStateStore(a.rdb, redisstore.Keys{Prefix: a.cfg.RedisPrefix}, 0)},
 	}, nil
 }
 

@@ -58,6 +58,8 @@ type PairWriter interface {
 	// SavePersonPair keeps that persons a and b are not one person.
 	SavePersonPair(ctx context.Context, a, b string, d Decision) error
 	PersonsApart(ctx context.Context, personID string) ([]string, error)
+	// Audit appends an entry to the audit log.
+	Audit(ctx context.Context, e AuditEntry) error
 }
 
 // PersonReader reads persons' current (golden) values, parallel to ids (nil

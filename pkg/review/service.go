@@ -43,6 +43,8 @@ type Deps struct {
 	// kick-outs (see Candidates, Decide).
 	Pairs   PairWriter
 	Persons PersonReader
+	// Split, when set, lets a person split a person found to be two.
+	Split SplitStore
 }
 
 // Errors that map to a client's mistake rather than a failure.
@@ -109,6 +111,7 @@ type Service struct {
 	metrics    *metrics
 	pairs      PairWriter
 	persons    PersonReader
+	split      SplitStore
 }
 
 // NewService checks deps and registers the metrics.
@@ -118,7 +121,7 @@ func NewService(deps Deps) (*Service, error) {
 	}
 	s := &Service{store: deps.Store, producer: deps.Producer, codec: deps.Codec, src: deps.Sources.withDefaults(),
 		maxReplays: deps.MaxReplays, decode: deps.Decode, log: deps.Log, now: deps.Now,
-		pairs: deps.Pairs, persons: deps.Persons}
+		pairs: deps.Pairs, persons: deps.Persons, split: deps.Split}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}

@@ -55,8 +55,45 @@ function candidateBlock(v, c) {
     c.summary ? el('p', { class: 'summary' }, c.summary) : null,
     v.can_decide ? el('button', { class: 'btn ok decide-same', type: 'button',
       onclick: () => decide(v, { action: 'same', person_id: c.person_id }, 'the same person as ' + c.person_id) },
-    'Same person as ' + (c.name || c.person_id)) : null);
+    'Same person as ' + (c.name || c.person_id)) : null,
+    el('button', { class: 'btn ghost split-open', type: 'button', onclick: (e) => {
+      e.target.disabled = true;
+      window.splitCard(c.person_id, e.target.parentNode);
+    } }, 'This person is two people: split…'));
 }
+
+// splitCard lists a person's records to choose those that are another
+// person, and splits them off. The person page can call it too.
+window.splitCard = async function splitCard(personID, container) {
+  const card = el('div', { class: 'card split', 'data-person': personID }, el('h3', {}, 'Split ', code(personID)));
+  container.append(card);
+  let res;
+  try {
+    res = await api('/api/persons/' + encodeURIComponent(personID) + '/records');
+  } catch (e) { card.append(el('p', { class: 'muted' }, 'The records cannot be shown: ' + e.message)); return; }
+  const boxes = res.records.map((r) => {
+    const v = r.values || {};
+    const cb = el('input', { type: 'checkbox', value: r.record_id, 'aria-label': 'Split off ' + r.record_id });
+    return el('label', { class: 'split-record' }, cb, ' ', code(r.record_id), ' ',
+      [[v.given_name, v.family_name].filter(Boolean).join(' '), v.email, v.address_line1, v.locality].filter(Boolean).join(' · ') ||
+        el('span', { class: 'muted' }, '(no latest values kept)'));
+  });
+  const go = el('button', { class: 'btn bad', type: 'button', id: 'split-go', onclick: async () => {
+    const records = boxes.map((b) => b.querySelector('input')).filter((i) => i.checked).map((i) => i.value);
+    if (!records.length) { toast('Choose the records that are another person.', true); return; }
+    const why = await ask({ title: 'Split ' + records.length + ' record(s) off ' + personID,
+      text: 'They become a new person; both are rebuilt from their own records and the systems are told.',
+      input: 'Why', required: true, ok: 'Split', okClass: 'bad' });
+    if (why === null) return;
+    try {
+      const out = await api('/api/persons/' + encodeURIComponent(personID) + '/split', { records, why: why.trim() });
+      card.replaceChildren(el('h3', {}, 'Split ', code(personID)), el('div', { class: 'done-box', id: 'split-done' },
+        `Records ${out.moved.join(', ')} are now person ${out.new_person_id}; ${out.replayed.length} record(s) replayed.`));
+      toast('Split: new person ' + out.new_person_id);
+    } catch (e) { toast(e.message, true); }
+  } }, 'Split off the chosen records');
+  card.append(el('p', { class: 'muted' }, 'Choose the records that belong to another person.'), ...boxes, el('div', { class: 'review-actions' }, go));
+};
 
 async function decide(v, body, label) {
   const why = await ask({ title: 'Record: ' + label, text: body.action === 'cannot_tell'
