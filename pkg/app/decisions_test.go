@@ -1,12 +1,18 @@
 package app
 
 import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/dashboard"
+	"github.com/contactsync/contactsync/pkg/dashboard/dashboardtest"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/obs"
 	"github.com/contactsync/contactsync/pkg/pipeline"
@@ -114,7 +120,9 @@ func TestDecideThenReplayAndSplit(t *testing.T) {
 			t.Errorf("offline sink lacks %q: %q", want, sinks)
 		}
 	}
-	if !slices.ContainsFunc(sinks, func(s string) bool { return strings.HasPrefix(s, "contact create ref=online given_name=Anna family_name=Adams") }) {
+	if !slices.ContainsFunc(sinks, func(s string) bool {
+		return strings.HasPrefix(s, "contact create ref=online given_name=Anna family_name=Adams")
+	}) {
 		t.Errorf("the other Anna was not created offline: %q", sinks)
 	}
 	if n := len(p.kickOuts()); n != 2 {
@@ -193,5 +201,46 @@ func TestDecideThenReplayAndSplit(t *testing.T) {
 	p.feed(topics.OnlineEvents, weakAnna("web-5", "g-7"))
 	if owner, _ := idx.PersonOf(ctx, "online/web-5"); owner != res.NewPersonID {
 		t.Errorf("web-5 went back to %q", owner)
+	}
+}
+
+// TestDashboardDecidesAmbiguousMatch drives the "who is this?" screen in
+// Chromium against the running pipeline: the queue row names Anna, her
+// kick-out compares the record with the candidate in words, and a data
+// manager decides one record is Anna and another is not; both decisions
+// reach the offline sink.
+func TestDashboardDecidesAmbiguousMatch(t *testing.T) {
+	dashboardtest.RequireBrowser(t)
+	p := startPipeline(t, map[string]string{
+		dashboard.EnvUsers: dashboardtest.UsersConfig(t),
+		dashboard.EnvAddr:  "127.0.0.1:0",
+	})
+	topics := p.cfg.Topics
+	p.feed(topics.OfflineCDC, cdc("r", 100, "", annaRow))
+	p.feed(topics.OnlineEvents, weakAnna("web-5", "g-5"), weakAnna("web-6", "g-6"))
+	svc := decisionService(t, p)
+	same, other := ambiguousKickOut(t, p, svc, "web-5"), ambiguousKickOut(t, p, svc, "web-6")
+
+	shots := os.Getenv("CS_SCREENSHOT_DIR")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dashboardtest.RepoRoot(), "tests", "browser", "decisions.mjs"),
+		p.app.DashboardURL(), dashboardtest.User, dashboardtest.Password, shots)
+	cmd.Env = append(os.Environ(), "CS_SAME="+same, "CS_DIFFERENT="+other, "CS_NAME=Anna Adams",
+		"CS_WORDS=same given name,same family name,same region,no phone number on the record", "CS_CHROMIUM="+dashboardtest.Chromium)
+	out, err := cmd.CombinedOutput()
+	t.Logf("decisions.mjs output:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser script: %v", err)
+	}
+	p.waitIdle()
+	sinks := describeAll(p.sinks("offline"))
+	for _, want := range []string{"gift create OFF-1 gift=g-5", "gift create gift=g-6"} {
+		if !slices.Contains(sinks, want) {
+			t.Errorf("offline sink lacks %q: %q", want, sinks)
+		}
 	}
 }

@@ -197,7 +197,9 @@ func (s *PairStore) PersonsApart(ctx context.Context, personID string) ([]string
 func (k Keys) personPairs(personID string) string { return k.tagged("p", part(personID), ":pairs") }
 
 // Audit implements review.PairWriter.
-func (s *PairStore) Audit(ctx context.Context, e review.AuditEntry) error { return s.appendAudit(ctx, e) }
+func (s *PairStore) Audit(ctx context.Context, e review.AuditEntry) error {
+	return s.appendAudit(ctx, e)
+}
 
 // appendAudit adds one entry to the review's audit log.
 func (s *PairStore) appendAudit(ctx context.Context, e review.AuditEntry) error {
