@@ -21,7 +21,7 @@ import (
 // The handlers are thin: parse, call the Service, write JSON.
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"who": who(r)})
+	writeJSON(w, http.StatusOK, map[string]any{"who": who(r), "max_export_kickouts": MaxExportKickOuts})
 }
 
 func (s *Server) handleSummary(w http.ResponseWriter, r *http.Request) {

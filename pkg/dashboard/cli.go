@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,7 +29,9 @@ Examples:
   contactsync kickouts replay ko-1 ko-2 --who ann
   contactsync kickouts replay --reason rules.invalid_field --dry-run
   contactsync kickouts replay ko-1 --payload-file fixed.json
-  contactsync kickouts reject rv-1 --why "returned mail"`
+  contactsync kickouts reject rv-1 --why "returned mail"
+  contactsync kickouts export --reason decode.json --out decode-errors.csv
+  contactsync kickouts export-reviews --status pending --out reviews.csv`
 
 // OpenDeps returns what the store commands need and a function that
 // releases it. Commands call it only once their command line has parsed, so
@@ -48,7 +52,7 @@ func Command(open OpenDeps) *cobra.Command {
 		reviewsCommand(r),
 		actionCommand(r, "approve", "send a held change onward", "why (optional)", "review item id", (*session).approve),
 		actionCommand(r, "reject", "drop a held change (--why required)", "why (required)", "review item id", (*session).reject),
-		auditCommand(r), hashPasswordCommand())
+		auditCommand(r), exportCommand(r), exportReviewsCommand(r), hashPasswordCommand())
 	return cmd
 }
 
@@ -105,6 +109,40 @@ func needWho(w string) error {
 	return nil
 }
 
+// filterFlags are the queue filters of list and export.
+type filterFlags struct{ status, reason, stage, system, query, from, to *string }
+
+func addFilterFlags(fs *pflag.FlagSet) filterFlags {
+	return filterFlags{
+		status: fs.String("status", review.KickOutOpen, "status, or all"),
+		reason: fs.String("reason", "", "reason code"),
+		stage:  fs.String("stage", "", "stage"),
+		system: fs.String("system", "", "source system"),
+		query:  fs.String("q", "", "record id, person id, event id, kick-out id or email"),
+		from:   fs.String("from", "", "from date (YYYY-MM-DD or RFC 3339)"),
+		to:     fs.String("to", "", "to date, included"),
+	}
+}
+
+// filter checks the flags before anything is opened.
+func (ff filterFlags) filter() (review.Filter, error) {
+	f := review.Filter{Status: *ff.status, Reason: *ff.reason, Stage: *ff.stage, System: *ff.system, Query: *ff.query}
+	if f.Status == "all" {
+		f.Status = ""
+	}
+	if f.Status != "" && !slices.Contains(review.KickOutStatuses, f.Status) {
+		return f, fmt.Errorf("%w: --status %q is not all or one of %v", cli.ErrUsage, f.Status, review.KickOutStatuses)
+	}
+	var err error
+	if f.From, err = parseTimeBound(*ff.from, false); err != nil {
+		return f, fmt.Errorf("%w: %w", cli.ErrUsage, err)
+	}
+	if f.To, err = parseTimeBound(*ff.to, true); err != nil {
+		return f, fmt.Errorf("%w: %w", cli.ErrUsage, err)
+	}
+	return f, nil
+}
+
 func listCommand(r cliRunner) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list [flags]",
@@ -112,27 +150,15 @@ func listCommand(r cliRunner) *cobra.Command {
 		Args:  cli.NoArgs,
 	}
 	fs := cmd.Flags()
-	status := fs.String("status", review.KickOutOpen, "status, or all")
-	reason := fs.String("reason", "", "reason code")
-	stage := fs.String("stage", "", "stage")
-	system := fs.String("system", "", "source system")
-	query := fs.String("q", "", "record id, person id, event id, kick-out id or email")
-	from := fs.String("from", "", "from date (YYYY-MM-DD or RFC 3339)")
-	to := fs.String("to", "", "to date, included")
+	ff := addFilterFlags(fs)
 	limit := fs.Int("limit", 50, "how many")
 	asJSON := fs.Bool("json", false, "print JSON")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		f := review.Filter{Status: *status, Reason: *reason, Stage: *stage, System: *system, Query: *query, Limit: *limit}
-		if f.Status == "all" {
-			f.Status = ""
+		f, err := ff.filter()
+		if err != nil {
+			return err
 		}
-		var err error
-		if f.From, err = parseTimeBound(*from, false); err != nil {
-			return fmt.Errorf("%w: %w", cli.ErrUsage, err)
-		}
-		if f.To, err = parseTimeBound(*to, true); err != nil {
-			return fmt.Errorf("%w: %w", cli.ErrUsage, err)
-		}
+		f.Limit = *limit
 		return r.run(func(c *session, ctx context.Context, _ []string) error { return c.list(ctx, f, *asJSON) })(cmd, args)
 	}
 	return cmd
@@ -457,4 +483,94 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+func exportCommand(r cliRunner) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "export [filters] [--out FILE]",
+		Short: "write the kick-outs that match as CSV (for a spreadsheet)",
+		Long: fmt.Sprintf(`Writes the kick-outs that match the filters as CSV, newest first, to --out or
+stdout: the columns of the queue (no more personal data than the dashboard
+shows). Cells that a spreadsheet would run as a formula are prefixed with '.
+At most %d rows: a larger selection is cut, and the last row says so.`, MaxExportKickOuts),
+		Args: cli.NoArgs,
+	}
+	fs := cmd.Flags()
+	ff := addFilterFlags(fs)
+	out := fs.String("out", "", "write to this file instead of stdout")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		f, err := ff.filter()
+		if err != nil {
+			return err
+		}
+		return r.run(func(c *session, ctx context.Context, _ []string) error {
+			return c.export(ctx, *out, cmd.ErrOrStderr(), func(w io.Writer) (ExportResult, error) {
+				return ExportKickOuts(ctx, c.svc, f, w)
+			})
+		})(cmd, args)
+	}
+	return cmd
+}
+
+func exportReviewsCommand(r cliRunner) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "export-reviews [--status pending|approved|rejected|all] [--out FILE]",
+		Short: "write review items as CSV, one row per held field",
+		Long: fmt.Sprintf(`Writes the review items with the status as CSV, newest first, one row per held
+field, to --out or stdout. Cells that a spreadsheet would run as a formula
+are prefixed with '. At most %d items: the last row says when the cap was
+reached.`, MaxExportReviews),
+		Args: cli.NoArgs,
+	}
+	fs := cmd.Flags()
+	status := fs.String("status", review.ReviewPending, "status, or all")
+	out := fs.String("out", "", "write to this file instead of stdout")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		st := *status
+		if st == "all" {
+			st = ""
+		}
+		if st != "" && !slices.Contains(review.ReviewStatuses, st) {
+			return fmt.Errorf("%w: --status %q is not all or one of %v", cli.ErrUsage, st, review.ReviewStatuses)
+		}
+		return r.run(func(c *session, ctx context.Context, _ []string) error {
+			return c.export(ctx, *out, cmd.ErrOrStderr(), func(w io.Writer) (ExportResult, error) {
+				return ExportReviews(ctx, c.svc, st, w)
+			})
+		})(cmd, args)
+	}
+	return cmd
+}
+
+// export writes to path (stdout when empty) through a temporary file, so a
+// failed export leaves no half file behind; the count goes to stderr.
+func (c *session) export(_ context.Context, path string, stderr io.Writer, write func(io.Writer) (ExportResult, error)) error {
+	var res ExportResult
+	if path == "" {
+		var err error
+		if res, err = write(c.out); err != nil {
+			return err
+		}
+	} else {
+		tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name()) // after the rename: a no-op
+		if res, err = write(tmp); err != nil {
+			_ = tmp.Close()
+			return err
+		}
+		if err := tmp.Close(); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stderr, "%d row(s) exported\n", res.Rows)
+	if res.Truncated {
+		fmt.Fprintln(stderr, res.Note)
+	}
+	return nil
 }

@@ -206,6 +206,8 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("POST /api/reviews/{id}/reject", s.handleDecision(s.svc.Reject))
 	api.HandleFunc("GET /api/audit", s.handleAudit)
 	s.decisionRoutes(api)
+	api.HandleFunc("GET /api/export/kickouts.csv", s.handleExportKickOuts)
+	api.HandleFunc("GET /api/export/reviews.csv", s.handleExportReviews)
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)
 	})

@@ -98,6 +98,7 @@ const state = {
   total: 0,
   selected: new Set(),
   summary: null,
+  maxExport: 0, // the server's cap on one kick-out export (from /api/me)
 };
 
 // ---------------------------------------------------------------- routing
@@ -292,6 +293,13 @@ async function loadList() {
   $('#empty').hidden = res.items.length > 0;
   const last = Math.min(state.offset + res.items.length, res.total);
   $('#page-info').textContent = res.total ? `${state.offset + 1}–${last} of ${fmt.n(res.total)}` : '0 of 0';
+  // The export takes the same filters, all pages (capped: the file says when it was cut).
+  const exp = $('#export-kickouts');
+  exp.href = '/api/export/kickouts.csv?' + filterQuery({});
+  const max = state.maxExport;
+  exp.title = max && res.total > max
+    ? `Only the newest ${fmt.n(max)} of ${fmt.n(res.total)} match: narrow the filters to export the rest`
+    : `Download the ${fmt.n(res.total)} matching kick-out(s) as CSV`;
   $('#prev').disabled = state.offset === 0;
   $('#next').disabled = last >= res.total;
   $('#check-all').checked = false;
@@ -545,6 +553,7 @@ function fixCard(d) {
 
 async function loadReviews() {
   const status = $('#r-status').value;
+  $('#export-reviews').href = '/api/export/reviews.csv?status=' + encodeURIComponent(status);
   const [res] = await Promise.all([api('/api/reviews?status=' + encodeURIComponent(status)), refreshCounts()]);
   const box = $('#reviews');
   if (!res.items.length) {
@@ -622,6 +631,7 @@ async function start() {
   try {
     const me = await api('/api/me');
     $('#who').textContent = 'Signed in as ' + me.who;
+    state.maxExport = me.max_export_kickouts || 0;
   } catch (e) {
     toast(e.message, true);
   }
