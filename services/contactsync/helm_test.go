@@ -52,6 +52,7 @@ type rendered struct {
 	statefulSets    []appsv1.StatefulSet
 	deployments     []appsv1.Deployment
 	jobs            []batchv1.Job
+	cronJobs        []batchv1.CronJob
 	serviceMonitors []monitoringv1.ServiceMonitor
 }
 
@@ -103,6 +104,10 @@ func render(t *testing.T, args ...string) rendered {
 			var j batchv1.Job
 			strict(&j)
 			r.jobs = append(r.jobs, j)
+		case "batch/v1 CronJob":
+			var j batchv1.CronJob
+			strict(&j)
+			r.cronJobs = append(r.cronJobs, j)
 		case "monitoring.coreos.com/v1 ServiceMonitor":
 			var sm monitoringv1.ServiceMonitor
 			strict(&sm)
@@ -144,7 +149,8 @@ func pendingCommands(t *testing.T) map[string]bool {
 // /healthz and /readyz on the admin port, resources are set, Services
 // select pods with the ports they name, the ServiceMonitor finds them.
 func TestHelmChartRendersValidManifests(t *testing.T) {
-	r := render(t, "--set", "serviceMonitor.enabled=true", "--set", "secrets.values.CONTACTSYNC_DASHBOARD_USERS=admin:hash")
+	r := render(t, "--set", "serviceMonitor.enabled=true", "--set", "secrets.values.CONTACTSYNC_DASHBOARD_USERS=admin:hash",
+		"--set", "digest.enabled=true", "--set", "digest.dashboardURL=https://cs.example.org")
 	known := envNamesInCode(t)
 	pending := pendingCommands(t)
 
@@ -196,6 +202,19 @@ func TestHelmChartRendersValidManifests(t *testing.T) {
 	}
 	for _, j := range r.jobs {
 		workloads = append(workloads, workload{"Job", j.Name, j.Spec.Template})
+	}
+	// The daily digest runs as a CronJob.
+	if len(r.cronJobs) != 1 {
+		t.Fatalf("%d CronJobs with digest.enabled, want 1 (the digest)", len(r.cronJobs))
+	}
+	for _, cj := range r.cronJobs {
+		c := cj.Spec.JobTemplate.Spec.Template.Spec.Containers
+		if len(c) != 1 || !slices.Equal(c[0].Args, []string{"digest"}) || cj.Spec.Schedule == "" ||
+			cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+			t.Errorf("CronJob %s: schedule %q, concurrency %q, containers %+v; want one running digest daily, never twice at once",
+				cj.Name, cj.Spec.Schedule, cj.Spec.ConcurrencyPolicy, c)
+		}
+		workloads = append(workloads, workload{"Job", cj.Name, cj.Spec.JobTemplate.Spec.Template})
 	}
 	for _, w := range workloads {
 		where := w.kind + " " + w.name

@@ -73,6 +73,7 @@ window's backlog is one batch, each person's changes coalesced.`,
 		matchCommand(),
 		matcheval.Command(),
 		historyCommand(getenv),
+		digestCommand(getenv),
 		&cobra.Command{
 			Use:   "env",
 			Short: "list the configuration environment variables",

@@ -21,7 +21,8 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 	// The walk must see the whole tree, or the table would be thin.
 	for _, want := range []string{"contactsync topics", "contactsync deliver", "contactsync rules check",
 		"contactsync kickouts replay", "contactsync match explain", "contactsync version",
-		"contactsync gateway", "contactsync platform-sim", "contactsync apply", "contactsync history"} {
+		"contactsync gateway", "contactsync platform-sim", "contactsync apply", "contactsync history",
+		"contactsync digest", "contactsync kickouts export", "contactsync kickouts export-reviews"} {
 		if !strings.Contains(strings.Join(names, "\n")+"\n", want+"\n") {
 			t.Fatalf("walk missed %q: %v", want, names)
 		}
@@ -45,7 +46,8 @@ func TestBadCommandLinesAreUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{}, {"frobnicate"}, {"topics", "extra"}, {"deliver", "--dsn", "x"}, {"run", "--bogus"},
 		{"rules"}, {"rules", "check"}, {"rules", "check", "a.yaml", "b.yaml"}, {"kickouts", "show"}, {"match"},
 		{"match-eval"}, {"version", "--short"}, {"gateway", "x"}, {"platform-sim", "--bogus"}, {"apply", "x"},
-		{"history"}, {"history", "a", "b"}} {
+		{"history"}, {"history", "a", "b"}, {"digest", "x"}, {"digest", "--day", "yesterday"},
+		{"kickouts", "export", "--status", "nope"}, {"kickouts", "export-reviews", "x"}} {
 		r := clitest.Run(t, newTree, args...)
 		if r.Code != cli.ExitUsage || !strings.Contains(r.Stderr, "Usage:") || r.Stdout != "" {
 			t.Errorf("%q: exit %d, want %d with the usage on stderr\nstdout: %s\nstderr: %s", args, r.Code, cli.ExitUsage, r.Stdout, r.Stderr)

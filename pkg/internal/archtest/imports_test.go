@@ -14,7 +14,7 @@ const module = "github.com/contactsync/contactsync/pkg/"
 
 // pure are the domain packages: standard library, other pure packages and
 // small pure libraries only.
-var pure = []string{"contact", "normalize", "match", "rules", "decode", "window", "backoff", "failpoint", "sampledata", "offlineapply", "history", "stripe"}
+var pure = []string{"contact", "normalize", "match", "rules", "decode", "window", "backoff", "failpoint", "sampledata", "offlineapply", "history", "stripe", "digest"}
 
 // ioImports are imports that mean I/O, logging or metrics: never in a pure package.
 var ioImports = []string{
@@ -24,7 +24,7 @@ var ioImports = []string{
 
 // adapters are the packages that talk to the outside world; a stage
 // declares the ports it needs instead of importing them.
-var adapters = []string{"avrocodec", "redisstore", "pgstore", "filedrop", "kafkaops", "obs", "dashboard", "app", "stream", "demo"}
+var adapters = []string{"avrocodec", "redisstore", "pgstore", "filedrop", "kafkaops", "obs", "dashboard", "app", "stream", "demo", "digest/notify"}
 
 var stages = []string{"pipeline", "pipeline/ingest", "pipeline/matcher", "pipeline/router", "pipeline/collector"}
 
