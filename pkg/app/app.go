@@ -317,7 +317,7 @@ func (a *App) newDashboard(dc dashboard.Config, producer review.Producer) (*dash
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := dashboard.New(dc, deps)
+	srv, err := dashboard.New(dc, deps, dashboard.WithPeople(people{a}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("dashboard: %w", err)
 	}

@@ -21,7 +21,8 @@ import (
 // The handlers are thin: parse, call the Service, write JSON.
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"who": who(r), "max_export_kickouts": MaxExportKickOuts})
+	writeJSON(w, http.StatusOK, map[string]any{"who": who(r), "max_export_kickouts": MaxExportKickOuts,
+		"person_pages": s.people != nil})
 }
 
 func (s *Server) handleSummary(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/contactsync/contactsync/pkg/dashboard"
 	"github.com/contactsync/contactsync/pkg/dashboard/dashboardtest"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/pipeline"
@@ -67,4 +68,21 @@ func TestDashboardInBrowser(t *testing.T) {
 		rv.Decision.Why != "Confirmed with the donor by phone" {
 		t.Fatalf("review after the browser: %+v", rv)
 	}
+}
+
+// TestPersonPageInBrowser follows a router kick-out's person link to the
+// person page (field timeline and links), a review item's person link to
+// its person, and checks the queue's CSV export link follows the filters.
+func TestPersonPageInBrowser(t *testing.T) {
+	dashboardtest.RequireBrowser(t)
+	e := dashboardtest.NewEnv(t)
+	seed := dashboardtest.Seed(t, e)
+	people := dashboardtest.SeedPeople(seed)
+	url := dashboardtest.StartServer(t, e.Deps, dashboard.WithPeople(people))
+	shots := os.Getenv("CS_SCREENSHOT_DIR")
+	if shots == "" {
+		shots = filepath.Join(dashboardtest.RepoRoot(), "docs", "screenshots")
+	}
+	person := seed.Routed.PersonID
+	dashboardtest.RunPersonBrowser(t, url, seed.Routed.ID, person, len(people.Histories[person].Entries), shots)
 }

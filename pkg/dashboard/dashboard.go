@@ -111,11 +111,12 @@ type Server struct {
 		Trim(context.Context) (int64, error)
 	}
 	handler http.Handler
+	people  People
 }
 
 // New builds the server; it refuses a configuration without any user or
 // token.
-func New(cfg Config, deps review.Deps) (*Server, error) {
+func New(cfg Config, deps review.Deps, opts ...Option) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
 	}
@@ -140,6 +141,9 @@ func New(cfg Config, deps review.Deps) (*Server, error) {
 		log = zap.NewNop()
 	}
 	s := &Server{cfg: cfg, svc: svc, auth: auth, log: log, store: deps.Store}
+	for _, o := range opts {
+		o(s)
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -208,6 +212,7 @@ func (s *Server) routes() http.Handler {
 	s.decisionRoutes(api)
 	api.HandleFunc("GET /api/export/kickouts.csv", s.handleExportKickOuts)
 	api.HandleFunc("GET /api/export/reviews.csv", s.handleExportReviews)
+	api.HandleFunc("GET /api/people/{id}", s.handlePerson)
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route: "+r.Method+" "+r.URL.Path)
 	})

@@ -99,6 +99,7 @@ const state = {
   selected: new Set(),
   summary: null,
   maxExport: 0, // the server's cap on one kick-out export (from /api/me)
+  personPages: false, // whether the server can show person pages (from /api/me)
 };
 
 // ---------------------------------------------------------------- routing
@@ -106,7 +107,7 @@ const state = {
 function show(view) {
   for (const v of document.querySelectorAll('.view')) v.hidden = v.id !== 'view-' + view;
   for (const t of document.querySelectorAll('.tab')) t.classList.remove('active');
-  const tab = { queue: 'queue', record: 'queue', review: 'review', audit: 'audit' }[view];
+  const tab = { queue: 'queue', record: 'queue', person: 'queue', review: 'review', audit: 'audit' }[view];
   $('#tab-' + tab).classList.add('active');
 }
 
@@ -116,6 +117,9 @@ async function route() {
     if (hash.startsWith('#/kickout/')) {
       show('record');
       await loadRecord(decodeURIComponent(hash.slice('#/kickout/'.length)));
+    } else if (hash.startsWith('#/person/')) {
+      show('person');
+      await loadPerson(decodeURIComponent(hash.slice('#/person/'.length)));
     } else if (hash.startsWith('#/review')) {
       show('review');
       await loadReviews();
@@ -419,6 +423,11 @@ function fact(label, value, node) {
 
 const recordLink = (id) => el('a', { href: '#/kickout/' + encodeURIComponent(id) }, id);
 
+// personLink leads to the person page when the server has person pages.
+const personLink = (id) => state.personPages
+  ? el('a', { href: '#/person/' + encodeURIComponent(id), class: 'person-link mono' }, id)
+  : code(id);
+
 async function loadRecord(id) {
   const d = await api('/api/kickouts/' + encodeURIComponent(id));
   const box = $('#record');
@@ -445,7 +454,7 @@ async function loadRecord(id) {
         fact('Stage', d.stage),
         fact('Source system', d.system),
         fact('Record id', d.record_id),
-        fact('Person', d.person_id),
+        fact('Person', null, d.person_id ? personLink(d.person_id) : null),
         fact('Event id', d.event_id),
         fact('First attempt event id', d.original_event_id),
         fact('Read from', `${d.topic} · partition ${d.partition} · offset ${d.offset}`),
@@ -549,6 +558,41 @@ function fixCard(d) {
       }, 'Mark resolved…')));
 }
 
+// ---------------------------------------------------------------- person
+
+const shown = (v, cleared) => cleared ? '(cleared)' : (v === '' ? '(empty)' : v);
+
+async function loadPerson(id) {
+  const box = $('#person');
+  box.replaceChildren(el('div', { class: 'card empty' }, 'Reading the audit topic…'));
+  const p = await api('/api/people/' + encodeURIComponent(id));
+  const links = p.links.length
+    ? el('table', { class: 'list', id: 'person-links' },
+      el('thead', {}, el('tr', {}, el('th', {}, 'System'), el('th', {}, 'Record id'))),
+      el('tbody', {}, ...p.links.map((l) => el('tr', {}, el('td', {}, l.system), el('td', { class: 'mono' }, l.record_id)))))
+    : el('div', { class: 'empty', id: 'person-links' }, 'No record is linked to this person now.');
+  const rows = p.entries.map((e) => el('tr', { class: 'entry' + (e.kickout_reason && !e.field ? ' kicked' : '') },
+    el('td', { class: 'when' }, fmt.time(e.time)),
+    el('td', {}, e.field ? e.field.replace(/_/g, ' ') : (e.kickout_reason ? '–' : 'gift')),
+    el('td', {}, e.field ? [el('span', { class: 'cur' }, shown(e.old)), ' → ', el('span', { class: 'new' }, shown(e.new, e.new_cleared))] : '–'),
+    el('td', {}, `${e.source_system}/${e.origin}`, el('div', { class: 'muted mono' }, e.source_record_id)),
+    el('td', {}, e.rule ? code(e.rule + (e.policy ? '/' + e.policy : '')) : '–'),
+    el('td', { class: 'outcome' }, e.outcome)));
+  box.replaceChildren(
+    el('div', { class: 'rec-head' }, el('h1', {}, 'Person'), code(p.person_id)),
+    el('div', { class: 'card' }, el('h2', {}, 'Linked records now'), links),
+    el('div', { class: 'card' },
+      el('div', { class: 'card-h' }, el('h2', {}, 'Why did this field change?'),
+        el('span', { class: 'muted' }, `${fmt.n(p.entries.length)} decision(s), oldest first · source time · UTC`)),
+      p.entries.length
+        ? el('div', { class: 'table-wrap' }, el('table', { class: 'list', id: 'timeline' },
+          el('thead', {}, el('tr', {}, el('th', {}, 'When'), el('th', {}, 'Field'), el('th', {}, 'Change'),
+            el('th', {}, 'From'), el('th', {}, 'Rule'), el('th', {}, 'Outcome'))),
+          el('tbody', {}, ...rows)))
+        : el('div', { class: 'empty', id: 'timeline' }, 'No decision about this person is in the audit topic (its retention may have dropped them).'),
+      p.unreadable ? el('p', { class: 'payload-note warn-note' }, `${p.unreadable} audit record(s) of this person could not be read.`) : null));
+}
+
 // ---------------------------------------------------------------- review
 
 async function loadReviews() {
@@ -584,7 +628,7 @@ function reviewCard(it) {
     } catch (e) { toast(e.message, true); }
   };
   const card = el('div', { class: 'card review ' + it.status, 'data-id': it.id },
-    el('div', { class: 'card-h' }, el('h3', {}, `Change to ${it.target_system} for person `, code(it.person_id), personLine(it)), pill(it.status)),
+    el('div', { class: 'card-h' }, el('h3', {}, `Change to ${it.target_system} for person `, it.person_id ? personLink(it.person_id) : '–', personLine(it)), pill(it.status)),
     el('div', { class: 'review-meta' },
       `Held because: ${it.reason}. From ${c.source_system} record ${c.source_record_id} (${c.origin.replace('_', '-')}), ` +
       `${fmt.time(c.source_time)}. Event ${c.event_id}.`),
@@ -632,6 +676,7 @@ async function start() {
     const me = await api('/api/me');
     $('#who').textContent = 'Signed in as ' + me.who;
     state.maxExport = me.max_export_kickouts || 0;
+    state.personPages = !!me.person_pages;
   } catch (e) {
     toast(e.message, true);
   }

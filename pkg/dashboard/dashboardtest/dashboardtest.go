@@ -115,9 +115,9 @@ func UsersConfig(t testing.TB) string {
 
 // StartServer serves the dashboard for deps on 127.0.0.1 (a free port)
 // until the test ends, and returns its base URL. Log in as User/Password.
-func StartServer(t testing.TB, deps review.Deps) string {
+func StartServer(t testing.TB, deps review.Deps, opts ...dashboard.Option) string {
 	t.Helper()
-	srv, err := dashboard.New(dashboard.Config{Users: UsersConfig(t)}, deps)
+	srv, err := dashboard.New(dashboard.Config{Users: UsersConfig(t)}, deps, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +184,38 @@ type Scenario struct {
 	SkipReview bool
 	// Timeout bounds the whole script (default two minutes).
 	Timeout time.Duration
+}
+
+// RunPersonBrowser runs tests/browser/person.mjs against the dashboard at
+// url: from kickOutID's record view to its person's page (entries rows),
+// from a review item to its person, and the queue's export link.
+func RunPersonBrowser(t testing.TB, url, kickOutID, personID string, entries int, shotsDir string) {
+	t.Helper()
+	runScript(t, "person.mjs", url, shotsDir, 2*time.Minute, "CS_KICKOUT="+kickOutID, "CS_PERSON="+personID,
+		fmt.Sprintf("CS_ENTRIES=%d", entries))
+}
+
+// runScript runs a Playwright script of tests/browser against url.
+func runScript(t testing.TB, name, url, shotsDir string, timeout time.Duration, env ...string) {
+	t.Helper()
+	if shotsDir == "" {
+		shotsDir = t.TempDir()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(RepoRoot(), "tests", "browser", name), url, User, Password, shotsDir)
+	cmd.Env = append(append(os.Environ(), "CS_CHROMIUM="+Chromium), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 10 * time.Second
+	err := cmd.Run()
+	t.Logf("%s output:\n%s", name, out.String())
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("browser script %s timed out after %v", name, timeout)
+	}
+	if err != nil {
+		t.Fatalf("browser script %s: %v", name, err)
+	}
 }
 
 // RunBrowser runs tests/browser/dashboard.mjs against the dashboard at url:
