@@ -144,7 +144,7 @@ match-eval: ## evaluate matching on FEBRL (4a->4b linkage, 3 streaming dedupe)
 .PHONY: screenshots
 screenshots: ## refresh docs/screenshots with the dashboard's browser test
 	deploy/harness/browser-deps.sh
-	cd pkg && CS_SCREENSHOT_DIR= go test -count=1 -run TestDashboardInBrowser ./dashboard/
+	cd pkg && CS_SCREENSHOT_DIR= go test -count=1 -run 'TestDashboardInBrowser|TestPersonPageInBrowser' ./dashboard/
 
 .PHONY: harness-up harness-down
 harness-up: ## start real Kafka, Redis, PostgreSQL on loopback (idempotent)
