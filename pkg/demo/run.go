@@ -21,6 +21,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/dashboard"
 	"github.com/contactsync/contactsync/pkg/kafkaops"
 	"github.com/contactsync/contactsync/pkg/obs"
+	"github.com/contactsync/contactsync/pkg/platformsim"
 )
 
 // Options configure a demo run.
@@ -78,14 +79,24 @@ func Run(ctx context.Context, opts Options) error {
 		"CONTACTSYNC_SESSION_TIMEOUT": "3s",
 		"CONTACTSYNC_INSTANCE":        "demo",
 	}
-	cfg, err := app.ConfigFromEnv(func(k string) string {
+	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
 		}
 		return opts.Getenv(k)
-	})
+	}
+	cfg, err := app.ConfigFromEnv(getenv)
 	if err != nil {
 		return err
+	}
+	if getenv(app.EnvOnlineSources) == "" {
+		// The platform's webhooks of the applier's own writes say origin
+		// "sync"; ingest takes that from the platform's topic only when told
+		// to, and the router then knows them for echoes.
+		env[app.EnvOnlineSources] = cfg.Topics.OnlineEvents + "=" + cfg.OnlineSystem + ":" + string(contact.OriginSync)
+		if cfg, err = app.ConfigFromEnv(getenv); err != nil {
+			return err
+		}
 	}
 	log := zap.NewNop()
 	if opts.Verbose {
@@ -101,12 +112,23 @@ func Run(ctx context.Context, opts Options) error {
 	if err := kafkaops.EnsureTopics(ctx, brokers, a.Topics(), cfg.Partitions, 1); err != nil {
 		return err
 	}
+	applyGroup := cfg.GroupPrefix + "-apply-" + cfg.OnlineSystem
 	inputs := a.Inputs()
 
 	runCtx, stopPipeline := context.WithCancel(ctx)
 	defer stopPipeline()
 	runErr := make(chan error, 1)
 	go func() { runErr <- a.Run(runCtx, app.AllStages, nil) }()
+
+	edge, err := startOnlineEdge(runCtx, onlineEdgeConfig{
+		System: cfg.OnlineSystem, EventsTopic: cfg.Topics.OnlineEvents, SinkTopic: a.SinkTopic(cfg.OnlineSystem),
+		KickOutTopic: cfg.Topics.KickOuts, Group: applyGroup, Brokers: brokers, Redis: rdb, Codec: a.Codec(),
+		Log: log, Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = edge.stop() }()
 
 	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
@@ -115,31 +137,90 @@ func Run(ctx context.Context, opts Options) error {
 	defer producer.Close()
 
 	ds := Generate(opts.Seed, opts.Offline)
-	fmt.Fprintf(out, "contactsync demo: in-process Kafka (kfake) + Redis (miniredis), seed %d\n\n", opts.Seed)
-	phaseNames := []string{"offline initial load (Debezium snapshot)", "online donors and gifts (webhooks)", "edits on both sides"}
-	topicOf := map[string]string{"offline": cfg.Topics.OfflineCDC, "online": cfg.Topics.OnlineEvents}
-	for i, phase := range ds.Phases {
-		recs := make([]*kgo.Record, len(phase))
-		for j, in := range phase {
-			recs[j] = &kgo.Record{Topic: topicOf[in.Topic], Key: in.Key, Value: in.Value}
-		}
-		if err := producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			return fmt.Errorf("produce phase %d: %w", i+1, err)
-		}
+	fmt.Fprintf(out, "contactsync demo: in-process Kafka (kfake) + Redis (miniredis), seed %d\n", opts.Seed)
+	fmt.Fprintf(out, "online side: platform-sim -> gateway -> pipeline -> applier -> platform-sim, all in this process\n\n")
+	waitIdle := func(ctx context.Context) error {
 		waitCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
-		err := kafkaops.WaitIdle(waitCtx, brokers, inputs)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("phase %d: %w", i+1, err)
+		defer cancel()
+		return edge.settle(waitCtx, func(ctx context.Context) error {
+			if err := kafkaops.WaitIdle(ctx, brokers, inputs); err != nil {
+				return err
+			}
+			return waitApplied(ctx, brokers, applyGroup, a.SinkTopic(cfg.OnlineSystem))
+		})
+	}
+	// feed puts one phase in: offline rows as Debezium CDC on its topic,
+	// online activity through the platform, which sends webhooks.
+	// With faults, the platform's API answers the next calls (the
+	// applier's) with 429s and 500s once the phase's own calls are made.
+	feed := func(name string, phase []Input, faults bool) error {
+		var recs []*kgo.Record
+		webhooksBefore := len(edge.platform.Deliveries())
+		for _, in := range phase {
+			if in.Topic == "online" {
+				if err := edge.feedOnline(ctx, in); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				continue
+			}
+			recs = append(recs, &kgo.Record{Topic: cfg.Topics.OfflineCDC, Key: in.Key, Value: in.Value})
 		}
-		fmt.Fprintf(out, "phase %d, %-44s %3d records in, pipeline idle\n", i+1, phaseNames[min(i, len(phaseNames)-1)]+":", len(phase))
+		if faults {
+			if err := edge.injectFaults(); err != nil {
+				return err
+			}
+		}
+		if len(recs) > 0 {
+			if err := producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				return fmt.Errorf("produce %s: %w", name, err)
+			}
+		}
+		if err := waitIdle(ctx); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		fmt.Fprintf(out, "%-57s %3d CDC rows, %3d webhooks, pipeline idle\n", name+":", len(recs), len(edge.platform.Deliveries())-webhooksBefore)
+		return edge.platform.SetFaults(platformsim.Faults{}) // what was injected and not used
+	}
+	phaseNames := []string{"offline initial load (Debezium snapshot)", "online donors and gifts (platform API)", "edits on both sides (offline CDC, donor portal)"}
+	for i, phase := range ds.Phases {
+		name := fmt.Sprintf("phase %d, %s", i+1, phaseNames[min(i, len(phaseNames)-1)])
+		if i == 2 {
+			// Before the edits: the offline system takes the sync's creates
+			// of new online donors in; its CDC gives them offline ids.
+			created, err := offlineCreates(ctx, a, brokers, cfg.Topics.Sink(cfg.OfflineSystem))
+			if err != nil {
+				return err
+			}
+			if err := feed("       offline system applies the creates (its CDC)", created, false); err != nil {
+				return err
+			}
+		}
+		// The applier's first calls meet a platform that is rate limiting
+		// and failing: retried, with no effect on the outcome.
+		if err := feed(name, phase, i == 1); err != nil {
+			return err
+		}
+	}
+	if err := edge.showRejections(ctx); err != nil {
+		return err
+	}
+	if err := waitIdle(ctx); err != nil {
+		return err
 	}
 
 	if err := summarise(ctx, out, a, brokers, cfg.Topics.Matched, ds.Expect); err != nil {
 		return err
 	}
+	online, err := readSinks(ctx, a, brokers, a.SinkTopic(cfg.OnlineSystem))
+	if err != nil {
+		return err
+	}
+	if err := edge.summarise(out, online); err != nil {
+		return err
+	}
 	if opts.Serve {
 		fmt.Fprintf(out, "\nKick-out dashboard: %s  (user demo, password %s)\n", a.DashboardURL(), password)
+		fmt.Fprintf(out, "Online platform: %s/api/contacts (donor portal %s/portal/..., see docs/platform-api.md)\n", edge.apiURL, edge.apiURL)
 		fmt.Fprintln(out, "See, fix and replay the kick-outs, approve the review item; the pipeline keeps running. Ctrl-C stops.")
 		select {
 		case <-ctx.Done():
@@ -148,6 +229,9 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	} else {
 		fmt.Fprintln(out, "\n(run `make demo` in a terminal, or with DEMO_ARGS=--serve, to keep the kick-out dashboard open)")
+	}
+	if err := edge.stop(); err != nil {
+		return fmt.Errorf("online edge: %w", err)
 	}
 	stopPipeline()
 	if err := <-runErr; err != nil && !errors.Is(err, context.Canceled) {

@@ -32,10 +32,16 @@ func newCommand(getenv func(string) string, serve bool) *cobra.Command {
 		Use:   "demo [flags]",
 		Short: "run the whole pipeline in-process on generated data and show what happened",
 		Long: `Starts an in-process Kafka (kfake) and Redis (miniredis), runs every stage on them,
-feeds a generated data set phase by phase and prints what the pipeline did: how
-changes were matched, the sink records per target system, the kick-outs and the
-review queue. In a terminal it then keeps the pipeline and the kick-out dashboard
-running until interrupted (--serve=false ends after the summary).`,
+and closes the online loop in the same process: the reference platform
+(platform-sim) sends signed webhooks to the gateway, the applier writes the online
+sink back through the platform's API. It feeds a generated data set phase by phase
+(offline rows as Debezium CDC, online donors through the platform's API and donor
+portal) and prints what the pipeline did: how changes were matched, the sink
+records per target system, the kick-outs, the review queue, and what crossed each
+online edge (webhooks accepted and rejected, the applier's API calls with injected
+429s and 500s, offline ids written back). In a terminal it then keeps everything
+and the kick-out dashboard running until interrupted (--serve=false ends after the
+summary).`,
 		Version: cli.Build().String(),
 		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
