@@ -8,12 +8,10 @@ import (
 	_ "time/tzdata" // delivery windows name time zones; slim images have no zoneinfo
 
 	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/contactsync/contactsync/pkg/decode"
 	"github.com/contactsync/contactsync/pkg/deliver"
 	"github.com/contactsync/contactsync/pkg/filedrop"
-	"github.com/contactsync/contactsync/pkg/obs"
 	"github.com/contactsync/contactsync/pkg/offlineapply"
 	"github.com/contactsync/contactsync/pkg/pgstore"
 	"github.com/contactsync/contactsync/pkg/pipeline"
@@ -106,10 +104,12 @@ func RunApplyOffline(ctx context.Context, getenv func(string) string) error {
 }
 
 func runDelivery(ctx context.Context, getenv func(string) string, defaultMode string) error {
-	cfg, err := ConfigFromEnv(getenv)
+	p, err := startProcess(getenv)
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		return err
 	}
+	defer p.close()
+	cfg := p.cfg
 	dc, err := DeliverConfigFromEnv(cfg, getenv, defaultMode)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -129,12 +129,6 @@ func runDelivery(ctx context.Context, getenv func(string) string, defaultMode st
 	case spec.Kind != pipeline.LoaderDeliver:
 		return fmt.Errorf("config: %s=%q is an online system: contactsync apply writes its sink topic to its API", EnvDeliverSystem, dc.System)
 	}
-	log, err := obs.NewLogger(cfg.LogLevel, false)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	reg := obs.NewRegistry()
 	codec, err := newCodec(ctx, cfg)
 	if err != nil {
 		return err
@@ -157,27 +151,12 @@ func runDelivery(ctx context.Context, getenv func(string) string, defaultMode st
 		InstanceID:     spec.Group + "-" + cfg.Instance,
 		Schedule:       dc.Schedule,
 		SessionTimeout: cfg.SessionTimeout,
-	}, store, codec, log.Named("deliver"), reg, nil, kopts...)
+	}, store, codec, p.log.Named("deliver"), p.reg, nil, kopts...)
 	if err != nil {
 		return err
 	}
-	// Readiness: the brokers answer (through the loader's TLS and SASL).
-	probe, err := KafkaClient(cfg)
-	if err != nil {
-		return err
-	}
-	defer probe.Close()
-	ready := []obs.ReadyCheck{{Name: "kafka", Check: probe.Ping}}
-	admin, err := obs.NewAdmin(cfg.AdminAddr, reg, log, ready, nil)
-	if err != nil {
-		return err
-	}
-	log.Info("contactsync delivering", zap.String("system", dc.System), zap.String("mode", dc.Mode),
-		zap.Stringer("windows", dc.Schedule), zap.String("admin", admin.Addr()))
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return admin.Run(gctx) })
-	g.Go(func() error { return loader.Run(gctx) })
-	return g.Wait()
+	return p.serveWorker(ctx, loader.Run, "contactsync delivering", zap.String("system", dc.System),
+		zap.String("mode", dc.Mode), zap.Stringer("windows", dc.Schedule))
 }
 
 // offlineFieldRules says, per field, whether an edit made in system (the

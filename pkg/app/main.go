@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/contactsync/contactsync/pkg/cli"
-	"github.com/contactsync/contactsync/pkg/obs"
 )
 
 // Main runs the stage service called name (services/<name>) with the
@@ -46,23 +45,18 @@ KAFKA_BROKERS, REDIS_ADDR, CONTACTSYNC_RULES, CONTACTSYNC_ADMIN_ADDR, ...`, stag
 // RunService builds an App from the environment and runs stages until ctx
 // ends: config -> dependencies -> Run(ctx).
 func RunService(ctx context.Context, stages []string, getenv func(string) string) error {
-	cfg, err := ConfigFromEnv(getenv)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	log, err := obs.NewLogger(cfg.LogLevel, false)
+	p, err := startProcess(getenv)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = log.Sync() }()
-	reg := obs.NewRegistry()
-	a, err := New(ctx, cfg, log, reg)
+	defer p.close()
+	a, err := New(ctx, p.cfg, p.log, p.reg)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err := a.Close(); err != nil {
-			log.Warn("close", zap.Error(err))
+			p.log.Warn("close", zap.Error(err))
 		}
 	}()
 	return a.Run(ctx, stages, nil)

@@ -7,11 +7,9 @@ import (
 	"strconv"
 
 	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/contactsync/contactsync/pkg/apply"
 	"github.com/contactsync/contactsync/pkg/gateway"
-	"github.com/contactsync/contactsync/pkg/obs"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/platformclient"
 	"github.com/contactsync/contactsync/pkg/stripeclient"
@@ -98,10 +96,12 @@ func newPlatform(ac ApplyConfig) (apply.Platform, error) {
 // RunApply writes one online system's sink topic to its platform's API
 // until ctx ends.
 func RunApply(ctx context.Context, getenv func(string) string) error {
-	cfg, err := ConfigFromEnv(getenv)
+	p, err := startProcess(getenv)
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		return err
 	}
+	defer p.close()
+	cfg := p.cfg
 	ac, err := ApplyConfigFromEnv(cfg, getenv)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -114,12 +114,6 @@ func RunApply(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("config: %s: %w", EnvApplyURL, err)
 	}
-	log, err := obs.NewLogger(cfg.LogLevel, false)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	reg := obs.NewRegistry()
 	codec, err := newCodec(ctx, cfg)
 	if err != nil {
 		return err
@@ -137,24 +131,11 @@ func RunApply(ctx context.Context, getenv func(string) string) error {
 		InstanceID:     spec.Group + "-" + cfg.Instance,
 		Concurrency:    ac.Concurrency,
 		SessionTimeout: cfg.SessionTimeout,
-	}, platform, codec, log.Named("apply"), reg, apply.Clock{}, kopts...)
+	}, platform, codec, p.log.Named("apply"), p.reg, apply.Clock{}, kopts...)
 	if err != nil {
 		return err
 	}
-	probe, err := KafkaClient(cfg)
-	if err != nil {
-		return err
-	}
-	defer probe.Close()
-	admin, err := obs.NewAdmin(cfg.AdminAddr, reg, log, []obs.ReadyCheck{{Name: "kafka", Check: probe.Ping}}, nil)
-	if err != nil {
-		return err
-	}
-	log.Info("contactsync applying", zap.String("system", ac.System), zap.String("platform", ac.Platform), zap.String("admin", admin.Addr()))
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return admin.Run(gctx) })
-	g.Go(func() error { return applier.Run(gctx) })
-	return g.Wait()
+	return p.serveWorker(ctx, applier.Run, "contactsync applying", zap.String("system", ac.System), zap.String("platform", ac.Platform))
 }
 
 // applierOf returns the topology of cfg and the applier of system in it,
