@@ -154,7 +154,11 @@ func New(cfg Config, platform Platform, codec Codec, log *zap.Logger, reg promet
 	})
 	a.opts = append(pipeline.SinkConsumer{ClientID: "contactsync-apply-" + cfg.System, Group: cfg.Group,
 		Topic: cfg.Topic, InstanceID: cfg.InstanceID, SessionTimeout: cfg.SessionTimeout}.Opts(),
-		kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))))
+		kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
+		// The sink topic is written in transactions: its commit markers are
+		// taken in (and skipped) so that the group commits past them, or it
+		// would stay one record behind its end offsets on every partition.
+		kgo.KeepControlRecords())
 	a.opts = append(a.opts, extra...)
 	return a, nil
 }
@@ -201,7 +205,13 @@ func (a *Applier) Run(ctx context.Context) error {
 // applyBatch writes one poll and commits it once every outcome is known.
 func (a *Applier) applyBatch(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) {
 	out := pipeline.NewOutput(Stage, pipeline.Topics{KickOuts: a.cfg.KickOutTopic}, a.codec, nil)
-	done, err := a.Process(ctx, recs, out)
+	data := make([]*kgo.Record, 0, len(recs))
+	for _, r := range recs {
+		if !r.Attrs.IsControl() {
+			data = append(data, r)
+		}
+	}
+	done, err := a.Process(ctx, data, out)
 	if err != nil || !done {
 		if err != nil {
 			a.log.Error("batch not finished; it will be written again", zap.Error(err))

@@ -218,3 +218,77 @@ func consumeKickOuts(ctx context.Context, t *testing.T, brokers []string, topic 
 		})
 	}
 }
+
+// The router writes sink topics in transactions, so a commit marker follows
+// the last record of each partition: the applier must commit past it, or
+// its group stays one record behind the end offsets forever (the lag gauge
+// never reaches 0 and waiting for the pipeline to be idle never ends).
+func TestCommitsPastTransactionMarkers(t *testing.T) {
+	brokers, _ := testenv.Kafka(t)
+	ctx := testenv.Context(t, 2*time.Minute)
+	sinkTopic, koTopic, group := testenv.Unique("applytest.sink."), testenv.Unique("applytest.ko."), testenv.Unique("applytest-")
+	if err := kafkaops.EnsureTopics(ctx, brokers, []string{sinkTopic, koTopic}, 2, -1); err != nil {
+		t.Fatal(err)
+	}
+	p, err := platformsim.New(platformsim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p.Handler())
+	t.Cleanup(srv.Close)
+	client, err := platformclient.New(srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := avrocodec.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID(testenv.Unique("applytest-tx-")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(producer.Close)
+	for batch := range 2 { // two transactions, two markers per partition they touch
+		if err := producer.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			person := fmt.Sprintf("p-%d-%d", batch, i)
+			v, err := codec.EncodeSink(contact.SinkRecord{EventID: "create-" + person, PersonID: person, TargetSystem: "online",
+				Entity: contact.EntityContact, Op: contact.SinkCreate, Set: contact.Values{contact.GivenName: "New", contact.FamilyName: person}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := producer.ProduceSync(ctx, &kgo.Record{Topic: sinkTopic, Key: []byte(person), Value: v}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	a, err := apply.New(apply.Config{System: "online", Brokers: brokers, Group: group, Topic: sinkTopic, KickOutTopic: koTopic,
+		SessionTimeout: 6 * time.Second}, client, codec, zaptest.NewLogger(t), nil, apply.Clock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := a.Run(runCtx); err != nil {
+			t.Error(err)
+		}
+	})
+	defer wg.Wait()
+	defer cancel()
+	waitCtx, stop := context.WithTimeout(ctx, 30*time.Second)
+	defer stop()
+	if err := kafkaops.WaitIdle(waitCtx, brokers, []kafkaops.GroupInputs{{Group: group, Topics: []string{sinkTopic}}}); err != nil {
+		t.Fatalf("the applier's group is not past the end of the sink: %v", err)
+	}
+	if n := len(p.Calls()); n != 6 {
+		t.Errorf("%d calls to the platform, want the 6 creates", n)
+	}
+}
