@@ -9,20 +9,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/contactsync/contactsync/pkg/apply"
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/gateway"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
+	"github.com/contactsync/contactsync/pkg/kafkaops"
 	"github.com/contactsync/contactsync/pkg/platformclient"
 	"github.com/contactsync/contactsync/pkg/platformsim"
 	"github.com/contactsync/contactsync/pkg/review"
@@ -40,6 +40,7 @@ type onlineLoop struct {
 	secret     []byte
 	events     string // the platform's events topic
 	applyGroup string
+	inputs     []kafkaops.GroupInputs // the stages' and the applier's
 }
 
 func startOnlineLoop(t *testing.T, p *running, events string) *onlineLoop {
@@ -47,6 +48,7 @@ func startOnlineLoop(t *testing.T, p *running, events string) *onlineLoop {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &onlineLoop{p: p, events: events, secret: []byte("whsec_" + testenv.Unique("e2e")),
 		applyGroup: p.cfg.GroupPrefix + "-apply-online"}
+	l.inputs = append(slices.Clone(p.inputs), kafkaops.GroupInputs{Group: l.applyGroup, Topics: []string{p.cfg.Topics.Sink("online")}})
 
 	pub, err := gateway.NewKafkaPublisher(p.brokers, 10*time.Second)
 	if err != nil {
@@ -101,16 +103,17 @@ func startOnlineLoop(t *testing.T, p *running, events string) *onlineLoop {
 }
 
 // settle waits until the loop is still: every webhook delivered, the
-// pipeline idle, the applier past the online sink's last record, and no
-// webhook of the applier's writes still on its way.
+// stages and the applier idle, and no webhook of the applier's writes
+// still on its way.
 func (l *onlineLoop) settle() {
 	l.p.t.Helper()
 	ctx := testenv.Context(l.p.t, 2*time.Minute)
 	for {
 		before := len(l.platform.Deliveries())
 		l.waitWebhooks(ctx)
-		l.p.waitIdle()
-		l.waitApplied(ctx)
+		if err := kafkaops.WaitIdle(ctx, l.p.brokers, l.inputs); err != nil {
+			l.p.t.Fatal(err)
+		}
 		if len(l.platform.Deliveries()) == before {
 			l.waitWebhooks(ctx)
 			return
@@ -138,46 +141,6 @@ func (l *onlineLoop) waitWebhooks(ctx context.Context) {
 		case <-ctx.Done():
 			l.p.t.Fatalf("%d webhooks not delivered", pending)
 		case <-time.After(20 * time.Millisecond): // poll interval
-		}
-	}
-}
-
-// waitApplied polls until the applier's group has committed past the last
-// record of each partition of the online sink. (The sink is written in
-// transactions and the applier commits past its last record, not past the
-// commit marker behind it, so end offsets would leave it one behind.)
-func (l *onlineLoop) waitApplied(ctx context.Context) {
-	t := l.p.t
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(l.p.brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	topic := l.p.cfg.Topics.Sink("online")
-	for {
-		want := map[int32]int64{}
-		for _, r := range l.p.read(topic) {
-			want[r.Partition] = max(want[r.Partition], r.Offset+1)
-		}
-		committed, err := adm.FetchOffsets(ctx, l.applyGroup)
-		behind := len(want)
-		if err == nil {
-			behind = 0
-			for p, end := range want {
-				if c, ok := committed.Lookup(topic, p); !ok || c.Err != nil || c.At < end {
-					behind++
-				}
-			}
-		}
-		if behind == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the applier has not committed past the last record of %d partitions of %s (%v)", behind, topic, err)
-		case <-time.After(50 * time.Millisecond): // poll interval
 		}
 	}
 }

@@ -16,15 +16,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/contactsync/contactsync/pkg/apply"
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/gateway"
-	"github.com/contactsync/contactsync/pkg/kafkaops"
 	"github.com/contactsync/contactsync/pkg/platformclient"
 	"github.com/contactsync/contactsync/pkg/platformsim"
 )
@@ -342,50 +339,6 @@ func (o *onlineEdge) waitWebhooks(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%d webhooks not delivered: %w", pending, ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
-
-// waitApplied polls until the applier's group has committed past the
-// last record of the online sink topic. Not kafkaops.WaitIdle: the sink
-// topic is written in transactions, and the applier commits past its last
-// record, not past the commit marker that follows it, so its lag by end
-// offsets stays at one per partition.
-func waitApplied(ctx context.Context, brokers []string, group, topic string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		return fmt.Errorf("kafka client: %w", err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		recs, err := kafkaops.ReadTopic(ctx, brokers, topic)
-		if err != nil {
-			return err
-		}
-		want := map[int32]int64{}
-		for _, r := range recs {
-			want[r.Partition] = max(want[r.Partition], r.Offset+1)
-		}
-		committed, err := adm.FetchOffsets(ctx, group)
-		behind := len(want)
-		if err == nil {
-			behind = 0
-			for p, end := range want {
-				if c, ok := committed.Lookup(topic, p); !ok || c.Err != nil || c.At < end {
-					behind++
-				}
-			}
-		}
-		if behind == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the applier (%s) has not committed past the last record of %d partitions of %s: %w", group, behind, topic, ctx.Err())
 		case <-tick.C:
 		}
 	}
