@@ -280,7 +280,7 @@ func summarise(ctx context.Context, out io.Writer, a *app.App, brokers []string,
 				return fmt.Errorf("decode sink record: %w", err)
 			}
 			kinds[string(s.Entity)+" "+string(s.Op)]++
-			if example == "" && s.Op == contact.SinkUpdate {
+			if example == "" && s.Op == contact.SinkUpdate && len(s.Set)+len(s.Clear) > 0 { // not a link-only write-back
 				example = describeSink(s)
 			}
 		}
