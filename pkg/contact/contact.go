@@ -51,6 +51,7 @@ const (
 	Bool         // "true" / "false"
 	Date         // YYYY-MM-DD
 	Decimal      // plain decimal string, e.g. "125.50"
+	Enum         // one of FieldInfo.Allowed (custom fields only)
 )
 
 // FieldInfo describes one canonical field.
@@ -60,34 +61,41 @@ type FieldInfo struct {
 	// Group names fields that must move together (an address is one unit:
 	// mixing a street from one system with a postcode from another is wrong).
 	Group string
+	// Allowed lists the values of an Enum field, in declared spelling.
+	Allowed []string
+	// Custom marks a field declared in configuration (see FieldSet).
+	Custom bool
 }
 
 // Fields lists every canonical field in schema order.
+// These are the built-in fields only; a configuration's custom fields come
+// after them in its FieldSet.
 var Fields = []FieldInfo{
-	{GivenName, Text, "name"},
-	{FamilyName, Text, "name"},
-	{Organisation, Text, ""},
-	{Email, Text, ""},
-	{Phone, Text, ""},
-	{AddressLine1, Text, "address"},
-	{AddressLine2, Text, "address"},
-	{Locality, Text, "address"},
-	{Region, Text, "address"},
-	{Postcode, Text, "address"},
-	{Country, Text, "address"},
-	{DateOfBirth, Date, ""},
-	{DoNotEmail, Bool, ""},
-	{DoNotMail, Bool, ""},
-	{DoNotPhone, Bool, ""},
-	{GivingTotal, Decimal, ""},
-	{LastGiftDate, Date, ""},
-	{LastGiftAmount, Decimal, ""},
-	{HighestGiftAmount, Decimal, ""},
-	{HighestGiftDate, Date, ""},
-	{FirstGiftDate, Date, ""},
+	{Name: GivenName, Kind: Text, Group: "name"},
+	{Name: FamilyName, Kind: Text, Group: "name"},
+	{Name: Organisation, Kind: Text},
+	{Name: Email, Kind: Text},
+	{Name: Phone, Kind: Text},
+	{Name: AddressLine1, Kind: Text, Group: "address"},
+	{Name: AddressLine2, Kind: Text, Group: "address"},
+	{Name: Locality, Kind: Text, Group: "address"},
+	{Name: Region, Kind: Text, Group: "address"},
+	{Name: Postcode, Kind: Text, Group: "address"},
+	{Name: Country, Kind: Text, Group: "address"},
+	{Name: DateOfBirth, Kind: Date},
+	{Name: DoNotEmail, Kind: Bool},
+	{Name: DoNotMail, Kind: Bool},
+	{Name: DoNotPhone, Kind: Bool},
+	{Name: GivingTotal, Kind: Decimal},
+	{Name: LastGiftDate, Kind: Date},
+	{Name: LastGiftAmount, Kind: Decimal},
+	{Name: HighestGiftAmount, Kind: Decimal},
+	{Name: HighestGiftDate, Kind: Date},
+	{Name: FirstGiftDate, Kind: Date},
 }
 
-// Lookup returns the description of a field name and whether it is known.
+// Lookup returns the description of a built-in field name and whether it
+// is one; FieldSet.Lookup knows a configuration's custom fields too.
 func Lookup(name Field) (FieldInfo, bool) {
 	for _, f := range Fields {
 		if f.Name == name {

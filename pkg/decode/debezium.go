@@ -26,20 +26,20 @@ type DebeziumConfig struct {
 	// SyncUser is the updated_by value of rows the sync itself wrote
 	// (default "contactsync"): such a change is an echo, origin sync.
 	SyncUser string
+	// Fields are the fields Columns may name; nil = the built-in ones.
+	Fields *contact.FieldSet
 }
 
 // DefaultColumns maps the columns of deploy/postgres/offline-schema.sql.
-func DefaultColumns() map[string]contact.Field {
-	return map[string]contact.Field{
-		"first_name": contact.GivenName, "last_name": contact.FamilyName, "organisation": contact.Organisation,
-		"email": contact.Email, "phone": contact.Phone,
-		"address1": contact.AddressLine1, "address2": contact.AddressLine2, "city": contact.Locality,
-		"state": contact.Region, "postcode": contact.Postcode, "country": contact.Country,
-		"birth_date":   contact.DateOfBirth,
-		"do_not_email": contact.DoNotEmail, "do_not_mail": contact.DoNotMail, "do_not_phone": contact.DoNotPhone,
-		"giving_total": contact.GivingTotal, "last_gift_date": contact.LastGiftDate,
-		"last_gift_amount": contact.LastGiftAmount, "highest_gift_amount": contact.HighestGiftAmount,
-		"highest_gift_date": contact.HighestGiftDate, "first_gift_date": contact.FirstGiftDate,
+func DefaultColumns() map[string]contact.Field { return contact.DefaultMapping().Offline.Columns }
+
+// DebeziumConfigFor is the decoder configuration of system's table as m
+// maps it, with the fields of fs (the rules file's mapping and custom
+// fields).
+func DebeziumConfigFor(system string, m contact.OfflineMapping, fs *contact.FieldSet) DebeziumConfig {
+	return DebeziumConfig{
+		System: system, Columns: m.Columns, IDColumn: m.IDColumn, ReferenceSourceColumn: m.ReferenceSourceColumn,
+		UpdatedByColumn: m.UpdatedByColumn, UpdatedAtColumn: m.UpdatedAtColumn, Fields: fs,
 	}
 }
 
@@ -56,6 +56,7 @@ type column struct {
 	name  string
 	field contact.Field
 	kind  contact.Kind
+	info  contact.FieldInfo
 }
 
 // NewDebezium checks cfg and fills its defaults.
@@ -66,11 +67,13 @@ func NewDebezium(cfg DebeziumConfig) (*Debezium, error) {
 	if cfg.Columns == nil {
 		cfg.Columns = DefaultColumns()
 	}
+	if cfg.Fields == nil {
+		cfg.Fields = contact.BuiltIn()
+	}
 	d := &Debezium{}
-	pos := fieldPositions()
 	byField := map[contact.Field]string{}
 	for name, f := range cfg.Columns {
-		info, ok := contact.Lookup(f)
+		info, ok := cfg.Fields.Lookup(f)
 		switch {
 		case name == "":
 			return nil, errors.New("debezium decoder: empty column name")
@@ -83,9 +86,11 @@ func NewDebezium(cfg DebeziumConfig) (*Debezium, error) {
 				min(name, byField[f]), max(name, byField[f]), f)
 		}
 		byField[f] = name
-		d.columns = append(d.columns, column{name: name, field: f, kind: info.Kind})
+		d.columns = append(d.columns, column{name: name, field: f, kind: info.Kind, info: info})
 	}
-	slices.SortFunc(d.columns, func(a, b column) int { return cmp.Compare(pos[a.field], pos[b.field]) })
+	slices.SortFunc(d.columns, func(a, b column) int {
+		return cmp.Compare(cfg.Fields.Position(a.field), cfg.Fields.Position(b.field))
+	})
 	def := func(s *string, v string) {
 		if *s == "" {
 			*s = v
@@ -184,6 +189,9 @@ func (d *Debezium) Decode(key, value []byte, topic string, partition int32, offs
 				continue
 			}
 			s, err := columnValue(col, v, types[col.name])
+			if err == nil && col.info.Custom {
+				s, err = contact.ParseCustomValue(col.info, s)
+			}
 			if err != nil {
 				return nil, errorf(ReasonField, "%s (column %s): %v", col.field, col.name, err)
 			}
@@ -198,7 +206,7 @@ func (d *Debezium) Decode(key, value []byte, topic string, partition int32, offs
 	}
 	c.EventID = d.eventID(env, id, topic, partition, offset)
 	// Decoded is not yet valid: a text in a decimal column, a year 0.
-	if err := Validate(c); err != nil {
+	if err := ValidateFields(c, d.cfg.Fields); err != nil {
 		return nil, err
 	}
 	return []contact.Change{c}, nil
@@ -373,17 +381,7 @@ func (d *Debezium) eventID(env map[string]any, id, topic string, partition int32
 	return fmt.Sprintf("%s:kafka:%s/%d/%d", d.cfg.System, topic, partition, offset)
 }
 
-// fieldPositions gives each field its place in contact.Fields.
-func fieldPositions() map[contact.Field]int {
-	pos := make(map[contact.Field]int, len(contact.Fields))
-	for i, f := range contact.Fields {
-		pos[f.Name] = i
-	}
-	return pos
-}
-
-// sortFields orders fields as contact.Fields does (schema order).
-func sortFields(fs []contact.Field) {
-	pos := fieldPositions()
-	slices.SortFunc(fs, func(a, b contact.Field) int { return cmp.Compare(pos[a], pos[b]) })
+// sortFields orders fields as set does (schema order, then custom fields).
+func sortFields(fs []contact.Field, set *contact.FieldSet) {
+	slices.SortFunc(fs, func(a, b contact.Field) int { return cmp.Compare(set.Position(a), set.Position(b)) })
 }

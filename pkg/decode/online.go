@@ -24,6 +24,12 @@ type OnlineConfig struct {
 	// rejected (ReasonOrigin): admin skips review, sync is dropped as an
 	// echo of the sync's own write.
 	TrustedOrigins []contact.Origin
+	// Mapping names the event's keys; nil = the reference event format
+	// (contact.DefaultMapping().Online).
+	Mapping *contact.OnlineMapping
+	// Fields are the fields the mapping may name and the custom fields
+	// read from the custom fields object; nil = the built-in ones.
+	Fields *contact.FieldSet
 }
 
 // PrivilegedOrigins are the origins a source must be trusted for: an admin
@@ -35,6 +41,9 @@ var PrivilegedOrigins = []contact.Origin{contact.OriginAdmin, contact.OriginSync
 // contact.updated and gift.created.
 type Online struct {
 	cfg OnlineConfig
+	// The mapped keys of the contact object, its address and its consent,
+	// each in field order so the first bad key reported is always the same.
+	contactFields, addressFields, consentFields []jsonField
 }
 
 // NewOnline checks cfg.
@@ -51,7 +60,32 @@ func NewOnline(cfg OnlineConfig) (*Online, error) {
 		}
 	}
 	cfg.TrustedOrigins = slices.Clone(cfg.TrustedOrigins)
-	return &Online{cfg: cfg}, nil
+	if cfg.Fields == nil {
+		cfg.Fields = contact.BuiltIn()
+	}
+	m := contact.DefaultMapping()
+	if cfg.Mapping != nil {
+		m.Online = *cfg.Mapping
+	}
+	if err := (contact.Mapping{Offline: contact.DefaultMapping().Offline, Online: m.Online}).Check(cfg.Fields); err != nil {
+		return nil, fmt.Errorf("online decoder: %w", err)
+	}
+	cfg.Mapping = &m.Online
+	o := &Online{cfg: cfg}
+	o.contactFields = keysInOrder(m.Online.Contact, cfg.Fields)
+	o.addressFields = keysInOrder(m.Online.Address, cfg.Fields)
+	o.consentFields = keysInOrder(m.Online.Consent, cfg.Fields)
+	return o, nil
+}
+
+func keysInOrder(keys map[string]contact.Field, fs *contact.FieldSet) []jsonField {
+	out := make([]jsonField, 0, len(keys))
+	for k, f := range keys {
+		info, _ := fs.Lookup(f)
+		out = append(out, jsonField{key: k, field: f, info: info})
+	}
+	slices.SortFunc(out, func(a, b jsonField) int { return fs.Position(a.field) - fs.Position(b.field) })
+	return out
 }
 
 // mayClaim reports whether the source may send changes of origin o.
@@ -60,28 +94,14 @@ func (o *Online) mayClaim(origin contact.Origin) bool {
 }
 
 // jsonField maps one key of an online object to its canonical field.
+// A key that is absent or "" was not supplied; JSON null is an explicit
+// clear. Consent is stated positively online ("may email") and negatively
+// offline ("do not email"); the canonical flags are the negative ones.
 type jsonField struct {
 	key   string
 	field contact.Field
+	info  contact.FieldInfo
 }
-
-// The online contact's JSON fields. A key that is absent or "" was not
-// supplied; JSON null is an explicit clear.
-var (
-	onlineContactFields = []jsonField{
-		{"first_name", contact.GivenName}, {"last_name", contact.FamilyName}, {"organisation", contact.Organisation},
-		{"email", contact.Email}, {"phone", contact.Phone}, {"date_of_birth", contact.DateOfBirth},
-	}
-	onlineAddressFields = []jsonField{
-		{"line1", contact.AddressLine1}, {"line2", contact.AddressLine2}, {"city", contact.Locality},
-		{"region", contact.Region}, {"postcode", contact.Postcode}, {"country", contact.Country},
-	}
-	// Consent is stated positively online ("may email") and negatively
-	// offline ("do not email"); the canonical flags are the negative ones.
-	onlineConsentFields = []jsonField{
-		{"email", contact.DoNotEmail}, {"post", contact.DoNotMail}, {"phone", contact.DoNotPhone},
-	}
-)
 
 // Decode decodes one event into one change; a gift event's change carries
 // its donor's contact values too, so the gift and the donor are matched
@@ -155,7 +175,7 @@ func (o *Online) Decode(_, value []byte) ([]contact.Change, error) {
 	if c.ReferenceSource, err = optString(person, "contact.", "reference_source"); err != nil {
 		return nil, err
 	}
-	if err := readText(person, onlineContactFields, &c, "contact."); err != nil {
+	if err := readText(person, o.contactFields, &c, "contact."); err != nil {
 		return nil, err
 	}
 	if addr, present := person["address"]; present && addr != nil {
@@ -163,11 +183,11 @@ func (o *Online) Decode(_, value []byte) ([]contact.Change, error) {
 		if !ok {
 			return nil, errorf(ReasonField, "contact.address: %s, not an object", typeName(addr))
 		}
-		if err := readText(m, onlineAddressFields, &c, "contact.address."); err != nil {
+		if err := readText(m, o.addressFields, &c, "contact.address."); err != nil {
 			return nil, err
 		}
 	} else if present { // "address": null clears the whole address
-		for _, f := range onlineAddressFields {
+		for _, f := range o.addressFields {
 			c.Cleared = append(c.Cleared, f.field)
 		}
 	}
@@ -176,7 +196,7 @@ func (o *Online) Decode(_, value []byte) ([]contact.Change, error) {
 		if !ok {
 			return nil, errorf(ReasonField, "contact.consent: %s, not an object", typeName(consent))
 		}
-		for _, f := range onlineConsentFields {
+		for _, f := range o.consentFields {
 			v := m[f.key]
 			if v == nil {
 				// Consent is given or withdrawn, never cleared: the
@@ -191,7 +211,10 @@ func (o *Online) Decode(_, value []byte) ([]contact.Change, error) {
 			setValue(&c, f.field, fmt.Sprint(!mayContact))
 		}
 	}
-	sortFields(c.Cleared)
+	if err := o.readCustom(person, &c); err != nil {
+		return nil, err
+	}
+	sortFields(c.Cleared, o.cfg.Fields)
 
 	if kind == "gift.created" {
 		gm, ok := ev["gift"].(map[string]any)
@@ -203,7 +226,7 @@ func (o *Online) Decode(_, value []byte) ([]contact.Change, error) {
 		}
 	}
 	// Decoded is not yet valid: a text in a date field, a year 0.
-	if err := Validate(c); err != nil {
+	if err := ValidateFields(c, o.cfg.Fields); err != nil {
 		return nil, err
 	}
 	return []contact.Change{c}, nil
@@ -233,6 +256,12 @@ func readText(m map[string]any, fields []jsonField, c *contact.Change, path stri
 		case v == nil:
 			c.Cleared = append(c.Cleared, f.field)
 		default:
+			if f.info.Custom {
+				if err := setCustom(c, f.info, v, path+f.key); err != nil {
+					return err
+				}
+				continue
+			}
 			s, ok := v.(string)
 			if !ok {
 				return errorf(ReasonField, "%s%s: %s, not a string", path, f.key, typeName(v))
@@ -333,4 +362,65 @@ func setValue(c *contact.Change, f contact.Field, v string) {
 		c.Values = contact.Values{}
 	}
 	c.Values[f] = v
+}
+
+// readCustom reads the contact's custom fields object (by default
+// "custom_fields"): each declared custom field by its own name, absent or
+// blank not supplied, null a clear. Keys that name no declared custom field
+// are not synced and ignored, as other unmapped keys are.
+func (o *Online) readCustom(person map[string]any, c *contact.Change) error {
+	key := o.cfg.Mapping.CustomObject
+	raw, present := person[key]
+	if !present || raw == nil || key == "" {
+		return nil
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return errorf(ReasonField, "contact.%s: %s, not an object", key, typeName(raw))
+	}
+	for _, f := range o.cfg.Fields.Custom() {
+		v, present := m[string(f.Name)]
+		switch {
+		case !present:
+		case v == nil:
+			if _, mapped := c.Values[f.Name]; !mapped && !c.IsCleared(f.Name) {
+				c.Cleared = append(c.Cleared, f.Name)
+			}
+		default:
+			if err := setCustom(c, f, v, "contact."+key+"."+string(f.Name)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// setCustom reads one custom field's JSON value (a string, or a boolean or
+// number where its type takes one) into its canonical form.
+func setCustom(c *contact.Change, f contact.FieldInfo, v any, path string) error {
+	var raw string
+	switch x := v.(type) {
+	case string:
+		raw = x
+	case bool:
+		if f.Kind != contact.Bool {
+			return errorf(ReasonField, "%s: a boolean, not a %s value", path, f.Kind)
+		}
+		raw = fmt.Sprint(x)
+	case json.Number:
+		if f.Kind != contact.Decimal && f.Kind != contact.Text {
+			return errorf(ReasonField, "%s: a number, not a %s value", path, f.Kind)
+		}
+		raw = x.String()
+	default:
+		return errorf(ReasonField, "%s: %s, not a %s value", path, typeName(v), f.Kind)
+	}
+	s, err := contact.ParseCustomValue(f, raw)
+	if err != nil {
+		return errorf(ReasonField, "%s: %v", path, err)
+	}
+	if s != "" {
+		setValue(c, f.Name, s)
+	}
+	return nil
 }

@@ -50,8 +50,13 @@ var FieldLimits = map[contact.Field]int{
 
 // Validate checks that a change is complete and every value has its field's
 // kind. It is the contract between ingest and the later stages: whatever
-// passes it can be matched, stored and written without further checks.
-func Validate(c contact.Change) error {
+// passes it can be matched, stored and written without further checks. It
+// knows the built-in fields only; ValidateFields knows custom ones too.
+func Validate(c contact.Change) error { return ValidateFields(c, contact.BuiltIn()) }
+
+// ValidateFields is Validate for the fields of fs: a custom field's value
+// must be in the canonical form of its type (contact.ParseCustomValue).
+func ValidateFields(c contact.Change, fs *contact.FieldSet) error {
 	switch {
 	case c.EventID == "":
 		return errorf(ReasonEventID, "event id is empty")
@@ -77,9 +82,15 @@ func Validate(c contact.Change) error {
 	if c.ReferenceSource != "" && (len(c.ReferenceSource) > MaxSystemLength || !cleanID(c.ReferenceSource)) {
 		return errorf(ReasonField, "reference source: control characters or longer than %d bytes", MaxSystemLength)
 	}
-	for _, f := range contact.Fields { // in field order: the same change always fails the same way
+	for _, f := range fs.All() { // in field order: the same change always fails the same way
 		v, ok := c.Values[f.Name]
 		if !ok {
+			continue
+		}
+		if f.Custom {
+			if !contact.ValidCustomValue(f, v) {
+				return errorf(ReasonField, "%s: not a %s value", f.Name, customKindName(f))
+			}
 			continue
 		}
 		// Length first: the kind checks below are not free on 1 MB.
@@ -91,12 +102,12 @@ func Validate(c contact.Change) error {
 		}
 	}
 	for f := range c.Values {
-		if _, ok := contact.Lookup(f); !ok {
+		if _, ok := fs.Lookup(f); !ok {
 			return errorf(ReasonField, "%s: unknown field", fieldName(string(f)))
 		}
 	}
 	for _, f := range c.Cleared {
-		if _, ok := contact.Lookup(f); !ok {
+		if _, ok := fs.Lookup(f); !ok {
 			return errorf(ReasonField, "%s: unknown field cleared", fieldName(string(f)))
 		}
 		if _, both := c.Values[f]; both {
@@ -188,4 +199,11 @@ func kindName(k contact.Kind) string {
 		return "decimal"
 	}
 	return "text"
+}
+
+func customKindName(f contact.FieldInfo) string {
+	if f.Kind == contact.Enum {
+		return "allowed " + string(f.Name)
+	}
+	return kindName(f.Kind)
 }

@@ -60,6 +60,8 @@ type Config struct {
 	byField map[contact.Field]*Rule
 	gifts   Gifts
 	sor     string
+	fields  *contact.FieldSet
+	mapping contact.Mapping
 }
 
 // System is one system the sync talks to.
@@ -164,6 +166,9 @@ type file struct {
 	Systems yaml.Node `yaml:"systems"`
 	Fields  yaml.Node `yaml:"fields"`
 	Gifts   yaml.Node `yaml:"gifts"`
+	// CustomFields and Mapping are read node by node (custom.go).
+	CustomFields yaml.Node `yaml:"custom_fields"`
+	Mapping      yaml.Node `yaml:"mapping"`
 }
 
 // problems collects every error of a file with its line, so that one run
@@ -237,7 +242,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 		return nil, errors.Join(p.errs...)
 	}
 	doc := root.Content[0]
-	if !strictKeys(p, doc, "version", "systems", "fields", "gifts") {
+	if !strictKeys(p, doc, "version", "systems", "custom_fields", "fields", "gifts", "mapping") {
 		return nil, errors.Join(p.errs...)
 	}
 	var f file
@@ -249,6 +254,8 @@ func Parse(data []byte, filename string) (*Config, error) {
 	}
 	c := &Config{byField: map[contact.Field]*Rule{}}
 	c.readSystems(p, doc, &f.Systems)
+	c.readCustomFields(p, &f.CustomFields)
+	c.readMapping(p, &f.Mapping)
 	c.readRules(p, doc, &f.Fields)
 	c.readGifts(p, &f.Gifts)
 	if len(p.errs) > 0 {
@@ -453,8 +460,8 @@ func (c *Config) readRules(p *problems, doc, n *yaml.Node) {
 		}
 		for _, f := range r.Fields {
 			at := itemLine(item, "fields", string(f))
-			if _, ok := contact.Lookup(f); !ok {
-				p.add(at, "%s: unknown field %q", what, f)
+			if _, ok := c.fields.Lookup(f); !ok {
+				p.add(at, "%s: unknown field %q (built-in or declared in custom_fields)", what, f)
 				continue
 			}
 			if prev, dup := owner[f]; dup {
@@ -503,7 +510,7 @@ func (c *Config) checkPolicy(p *problems, item *yaml.Node, r *Rule, what string)
 	case Latest:
 	case MostRestrictive:
 		for _, f := range r.Fields {
-			if info, ok := contact.Lookup(f); ok && info.Kind != contact.Bool {
+			if info, ok := c.fields.Lookup(f); ok && info.Kind != contact.Bool {
 				p.add(itemLine(item, "fields", string(f)), "%s: most_restrictive needs opt-out flags, %q is not one", what, f)
 			}
 		}
@@ -596,7 +603,7 @@ func (c *Config) checkGroups(p *problems) {
 	}
 	groups := map[string]*Rule{}
 	reported := map[*Rule]bool{}
-	for _, info := range contact.Fields {
+	for _, info := range c.fields.All() {
 		r := ruleOf[info.Name]
 		if r == nil || info.Group == "" {
 			continue

@@ -335,7 +335,7 @@ func (r *run) learnRecords() {
 func (r *run) incoming() []incoming {
 	c := r.c
 	var out []incoming
-	for _, info := range contact.Fields {
+	for _, info := range r.cfg.fields.All() {
 		f := info.Name
 		rule := r.cfg.byField[f]
 		v, supplied := c.Values[f]
@@ -678,7 +678,7 @@ func (r *run) target(t *System) {
 	set, clear := contact.Values{}, []contact.Field(nil)
 	var fields []contact.Field
 	var reasons []string
-	for _, info := range contact.Fields {
+	for _, info := range r.cfg.fields.All() {
 		f := info.Name
 		g, ok := r.st.Golden[f]
 		rule := r.cfg.byField[f]
@@ -804,7 +804,7 @@ func (r *run) review(t *System) {
 	}
 	ts := r.st.system(t.Name)
 	cur := contact.Values{}
-	for _, info := range contact.Fields {
+	for _, info := range r.cfg.fields.All() {
 		if _, ok := vals[info.Name]; ok {
 			cur[info.Name] = ts.Holds[info.Name]
 			r.decide(info.Name, t.Name, ActHeld, r.cfg.byField[info.Name].Name)
