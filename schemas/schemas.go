@@ -37,11 +37,13 @@ const (
 // install agrees without coordination; a new, incompatible version of a
 // schema gets a new id here.
 var EmbeddedIDs = map[string]int{
-	ContactChange: 1,
-	MatchedChange: 2,
+	// ContactChange, MatchedChange and ReviewItem were 1, 2 and 5 until
+	// ContactFields got its custom map (LegacyIDs).
+	ContactChange: 9,
+	MatchedChange: 10,
 	SinkRecord:    3,
 	KickOut:       7, // 4 until value_size, value_sha256 and truncated were added (LegacyIDs)
-	ReviewItem:    5,
+	ReviewItem:    11,
 	GiftEvent:     6,
 	AuditRecord:   8,
 }
@@ -54,7 +56,10 @@ var legacyFiles embed.FS
 // they were written with (legacy/<name>.<id>.avsc, self-contained): fields
 // added since take their defaults. Nothing is written with them.
 var LegacyIDs = map[int]string{
+	1: ContactChange,
+	2: MatchedChange,
 	4: KickOut,
+	5: ReviewItem,
 }
 
 // Legacy returns the text of the earlier schema version with embedded id

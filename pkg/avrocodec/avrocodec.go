@@ -419,7 +419,7 @@ func (c *Codec) DecodeReview(b []byte) (contact.ReviewItem, error) {
 }
 
 func changeToNative(ch contact.Change) map[string]any {
-	values := make(map[string]any, len(contact.Fields))
+	values := make(map[string]any, len(contact.Fields)+1)
 	for _, f := range contact.Fields {
 		v, ok := ch.Values[f.Name]
 		switch {
@@ -431,6 +431,15 @@ func changeToNative(ch contact.Change) map[string]any {
 			values[string(f.Name)] = goavro.Union("string", v)
 		}
 	}
+	// Every other value is a custom field's, already in its canonical
+	// string form (ingest validated it against the declared fields).
+	custom := map[string]any{}
+	for f, v := range ch.Values {
+		if _, builtin := contact.Lookup(f); !builtin {
+			custom[string(f)] = v
+		}
+	}
+	values["custom"] = custom
 	return map[string]any{
 		"event_id":         ch.EventID,
 		"source_system":    ch.SourceSystem,
@@ -474,6 +483,16 @@ func changeFromNative(m map[string]any) (contact.Change, error) {
 				}
 				ch.Values[f.Name] = fmt.Sprint(x)
 			}
+		}
+	}
+	// Records written before custom fields existed have no map: none.
+	custom, _ := values["custom"].(map[string]any)
+	for k, v := range custom {
+		if s, ok := v.(string); ok {
+			if ch.Values == nil {
+				ch.Values = contact.Values{}
+			}
+			ch.Values[contact.Field(k)] = s
 		}
 	}
 	return ch, r.err

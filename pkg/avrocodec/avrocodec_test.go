@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/schemas"
 )
 
 var at = time.Date(2026, 11, 2, 9, 30, 15, 123_000_000, time.UTC)
@@ -15,7 +16,8 @@ func sampleChange() contact.Change {
 	return contact.Change{
 		EventID: "evt-1", SourceSystem: "online", SourceRecordID: "web-0001", ReferenceSource: "online",
 		Origin: contact.OriginSelfService, Op: contact.OpUpsert, SourceTime: at,
-		Values:  contact.Values{contact.GivenName: "Anna", contact.Email: "anna@example.org", contact.DoNotEmail: "true", contact.DoNotMail: "false"},
+		Values: contact.Values{contact.GivenName: "Anna", contact.Email: "anna@example.org", contact.DoNotEmail: "true", contact.DoNotMail: "false",
+			"appeal_code": "XMAS26", "gift_aid": "true", "lifetime_value": "1250.00"},
 		Cleared: []contact.Field{contact.AddressLine2},
 		Gift:    &contact.Gift{GiftID: "g-1", AmountMinor: 1250, Currency: "USD", ReceivedAt: at, Campaign: "winter"},
 	}
@@ -120,8 +122,8 @@ func TestWireFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b[0] != 0 || b[4] != 1 || b[1]|b[2]|b[3] != 0 {
-		t.Fatalf("want magic 0 and schema id 1, got % x", b[:5])
+	if id := schemas.EmbeddedIDs[schemas.ContactChange]; b[0] != 0 || int(b[4]) != id || b[1]|b[2]|b[3] != 0 {
+		t.Fatalf("want magic 0 and schema id %d, got % x", id, b[:5])
 	}
 	if _, err := c.DecodeMatched(b); !errors.Is(err, ErrWrongSchema) {
 		t.Fatalf("decoding a change as matched: got %v, want ErrWrongSchema", err)
