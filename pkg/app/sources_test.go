@@ -75,7 +75,7 @@ func TestOnlineDecoderTrustsTheTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec, err := newOnlineDecoder(cfg)
+	dec, err := newOnlineDecoder(cfg, contact.DefaultMapping().Online, contact.BuiltIn())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,11 +41,16 @@ func newCodec(ctx context.Context, cfg Config) (*avrocodec.Codec, error) {
 
 // newDecoders returns the decoder of every input format.
 func newDecoders(cfg Config, codec *avrocodec.Codec) (map[string]ingest.Decoder, error) {
-	deb, err := decode.NewDebezium(decode.DebeziumConfig{System: cfg.OfflineSystem})
+	rc, err := loadRules(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mapping := rc.Mapping()
+	deb, err := decode.NewDebezium(decode.DebeziumConfigFor(cfg.OfflineSystem, mapping.Offline, rc.Fields()))
 	if err != nil {
 		return nil, fmt.Errorf("debezium decoder: %w", err)
 	}
-	online, err := newOnlineDecoder(cfg)
+	online, err := newOnlineDecoder(cfg, mapping.Online, rc.Fields())
 	if err != nil {
 		return nil, err
 	}
@@ -114,10 +119,11 @@ func TopologyOf(cfg Config) (pipeline.Topology, error) {
 // read from (the replay topic is internal and written by the dashboard, so
 // its lineage header is trusted as the dashboard is). See README "Trust
 // model".
-func newOnlineDecoder(cfg Config) (ingest.Decoder, error) {
+func newOnlineDecoder(cfg Config, keys contact.OnlineMapping, fields *contact.FieldSet) (ingest.Decoder, error) {
 	bySource := map[string]*decode.Online{}
 	for _, src := range cfg.OnlineSources {
-		d, err := decode.NewOnline(decode.OnlineConfig{System: src.System, TrustedOrigins: src.TrustedOrigins})
+		d, err := decode.NewOnline(decode.OnlineConfig{System: src.System, TrustedOrigins: src.TrustedOrigins,
+			Mapping: &keys, Fields: fields})
 		if err != nil {
 			return nil, fmt.Errorf("online source %s: %w", src.Topic, err)
 		}
@@ -139,6 +145,10 @@ func newOnlineDecoder(cfg Config) (ingest.Decoder, error) {
 
 func newIngest(cfg Config, spec pipeline.Stage, codec *avrocodec.Codec, m *pipeline.Metrics, systems []string) (*ingest.Stage, error) {
 	decoders, err := newDecoders(cfg, codec)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := loadRules(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +175,7 @@ func newIngest(cfg Config, spec pipeline.Stage, codec *avrocodec.Codec, m *pipel
 		MaxReplays:      cfg.MaxReplays,
 		Systems:         systems,
 		KickOutMaxBytes: cfg.KickOutMaxBytes,
+		Fields:          rc.Fields(),
 	}, codec, m)
 }
 

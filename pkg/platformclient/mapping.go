@@ -31,9 +31,13 @@ var consentKeys = map[contact.Field]string{
 // written.
 func patchOf(rec contact.SinkRecord, create bool) map[string]any {
 	body := map[string]any{}
-	address, consent := map[string]any{}, map[string]any{}
+	address, consent, custom := map[string]any{}, map[string]any{}, map[string]any{}
 	put := func(f contact.Field, v any) {
-		if k, ok := topLevel[f]; ok {
+		if _, builtin := contact.Lookup(f); !builtin {
+			// A custom field of the rules file, by its own name, in its
+			// canonical string form (null clears it).
+			custom[string(f)] = v
+		} else if k, ok := topLevel[f]; ok {
 			body[k] = v
 		} else if k, ok := addressKeys[f]; ok {
 			address[k] = v
@@ -57,6 +61,9 @@ func patchOf(rec contact.SinkRecord, create bool) map[string]any {
 	}
 	if len(consent) > 0 {
 		body["consent"] = consent
+	}
+	if len(custom) > 0 {
+		body["custom_fields"] = custom
 	}
 	ids := map[string]any{}
 	for system, id := range rec.Links {

@@ -33,17 +33,19 @@ type Consent struct {
 
 // Contact is a donor record of the platform.
 type Contact struct {
-	ID              string            `json:"id"`
-	Version         int64             `json:"version"`
-	FirstName       string            `json:"first_name,omitempty"`
-	LastName        string            `json:"last_name,omitempty"`
-	Organisation    string            `json:"organisation,omitempty"`
-	Email           string            `json:"email,omitempty"`
-	Phone           string            `json:"phone,omitempty"`
-	DateOfBirth     string            `json:"date_of_birth,omitempty"`
-	Address         *Address          `json:"address,omitempty"`
-	Consent         Consent           `json:"consent"`
-	ExternalIDs     map[string]string `json:"external_ids,omitempty"`
+	ID           string            `json:"id"`
+	Version      int64             `json:"version"`
+	FirstName    string            `json:"first_name,omitempty"`
+	LastName     string            `json:"last_name,omitempty"`
+	Organisation string            `json:"organisation,omitempty"`
+	Email        string            `json:"email,omitempty"`
+	Phone        string            `json:"phone,omitempty"`
+	DateOfBirth  string            `json:"date_of_birth,omitempty"`
+	Address      *Address          `json:"address,omitempty"`
+	Consent      Consent           `json:"consent"`
+	ExternalIDs  map[string]string `json:"external_ids,omitempty"`
+	// CustomFields are the organisation's own fields, by name, as text.
+	CustomFields    map[string]string `json:"custom_fields,omitempty"`
 	ReferenceSource string            `json:"reference_source,omitempty"`
 	CreatedAt       time.Time         `json:"created_at"`
 	UpdatedAt       time.Time         `json:"updated_at"`
@@ -71,6 +73,12 @@ func (c *Contact) clone() *Contact {
 	for k, v := range c.ExternalIDs {
 		d.ExternalIDs[k] = v
 	}
+	if c.CustomFields != nil {
+		d.CustomFields = make(map[string]string, len(c.CustomFields))
+		for k, v := range c.CustomFields {
+			d.CustomFields[k] = v
+		}
+	}
 	return &d
 }
 
@@ -88,6 +96,7 @@ const (
 	maxTextLen       = 200
 	maxExternalIDs   = 8
 	maxExternalIDLen = 128
+	maxCustomFields  = 64
 )
 
 var (
@@ -216,6 +225,37 @@ func applyPatch(c *Contact, body []byte, forbidden map[string]bool) (change, err
 			}
 			if len(next.ExternalIDs) > maxExternalIDs {
 				return change{}, invalid("external_ids", "at most %d", maxExternalIDs)
+			}
+		case "custom_fields":
+			var cf map[string]*string
+			if isNull || strictObject(raw, &cf) != nil {
+				return change{}, invalid("custom_fields", "must be an object of strings")
+			}
+			for k, v := range cf {
+				if !externalKeyRE.MatchString(k) {
+					return change{}, invalid("custom_fields", "keys must match %s", externalKeyRE)
+				}
+				if v == nil || strings.TrimSpace(*v) == "" {
+					if _, had := next.CustomFields[k]; had {
+						ch.cleared = append(ch.cleared, "custom_fields."+k)
+					}
+					delete(next.CustomFields, k)
+					continue
+				}
+				s := strings.TrimSpace(*v)
+				if len(s) > maxTextLen || !utf8.ValidString(s) {
+					return change{}, invalid("custom_fields."+k, "must be a string of at most %d bytes", maxTextLen)
+				}
+				if next.CustomFields == nil {
+					next.CustomFields = map[string]string{}
+				}
+				next.CustomFields[k] = s
+			}
+			if len(next.CustomFields) > maxCustomFields {
+				return change{}, invalid("custom_fields", "at most %d", maxCustomFields)
+			}
+			if len(next.CustomFields) == 0 {
+				next.CustomFields = nil
 			}
 		default:
 			return change{}, invalid(key, "unknown field")

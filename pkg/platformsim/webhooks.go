@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,8 +60,14 @@ func contactObject(c *Contact, ch change) map[string]any {
 			}
 		}
 	}
+	custom := map[string]any{}
+	for k, v := range c.CustomFields {
+		custom[k] = v
+	}
 	for _, f := range ch.cleared {
 		switch {
+		case strings.HasPrefix(f, "custom_fields."):
+			custom[strings.TrimPrefix(f, "custom_fields.")] = nil
 		case f == "address":
 			m["address"] = nil
 		case len(f) > len("address.") && f[:len("address.")] == "address.":
@@ -86,6 +93,9 @@ func contactObject(c *Contact, ch change) map[string]any {
 	}
 	if len(c.ExternalIDs) > 0 {
 		m["external_ids"] = c.ExternalIDs
+	}
+	if len(custom) > 0 {
+		m["custom_fields"] = custom
 	}
 	return m
 }

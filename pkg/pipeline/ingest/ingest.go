@@ -52,6 +52,9 @@ type Config struct {
 	// KickOutMaxBytes caps the raw value kept in a kick-out (0: the
 	// pipeline default).
 	KickOutMaxBytes int
+	// Fields are the fields a change may carry: the built-in ones and
+	// the rules file's custom fields. Nil: the built-in ones.
+	Fields *contact.FieldSet
 }
 
 // Stage is the ingest stage.
@@ -68,6 +71,9 @@ func New(cfg Config, codec Codec, m *pipeline.Metrics) (*Stage, error) {
 	}
 	if cfg.MaxReplays == 0 {
 		cfg.MaxReplays = 10
+	}
+	if cfg.Fields == nil {
+		cfg.Fields = contact.BuiltIn()
 	}
 	for topic, format := range cfg.Formats {
 		if cfg.Decoders[format] == nil {
@@ -133,7 +139,7 @@ func (s *Stage) processRecord(r *kgo.Record) ([]*kgo.Record, error) {
 			return nil, &decode.Error{Reason: pipeline.ReasonInvalidField, Err: err}
 		}
 		c.Values = vals
-		if err := decode.Validate(c); err != nil {
+		if err := decode.ValidateFields(c, s.cfg.Fields); err != nil {
 			return nil, err
 		}
 		if len(s.cfg.Systems) > 0 && !slices.Contains(s.cfg.Systems, c.SourceSystem) {
