@@ -49,6 +49,15 @@ type OfflineConfig struct {
 	// none (the router names the system of a create only): the one system
 	// gifts come from in the rules, or empty when several do.
 	GiftSource string
+	// Fields are the fields Columns may name: the built-in ones and the
+	// rules file's custom fields. Nil: the built-in ones.
+	Fields *contact.FieldSet
+}
+
+// OfflineConfigFor is the configuration of the contact table and columns
+// as the rules file's mapping names them, with its custom fields.
+func OfflineConfigFor(schema string, m contact.OfflineMapping, fs *contact.FieldSet) OfflineConfig {
+	return OfflineConfig{Schema: schema, ContactsTable: m.ContactsTable, Columns: m.Columns, Fields: fs}
 }
 
 // Offline applies an offline system's sink records to its own tables: the
@@ -87,9 +96,12 @@ func OpenOffline(ctx context.Context, dsn string, cfg OfflineConfig) (*Offline, 
 	if cfg.Schema != "" && !tableName.MatchString(cfg.Schema) {
 		return nil, fmt.Errorf("offline schema %q: want a lower-case SQL name", cfg.Schema)
 	}
+	if cfg.Fields == nil {
+		cfg.Fields = contact.BuiltIn()
+	}
 	o := &Offline{cfg: cfg}
 	for name, f := range cfg.Columns {
-		info, ok := contact.Lookup(f)
+		info, ok := cfg.Fields.Lookup(f)
 		if !ok {
 			return nil, fmt.Errorf("offline column %q maps to unknown field %q", name, f)
 		}
@@ -101,11 +113,9 @@ func OpenOffline(ctx context.Context, dsn string, cfg OfflineConfig) (*Offline, 
 	if len(o.columns) == 0 {
 		return nil, errors.New("offline columns: none mapped")
 	}
-	order := map[contact.Field]int{}
-	for i, f := range contact.Fields {
-		order[f.Name] = i
-	}
-	slices.SortFunc(o.columns, func(a, b offlineColumn) int { return order[a.info.Name] - order[b.info.Name] })
+	slices.SortFunc(o.columns, func(a, b offlineColumn) int {
+		return cfg.Fields.Position(a.info.Name) - cfg.Fields.Position(b.info.Name)
+	})
 	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, errors.New("postgres DSN: cannot parse it (check its syntax; it is not shown because it may hold a password)")
@@ -441,9 +451,10 @@ func (o *Offline) column(f contact.Field) (offlineColumn, bool) {
 // cast by the server, so every kind travels the same way. A cleared consent
 // flag becomes false (the reference schema's flags are NOT NULL).
 func param(c offlineColumn, v string) (any, string) {
-	typ := map[contact.Kind]string{contact.Text: "text", contact.Bool: "boolean", contact.Date: "date", contact.Decimal: "numeric"}[c.info.Kind]
+	typ := map[contact.Kind]string{contact.Text: "text", contact.Bool: "boolean", contact.Date: "date", contact.Decimal: "numeric",
+		contact.Enum: "text"}[c.info.Kind]
 	if v == "" {
-		if c.info.Kind == contact.Bool {
+		if c.info.Kind == contact.Bool && !c.info.Custom {
 			return "false", typ
 		}
 		return nil, typ
