@@ -129,10 +129,11 @@ func (m Mapping) Check(fs *FieldSet) error {
 			case part == "consent" && info.Kind != Bool:
 				return fmt.Errorf("online consent key %q maps to %q, which is not an opt-out flag", k, f)
 			}
+			at := part + "." + k
 			if prev, dup := byField[f]; dup {
-				return fmt.Errorf("online keys %q and %q both map to field %q", min(k, prev), max(k, prev), f)
+				return fmt.Errorf("online keys %q and %q both map to field %q", min(at, prev), max(at, prev), f)
 			}
-			byField[f] = part + "." + k
+			byField[f] = at
 		}
 	}
 	return nil
