@@ -9,7 +9,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/contactsync/contactsync/pkg/decode"
 	"github.com/contactsync/contactsync/pkg/deliver"
 	"github.com/contactsync/contactsync/pkg/filedrop"
 	"github.com/contactsync/contactsync/pkg/offlineapply"
@@ -133,7 +132,7 @@ func runDelivery(ctx context.Context, getenv func(string) string, defaultMode st
 	if err != nil {
 		return err
 	}
-	store, closeStore, err := openDeliveryStore(ctx, dc, offlineFieldRules(rules, dc.System), giftSourceOf(rules))
+	store, closeStore, err := openDeliveryStore(ctx, dc, rules, offlineFieldRules(rules, dc.System), giftSourceOf(rules))
 	if err != nil {
 		return err
 	}
@@ -191,18 +190,20 @@ func giftSourceOf(rc *rules.Config) string {
 	return ""
 }
 
-// openDeliveryStore opens the store of the configured mode.
-func openDeliveryStore(ctx context.Context, dc DeliverConfig, fieldRules offlineapply.FieldRules, giftSource string) (deliver.Store, func(), error) {
+// openDeliveryStore opens the store of the configured mode, with the
+// rules file's mapping and custom fields.
+func openDeliveryStore(ctx context.Context, dc DeliverConfig, rc *rules.Config, fieldRules offlineapply.FieldRules, giftSource string) (deliver.Store, func(), error) {
 	switch dc.Mode {
 	case ModeTable:
-		o, err := pgstore.OpenOffline(ctx, dc.DSN, pgstore.OfflineConfig{Schema: dc.Schema, Columns: decode.DefaultColumns(),
-			Rules: fieldRules, GiftSource: giftSource})
+		ocfg := pgstore.OfflineConfigFor(dc.Schema, rc.Mapping().Offline, rc.Fields())
+		ocfg.Rules, ocfg.GiftSource = fieldRules, giftSource
+		o, err := pgstore.OpenOffline(ctx, dc.DSN, ocfg)
 		if err != nil {
 			return nil, nil, err
 		}
 		return o, o.Close, nil
 	case ModeFiles:
-		d, err := filedrop.Open(dc.Dir, dc.System)
+		d, err := filedrop.OpenWithFields(dc.Dir, dc.System, rc.Fields())
 		if err != nil {
 			return nil, nil, err
 		}

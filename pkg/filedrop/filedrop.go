@@ -48,9 +48,13 @@ const StateFile = "contactsync-state.json"
 // the latest source time, one column per canonical field (empty: not
 // changed), the fields to clear (space-separated), the person's ids in other
 // systems (system=id;...), and the gift's columns (amount in major units).
-func Columns() []string {
+func Columns() []string { return ColumnsOf(contact.BuiltIn()) }
+
+// ColumnsOf is the header of a drop whose field columns are those of fs:
+// the built-in fields, then the rules file's custom fields by name.
+func ColumnsOf(fs *contact.FieldSet) []string {
 	cols := []string{"row_type", "op", "person_id", "offline_id", "reference_source", "event_ids", "source_time"}
-	for _, f := range contact.Fields {
+	for _, f := range fs.All() {
 		cols = append(cols, string(f.Name))
 	}
 	return append(cols, "clear", "links", "gift_id", "gift_amount", "gift_currency", "gift_received_at",
@@ -86,6 +90,7 @@ type Drop struct {
 	// pending is the manifest of the last file, kept in the state until
 	// the manifest itself is in place.
 	pending *Manifest
+	fields  *contact.FieldSet
 }
 
 // state is the content of StateFile. Pending is the manifest of the file
@@ -103,14 +108,18 @@ func tpKey(topic string, partition int32) string { return topic + "/" + strconv.
 // Open prepares dir (created if missing): it reads the offsets already
 // written and removes leftovers of a crash (temp files, a CSV without its
 // manifest: its batch was not committed and is written again).
-func Open(dir, system string) (*Drop, error) {
+func Open(dir, system string) (*Drop, error) { return OpenWithFields(dir, system, contact.BuiltIn()) }
+
+// OpenWithFields is Open for a rules file with custom fields: each gets a
+// column after the built-in ones (ColumnsOf).
+func OpenWithFields(dir, system string, fs *contact.FieldSet) (*Drop, error) {
 	if system == "" || strings.ContainsAny(system, `/\`) {
 		return nil, fmt.Errorf("filedrop: bad system name %q", system)
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("filedrop: %w", err)
 	}
-	d := &Drop{dir: dir, system: system, next: map[string]int64{}}
+	d := &Drop{dir: dir, system: system, next: map[string]int64{}, fields: fs}
 	if raw, err := os.ReadFile(filepath.Join(dir, StateFile)); err == nil {
 		var st state
 		if err := json.Unmarshal(raw, &st); err != nil {
@@ -229,7 +238,7 @@ func (d *Drop) Apply(_ context.Context, batch []deliver.Delivery) (int, error) {
 	for i, r := range fresh {
 		recs[i] = r.Record
 	}
-	body, m, err := render(offlineapply.Coalesce(recs))
+	body, m, err := render(offlineapply.Coalesce(recs), d.fields)
 	if err != nil {
 		return 0, err
 	}
@@ -288,17 +297,17 @@ func fileName(system string, parts []Partition) string {
 }
 
 // render writes the steps as CSV rows, deterministically.
-func render(steps []offlineapply.Step) ([]byte, Manifest, error) {
+func render(steps []offlineapply.Step, fs *contact.FieldSet) ([]byte, Manifest, error) {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	var m Manifest
-	if err := w.Write(Columns()); err != nil {
+	if err := w.Write(ColumnsOf(fs)); err != nil {
 		return nil, m, err
 	}
 	for _, s := range steps {
 		row := []string{string(s.Entity), string(s.Op), s.PersonID, s.TargetRecordID, s.ReferenceSource,
 			strings.Join(s.EventIDs, " "), timeText(s.SourceTime)}
-		for _, f := range contact.Fields {
+		for _, f := range fs.All() {
 			row = append(row, s.Set[f.Name])
 		}
 		clear := make([]string, len(s.Clear))

@@ -101,6 +101,7 @@ const (
 
 var (
 	externalKeyRE   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+	customKeyRE     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`) // as the rules file names custom fields
 	dateRE          = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 	currencyRE      = regexp.MustCompile(`^[A-Z]{3}$`)
 	amountRE        = regexp.MustCompile(`^\d{1,12}(\.\d{1,4})?$`)
@@ -232,8 +233,8 @@ func applyPatch(c *Contact, body []byte, forbidden map[string]bool) (change, err
 				return change{}, invalid("custom_fields", "must be an object of strings")
 			}
 			for k, v := range cf {
-				if !externalKeyRE.MatchString(k) {
-					return change{}, invalid("custom_fields", "keys must match %s", externalKeyRE)
+				if !customKeyRE.MatchString(k) {
+					return change{}, invalid("custom_fields", "keys must match %s", customKeyRE)
 				}
 				if v == nil || strings.TrimSpace(*v) == "" {
 					if _, had := next.CustomFields[k]; had {
