@@ -55,6 +55,17 @@ func reviewViewOf(r StoredReview) ReviewView {
 			v.Fields = append(v.Fields, FieldDiff{Field: string(f.Name), Current: r.Current[f.Name], Proposed: p})
 		}
 	}
+	var custom []string // the rules file's custom fields, after the built-in ones
+	for f := range r.Proposed {
+		if _, builtin := contact.Lookup(f); !builtin {
+			custom = append(custom, string(f))
+		}
+	}
+	slices.Sort(custom)
+	for _, f := range custom {
+		name := contact.Field(f)
+		v.Fields = append(v.Fields, FieldDiff{Field: f, Current: r.Current[name], Proposed: r.Proposed[name]})
+	}
 	return v
 }
 
