@@ -93,7 +93,7 @@ var Env = []struct{ Name, Default, Help string }{
 	{EnvRegistryTLSCAFile, "", "PEM CA certificates for an https registry; empty = the system's roots"},
 	{EnvRegistryTLSCertFile, "", "PEM client certificate for the registry"},
 	{EnvRegistryTLSKeyFile, "", "PEM private key of the registry client certificate"},
-	{"CONTACTSYNC_RULES", "", "rules YAML file; empty = built-in default rules"},
+	{"CONTACTSYNC_RULES", "", "rules YAML file (field rules, custom fields, column/key mapping); empty = built-in default rules"},
 	{"CONTACTSYNC_TOPIC_PREFIX", "contactsync.", "prefix of every default topic name"},
 	{"CONTACTSYNC_TOPIC_OFFLINE_CDC", "<prefix>offline.cdc", "Debezium topic of the offline system"},
 	{"CONTACTSYNC_TOPIC_ONLINE_EVENTS", "<prefix>online.events", "online webhook events topic"},
