@@ -19,6 +19,8 @@ const customFields = `custom_fields:
     values: [Bronze, Silver, Gold]
   - name: gift_aid
     type: bool
+  - name: unruled
+    type: text
 `
 
 const customRules = `  - rule: appeal
@@ -87,6 +89,8 @@ func TestCustomFieldsFlowAsTheirRulesSay(t *testing.T) {
 			want: []string{"offline update gift_aid=<clear>"}},
 		{change: offlineRow("OFF-1", at(5), contact.Values{"rs": "online", "membership_level": "Silver"}), links: linked,
 			want: []string{"online update membership_level=Silver"}},
+		// a declared field no rule names does not flow
+		{change: onlineEv("web-1", at(6), contact.OriginAPI, contact.Values{"unruled": "x"}), links: linked},
 	} {
 		res, err := e.Apply(state, contact.Matched{Change: s.change, Match: contact.Match{PersonID: "p-1", Decision: contact.DecisionKnown}, Links: s.links})
 		if err != nil {
