@@ -24,6 +24,20 @@ var (
 	genTown   = []string{"Brunswick", "Fitzroy", "Carlton", "Richmond", "Northcote", "Preston", "Coburg", "Footscray"}
 )
 
+var genSyllables = []string{"bar", "cor", "dun", "fel", "gar", "hol", "kin", "lam", "mor", "nes", "pol", "rad", "sen", "tor", "vak", "wil", "yor", "zan", "quo", "jem"}
+
+// familyName is one of 8,000 made-up family names by hash (a real one for
+// the first 20), so namesakes are as rare as in life.
+func familyName(i int) string {
+	if i < len(genFamily) {
+		return genFamily[i]
+	}
+	d := digits(i, 10, 6)
+	pick := func(k int) string { return genSyllables[int(d[k]-'0')*2+int(d[k+1]-'0')%2] }
+	s := pick(0) + pick(2) + pick(4)
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
 // street is a street name of many: a first and a last name and a kind
 // of street, picked by hash.
 func street(i int) string {
@@ -62,11 +76,7 @@ func Generate(n int, offline, online io.Writer) (Truth, error) {
 	}
 	for i := range n {
 		given := genGiven[i%len(genGiven)]
-		family := genFamily[(i/len(genGiven))%len(genFamily)]
-		// A two-letter suffix keeps namesakes apart beyond 400 persons.
-		if i >= len(genGiven)*len(genFamily) {
-			family += "-" + string(rune('A'+(i/400)%26)) + string(rune('a'+(i/10400)%26))
-		}
+		family := familyName(i)
 		email := fmt.Sprintf("%s.%s.%d@mailbox.org", given, family, i)
 		phone := "+614" + "1" + digits(i, 1, 7)
 		// Addresses spread by hash, so neighbours in the sequence are not

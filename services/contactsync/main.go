@@ -74,6 +74,7 @@ window's backlog is one batch, each person's changes coalesced.`,
 		matcheval.Command(),
 		historyCommand(getenv),
 		digestCommand(getenv),
+		baselineCommand(getenv),
 		&cobra.Command{
 			Use:   "env",
 			Short: "list the configuration environment variables",
