@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
 
 	"github.com/contactsync/contactsync/pkg/baseline"
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/decode"
+	"github.com/contactsync/contactsync/pkg/obs"
 )
 
 // BaselineOptions are the flags of `contactsync baseline`.
@@ -30,6 +32,9 @@ type BaselineOptions struct {
 	// column (CSV: record_id; PostgreSQL: id).
 	Table    string
 	IDColumn string
+	// Apply seeds Redis and emits the report's sink records (needs Kafka
+	// and Redis).
+	Apply bool
 }
 
 // RunBaseline runs the dry-run baseline of two sources and writes its
@@ -40,6 +45,12 @@ func RunBaseline(ctx context.Context, getenv func(string) string, opts BaselineO
 	if err != nil {
 		return baseline.Summary{}, fmt.Errorf("config: %w", err)
 	}
+	return runBaseline(ctx, cfg, opts, progress, nil)
+}
+
+// runBaseline runs a baseline; with opts.Apply it seeds through a (built
+// from cfg when nil).
+func runBaseline(ctx context.Context, cfg Config, opts BaselineOptions, progress io.Writer, a *App) (baseline.Summary, error) {
 	rc, err := loadRules(cfg)
 	if err != nil {
 		return baseline.Summary{}, err
@@ -94,6 +105,20 @@ func RunBaseline(ctx context.Context, getenv func(string) string, opts BaselineO
 		DefaultRegion: cfg.DefaultRegion,
 		Fingerprint: strings.Join(append(fingerprint, "map="+opts.Map, "offline-map="+opts.OfflineMap, "online-map="+opts.OnlineMap,
 			"region="+cfg.DefaultRegion, "rules="+cfg.RulesFile, "model="+cfg.MatchModel), " "),
+	}
+	if opts.Apply {
+		if a == nil {
+			if a, err = New(ctx, cfg, zap.NewNop(), obs.NewRegistry()); err != nil {
+				return baseline.Summary{}, err
+			}
+			defer a.Close()
+		}
+		producer, err := KafkaClient(cfg)
+		if err != nil {
+			return baseline.Summary{}, err
+		}
+		defer producer.Close()
+		bcfg.Seeder = a.BaselineSeeder(producer)
 	}
 	printer := newProgressPrinter(progress)
 	bcfg.Progress = printer.print

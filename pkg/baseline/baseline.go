@@ -53,6 +53,9 @@ type Config struct {
 	Fingerprint string
 	// Progress, when set, is told after every batch how far the run is.
 	Progress func(Progress)
+	// Seeder, when set, gets what the run decided once it is done
+	// (--apply); without it the run is a dry run.
+	Seeder Seeder
 }
 
 // Progress is how far a run is.
@@ -94,12 +97,15 @@ type run struct {
 	cfg    Config
 	engine *rules.Engine
 	idx    *match.MemIndex
-	states map[string][]byte            // person -> golden state
-	links  map[string]map[string]string // person -> system -> record id
-	rep    *report
-	ck     checkpoint
-	resume *checkpoint // what to skip writing on a resumed run
-	dir    Dir
+	index  match.Index // idx, or idx recording its writes for the seeder
+	// sinkLog keeps each person's sink records for the seeder.
+	sinkLog map[string][]contact.SinkRecord
+	states  map[string][]byte            // person -> golden state
+	links   map[string]map[string]string // person -> system -> record id
+	rep     *report
+	ck      checkpoint
+	resume  *checkpoint // what to skip writing on a resumed run
+	dir     Dir
 }
 
 // Run matches offline then online and writes the report into dir. With
@@ -126,6 +132,11 @@ func Run(ctx context.Context, cfg Config, offline, online Source, dir Dir, resum
 		cfg: cfg, engine: rules.NewEngine(cfg.Rules), idx: match.NewMemIndex(),
 		states: map[string][]byte{}, links: map[string]map[string]string{}, dir: dir,
 	}
+	r.index = r.idx
+	if cfg.Seeder != nil {
+		r.index = &recordingIndex{MemIndex: r.idx}
+		r.sinkLog = map[string][]contact.SinkRecord{}
+	}
 	if resume {
 		ck, err := loadCheckpoint(dir)
 		if err != nil {
@@ -135,7 +146,7 @@ func Run(ctx context.Context, cfg Config, offline, online Source, dir Dir, resum
 			if ck.Fingerprint != cfg.Fingerprint {
 				return Summary{}, fmt.Errorf("baseline: the checkpoint in the report directory is of other inputs or settings (%q, now %q): start afresh without --resume", ck.Fingerprint, cfg.Fingerprint)
 			}
-			if ck.Finished {
+			if ck.Finished && cfg.Seeder == nil {
 				return ck.Summary, nil
 			}
 			r.resume = ck
@@ -182,6 +193,13 @@ func Run(ctx context.Context, cfg Config, offline, online Source, dir Dir, resum
 	r.ck.Finished, r.ck.Summary = true, rep.sum
 	if err := r.ck.save(dir, rep.sizes()); err != nil {
 		return Summary{}, err
+	}
+	if cfg.Seeder != nil {
+		applied, err := r.apply(ctx, cfg.Seeder)
+		rep.sum.Applied = &applied
+		if err != nil {
+			return rep.sum, err
+		}
 	}
 	return rep.sum, nil
 }
@@ -294,7 +312,7 @@ func (r *run) batch(ctx context.Context, system string, recs []Record) error {
 	if len(ins) == 0 {
 		return nil
 	}
-	results, err := r.cfg.Matcher.MatchBatch(ctx, r.idx, ins)
+	results, err := r.cfg.Matcher.MatchBatch(ctx, r.index, ins)
 	if err != nil {
 		return fmt.Errorf("baseline: match: %w", err)
 	}
@@ -344,6 +362,9 @@ func (r *run) route(write bool, c contact.Change, res match.Result) error {
 		return nil
 	}
 	r.states[person] = out.State
+	if r.sinkLog != nil && len(out.Sinks) > 0 {
+		r.sinkLog[person] = append(r.sinkLog[person], out.Sinks...)
+	}
 	if res.Decision == contact.DecisionLinked || res.Decision == contact.DecisionKnown {
 		prior, err := rules.DecodeState(before)
 		if err != nil {

@@ -29,7 +29,9 @@ func (d fileDir) Append(name string, size int64) (File, error) {
 	_, err = f.Seek(size, io.SeekStart)
 	return f, err
 }
-func (d fileDir) ReadFile(name string) ([]byte, error) { return os.ReadFile(filepath.Join(string(d), name)) }
+func (d fileDir) ReadFile(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(string(d), name))
+}
 func (d fileDir) WriteFile(name string, data []byte) error {
 	return os.WriteFile(filepath.Join(string(d), name), data, 0o644)
 }

@@ -68,6 +68,8 @@ type Summary struct {
 	// PairsDiffering the linked pairs with any difference.
 	Differences    map[string]int `json:"differences"`
 	PairsDiffering int            `json:"pairs_differing"`
+	// Applied is what --apply did (nil on a dry run).
+	Applied *Applied `json:"applied,omitempty"`
 }
 
 type position struct {

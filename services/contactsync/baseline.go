@@ -14,7 +14,7 @@ import (
 
 func baselineCommand(getenv func(string) string) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "baseline --offline SOURCE --online SOURCE --report DIR [--resume]",
+		Use:   "baseline --offline SOURCE --online SOURCE --report DIR [--apply] [--resume]",
 		Short: "point zero before go-live: match both systems' exports in bulk and write a dry-run report",
 		Long: `baseline matches the offline system's records and an online system's records in
 bulk, with the stream's own normalisers, blocking, match model, thresholds and
@@ -23,7 +23,14 @@ chart of differences per field) and CSV files: links.csv (with the reasons in
 words), ambiguous.csv (for a person to decide), creates_SYSTEM.csv (records each
 system would get created), differences.csv (per linked pair and field: both
 values, the value the rules choose and where it would be sent) and
-rejected.csv. It needs neither Kafka nor Redis.
+rejected.csv. Without --apply it is a dry run that needs neither Kafka nor Redis.
+
+--apply then seeds what the report says where the live pipeline reads it: the
+identity index, person links and golden states in Redis, and the report's
+records (creates, the offline id stamped on online records, field changes) on
+the sink topics, so that the first live event of a baselined person is a no-op
+unless something changed. A person who has a golden state already is left
+alone, so applying twice changes nothing.
 
 A SOURCE is a CSV export with a header row (a record_id column, columns named
 like the canonical fields, optional updated_at and reference_source; or --map
@@ -43,6 +50,7 @@ inputs and settings and gives the same files.`,
 	f.StringVar(&opts.Offline, "offline", "", "the offline system's records: a CSV file or a postgres:// DSN")
 	f.StringVar(&opts.Online, "online", "", "the online system's records: a CSV file or a postgres:// DSN")
 	f.StringVar(&opts.Report, "report", "", "directory to write the report into")
+	f.BoolVar(&opts.Apply, "apply", false, "seed Redis and emit the report's records to the sink topics (needs Kafka and Redis)")
 	f.BoolVar(&opts.Resume, "resume", false, "continue the interrupted run whose checkpoint is in the report directory")
 	f.StringVar(&opts.Map, "map", "", "comma-separated FIELD=COLUMN pairs mapping canonical fields to columns of both sources")
 	f.StringVar(&opts.OfflineMap, "offline-map", "", "FIELD=COLUMN pairs for the offline source only")
@@ -68,6 +76,10 @@ inputs and settings and gives the same files.`,
 		fmt.Fprintf(out, "links %d, ambiguous %d, creates %s %d, creates %s %d, linked pairs differing %d, rejected %d\n",
 			sum.Links, sum.Ambiguous[sum.Offline]+sum.Ambiguous[sum.Online], sum.Offline, sum.Creates[sum.Offline], sum.Online, sum.Creates[sum.Online],
 			sum.PairsDiffering, sum.Rejected[sum.Offline]+sum.Rejected[sum.Online])
+		if a := sum.Applied; a != nil {
+			fmt.Fprintf(out, "applied: %d persons seeded (%d had a state already, left alone), %d index writes, %d sink records emitted\n",
+				a.Persons, a.Skipped, a.IndexWrites, a.Sinks)
+		}
 		_, err = fmt.Fprintf(out, "report: %s\n", filepath.Join(opts.Report, baseline.FileIndex))
 		return err
 	}
