@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"go.uber.org/zap"
 
 	"github.com/contactsync/contactsync/pkg/baseline"
@@ -275,6 +277,8 @@ func text(v any) string {
 		return x
 	case time.Time:
 		return x.Format("2006-01-02")
+	case pgtype.Numeric:
+		return decimalText(x)
 	case interface{ Value() (any, error) }:
 		if d, err := x.Value(); err == nil && d != nil {
 			return fmt.Sprint(d)
@@ -283,6 +287,26 @@ func text(v any) string {
 	default:
 		return fmt.Sprint(x)
 	}
+}
+
+// decimalText renders a numeric as a plain decimal ("125.50"), exactly.
+func decimalText(n pgtype.Numeric) string {
+	if !n.Valid || n.NaN || n.Int == nil {
+		return ""
+	}
+	digits := new(big.Int).Abs(n.Int).String()
+	sign := ""
+	if n.Int.Sign() < 0 {
+		sign = "-"
+	}
+	if n.Exp >= 0 {
+		return sign + digits + strings.Repeat("0", int(n.Exp))
+	}
+	frac := int(-n.Exp)
+	if len(digits) <= frac {
+		digits = strings.Repeat("0", frac-len(digits)+1) + digits
+	}
+	return sign + digits[:len(digits)-frac] + "." + digits[len(digits)-frac:]
 }
 
 // osDir is the report directory on disk.

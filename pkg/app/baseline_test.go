@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 )
@@ -96,5 +99,63 @@ func TestBaselineApplyOnRealServices(t *testing.T) {
 	want := append(wantOffline, "contact update OFF-1 email=anna.adams@mailbox.org")
 	if !reflect.DeepEqual(got, want) || !strings.Contains(strings.Join(got, "\n"), "anna.adams") {
 		t.Errorf("after a change: offline sink records\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestBaselinePostgresSource reads the offline side from a table of the
+// offline schema's columns on the real PostgreSQL.
+func TestBaselinePostgresSource(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	ctx := testenv.Context(t, time.Minute)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	table := strings.ReplaceAll(testenv.Unique("baseline"), "-", "_")
+	for _, stmt := range []string{
+		`CREATE TABLE ` + table + ` (id text PRIMARY KEY, first_name text, last_name text, email text, phone text,
+			address1 text, city text, state text, postcode text, country text, birth_date date,
+			do_not_email boolean NOT NULL DEFAULT false, giving_total numeric(12,2), reference_source text,
+			updated_at timestamptz NOT NULL DEFAULT now())`,
+		`INSERT INTO ` + table + ` (id, first_name, last_name, email, phone, address1, city, state, postcode, country, birth_date, giving_total, reference_source, updated_at) VALUES
+			('OFF-1','Anna','Adams','anna@mailbox.org','+1 217 384 0101','1 High Street','Springfield','IL','62701','US','1980-02-03',125.5,'online','2026-11-02T09:00:00Z'),
+			('OFF-2','Ben','Brown','ben@mailbox.org',NULL,'2 Mill Road','Madison','WI','53703','US',NULL,NULL,'direct_mail','2026-11-02T09:00:00Z')`,
+	} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), `DROP TABLE `+table) })
+
+	dir := t.TempDir()
+	online := filepath.Join(dir, "online.csv")
+	if err := os.WriteFile(online, []byte("record_id,given_name,family_name,email,address_line1,locality,region,postcode,country\n"+
+		"web-1,Anna,Adams,anna@mailbox.org,1 High Street,Springfield,IL,62701,US\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ConfigFromEnv(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := filepath.Join(dir, "report")
+	sum, err := runBaseline(ctx, cfg, BaselineOptions{Offline: dsn, Table: table, Online: online, Report: report}, io.Discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Read["offline"] != 2 || sum.Links != 1 || sum.Rejected["offline"] != 0 {
+		rejected, _ := os.ReadFile(filepath.Join(report, "rejected.csv"))
+		t.Fatalf("summary %+v\n%s", sum, rejected)
+	}
+	diffs, err := os.ReadFile(filepath.Join(report, "differences.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The offline values as the table has them (a date, a numeric, a
+	// phone in E.164), each missing online.
+	for _, want := range []string{"date_of_birth,OFF-1,1980-02-03,web-1,", "giving_total,OFF-1,125.50,web-1,", "phone,OFF-1,+12173840101,web-1,"} {
+		if !strings.Contains(string(diffs), want) {
+			t.Errorf("differences.csv lacks %q:\n%s", want, diffs)
+		}
 	}
 }
