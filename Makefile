@@ -128,6 +128,10 @@ bench: ## end-to-end benchmark on real Kafka and Redis (started if needed, like 
 	(cd pkg && BENCH=1 BENCH_OUT=$(CURDIR)/BENCHMARKS.md BENCH_COMMAND="$$command" \
 		go test -count=1 -timeout 90m -run '^TestBench$$' -v ./bench | grep --line-buffered -v '^=== ')
 
+.PHONY: bench-baseline
+bench-baseline: ## contactsync baseline of N generated offline x N online persons, dry run, no services (BASELINE_N, default 100000): time and peak RSS
+	cd pkg && BENCH=1 BASELINE_N=$${BASELINE_N:-100000} go test -count=1 -timeout 120m -run '^TestBenchBaseline$$' -v ./baseline
+
 .PHONY: bench-micro
 bench-micro: ## run the Go micro-benchmarks (against real Redis/Kafka when harness env is present)
 	@if [ -f .harness/env ]; then source .harness/env; fi; \
