@@ -84,7 +84,10 @@ func Generate(n int, offline, online io.Writer) (Truth, error) {
 		line1 := fmt.Sprintf("%s %s", strings.TrimLeft(digits(i, 3, 3), "0")+"1", street(i))
 		town := genTown[int(digits(i, 5, 1)[0]-'0')%len(genTown)]
 		postcode := "3" + digits(i, 6, 3)
-		dob := fmt.Sprintf("19%02d-%02d-%02d", 40+i%60, 1+i%12, 1+i%28)
+		// By hash: a date cycling with i would give every 420th person the
+		// same first name and birthday.
+		d := digits(i, 11, 6)
+		dob := fmt.Sprintf("19%02d-%02d-%02d", 40+int(d[0]-'0')*6+int(d[1]-'0')%6, 1+(int(d[2]-'0')*10+int(d[3]-'0'))%12, 1+(int(d[4]-'0')*10+int(d[5]-'0'))%28)
 		offID, onID := fmt.Sprintf("OFF-%07d", i), fmt.Sprintf("web-%07d", i)
 		// Linked contacts with differences came from online (so the
 		// default rules' online scope takes them), the rest from offline.
