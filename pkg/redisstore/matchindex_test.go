@@ -306,6 +306,25 @@ var indexScenarios = []indexScenario{
 		},
 	},
 	{
+		name: "a refresh is checked against the record's owner",
+		run: func(h *indexHarness) {
+			h.wantCommit("ok,ok,ok",
+				create("p1", "a/1", rec("ann", "lee"), ks("nm:1"), vs(0)),
+				link("p1", "", "a/2", rec("ann", "lee"), ks("nm:1")),
+				create("p2", "b/1", rec("bo", "li"), ks("nm:2"), vs(0)))
+			h.wantCommit("ok", link("p2", "p1", "a/1", rec("ann", "lee"), ks("nm:1")))
+			// p1 still exists (a/2), but no longer holds a/1: its refresh
+			// conflicts and changes no key (the transcript compares the
+			// versions with MemIndex).
+			h.wantCommit("conflict", link("p1", "p1", "a/1", rec("ann", "lee"), ks("nm:1", "nm:2")))
+			h.lookup(match.Query{RecordID: "a/1", Keys: ks("nm:1", "nm:2")})
+			// The holder's refresh bumps both keys, one of which it was not
+			// under yet.
+			h.wantCommit("ok", link("p2", "p2", "a/1", rec("ann", "lee"), ks("nm:1", "nm:3")))
+			h.lookup(match.Query{RecordID: "a/1", Keys: ks("nm:1", "nm:2", "nm:3")})
+		},
+	},
+	{
 		name: "invalid writes are errors, the others still apply",
 		run: func(h *indexHarness) {
 			bad := create("p1", "a/1", rec("ann", "lee"), ks("nm:1"), vs(0, 0))
