@@ -229,3 +229,30 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestRecordCacheMatchesFromValues: the cache gives FromValues' answer for
+// the first sight of a number, a repeat, an unparseable number, the same
+// digits in another country, and after it filled up and started afresh.
+func TestRecordCacheMatchesFromValues(t *testing.T) {
+	values := []contact.Values{
+		{contact.Phone: "(02) 9876 5432", contact.Country: "Australia", contact.GivenName: "José"},
+		{contact.Phone: "(02) 9876 5432", contact.Country: "Australia"},
+		{contact.Phone: "(02) 9876 5432", contact.Country: "NZ"},
+		{contact.Phone: "+61298765432"},
+		{contact.Phone: "not a number"},
+		{contact.Phone: "+61 400 000 000"}, // placeholder: dropped
+		{contact.Phone: ""},
+		{contact.Phone: "0412 345 678", contact.Country: "AU"},
+	}
+	c := NewRecordCache(3)
+	for round := range 3 {
+		for i, v := range values {
+			if got, want := c.FromValues(v), FromValues(v); got != want {
+				t.Errorf("round %d, values %d: cache gave\n%+v, FromValues\n%+v", round, i, got, want)
+			}
+		}
+	}
+	if n := len(c.phones); n > 3 {
+		t.Errorf("cache holds %d numbers, above its size 3", n)
+	}
+}

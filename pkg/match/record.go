@@ -41,6 +41,20 @@ type Record struct {
 // that do not normalise (a malformed email or phone) are left empty, so they
 // neither link nor separate people.
 func FromValues(v contact.Values) Record {
+	return fromValues(v, phoneOrEmpty)
+}
+
+// phoneOrEmpty is the Record form of a phone number: E.164, or "" when it
+// does not parse.
+func phoneOrEmpty(raw, country string) string {
+	p, err := normalize.Phone(raw, country)
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+func fromValues(v contact.Values, phone func(raw, country string) string) Record {
 	country := normalize.Country(v[contact.Country])
 	var r Record
 	r.Given = normalize.Name(v[contact.GivenName])
@@ -48,8 +62,8 @@ func FromValues(v contact.Values) Record {
 	if e, err := normalize.Email(v[contact.Email]); err == nil {
 		r.EmailKey = normalize.EmailMatchKey(e)
 	}
-	if p, err := normalize.Phone(v[contact.Phone], country); err == nil {
-		r.Phone = p
+	if raw := v[contact.Phone]; raw != "" {
+		r.Phone = phone(raw, country)
 	}
 	number, rest := normalize.SplitHouseNumber(v[contact.AddressLine1])
 	r.HouseNumber = number

@@ -96,6 +96,7 @@ type IndexResolver struct {
 	index   Index
 	store   DecisionStore
 	pairs   PairReader // nil: no decisions (see WithPairs)
+	records *match.RecordCache
 	// MaxAttempts bounds how often a batch whose records keep conflicting
 	// (the matcher gave up after its own retries) is matched again; each
 	// new attempt waits a little longer. Default 8.
@@ -105,7 +106,7 @@ type IndexResolver struct {
 // NewIndexResolver returns a resolver using m over idx, keeping decisions
 // and links in store.
 func NewIndexResolver(m *match.Matcher, idx Index, store DecisionStore) *IndexResolver {
-	return &IndexResolver{matcher: m, index: idx, store: store, MaxAttempts: 8}
+	return &IndexResolver{matcher: m, index: idx, store: store, records: match.NewRecordCache(0), MaxAttempts: 8}
 }
 
 var _ Resolver = (*IndexResolver)(nil)
@@ -161,7 +162,7 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 		case c.Op == contact.OpDelete:
 			deletes = append(deletes, i)
 		default:
-			ins = append(ins, match.Incoming{RecordID: ids[i], Record: match.FromValues(c.Values)})
+			ins = append(ins, match.Incoming{RecordID: ids[i], Record: r.records.FromValues(c.Values)})
 			inAt = append(inAt, i)
 		}
 	}
