@@ -52,8 +52,10 @@ import (
 // the person's tag checks that the person exists and adds the member (on a
 // missing person the owner claim is undone and the write conflicts), then
 // the person is added under each blocking key (one script per key, which
-// bumps the version and turns the key generic past its cap) and the term
-// counters are increased.
+// bumps the version and turns the key generic past its cap; a key the person
+// was already under when the write began only has its version bumped, with a
+// plain HINCRBY) and the term counters are increased. A refresh of a record
+// its person already holds makes no claim: it reads the owner and compares.
 //
 // Creating a person is what can make a duplicate, so it must check the
 // versions of several blocking keys that live in different slots; no single
