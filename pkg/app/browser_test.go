@@ -32,7 +32,7 @@ func TestDashboardFixReplayApprove(t *testing.T) {
 			"contact":{"id":"web-77","reference_source":"online","first_name":"Zoe","last_name":"Zimmer","email":"zoe@mailbox,org"},
 			"gift":{"id":"g-77","amount":"40.00","currency":"USD"}}`),
 	)
-	if got := describeAll(p.sinks("offline")); !slices.Equal(got, []string{"gift create OFF-1 gift=g-1"}) {
+	if got := describeAll(p.sinks("offline")); !slices.Equal(got, []string{"gift create OFF-1 ref=online gift=g-1"}) {
 		t.Fatalf("before the fix, the offline sink has %q", got)
 	}
 	if len(p.kickOuts()) != 1 || len(p.reviews()) != 1 {
@@ -48,8 +48,8 @@ func TestDashboardFixReplayApprove(t *testing.T) {
 	want := []string{
 		"contact create ref=online given_name=Zoe family_name=Zimmer email=zoe@mailbox.org",
 		"contact update OFF-1 family_name=Adams-Smythe",
-		"gift create OFF-1 gift=g-1",
-		"gift create gift=g-77",
+		"gift create OFF-1 ref=online gift=g-1",
+		"gift create ref=online gift=g-77",
 	}
 	if got := describeAll(p.sinks("offline")); !slices.Equal(got, want) {
 		t.Fatalf("after fix, replay and approval the offline sink has\n %q\nwant\n %q", got, want)

@@ -181,8 +181,9 @@ func offlineFieldRules(rc *rules.Config, system string) offlineapply.FieldRules 
 	return out
 }
 
-// giftSourceOf is the system gifts come from when the rules name one only
-// (the reference source of the gifts the offline applier inserts).
+// giftSourceOf is the system gifts come from when the rules name one only:
+// the reference source of a gift whose sink record names none (written
+// before the router named the source of every gift, still in the topic).
 func giftSourceOf(rc *rules.Config) string {
 	if from := rc.Gifts().From; len(from) == 1 {
 		return from[0]

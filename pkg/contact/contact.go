@@ -252,7 +252,8 @@ type SinkRecord struct {
 	Entity         Entity
 	Op             SinkOp
 	TargetRecordID string // empty on create
-	// ReferenceSource is set on creates: the system the contact came from.
+	// ReferenceSource is set on creates and gifts: the system the contact
+	// or the gift came from.
 	ReferenceSource string
 	// Set holds the new values; Clear lists fields to empty in the target.
 	Set   Values

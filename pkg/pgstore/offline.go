@@ -46,8 +46,9 @@ type OfflineConfig struct {
 	// field not listed goes to a person as apply.conflict.
 	Rules offlineapply.FieldRules
 	// GiftSource is the reference source of a gift whose sink record names
-	// none (the router names the system of a create only): the one system
-	// gifts come from in the rules, or empty when several do.
+	// none: the one system gifts come from in the rules, or empty when
+	// several do. The router names it on every gift now; this serves the
+	// gift records written before it did, still in the sink topic.
 	GiftSource string
 	// Fields are the fields Columns may name: the built-in ones and the
 	// rules file's custom fields. Nil: the built-in ones.

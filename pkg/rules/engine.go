@@ -783,7 +783,7 @@ func (r *run) sendGift(t *System, ts *SystemState, links map[string]string) {
 	}
 	r.res.Sinks = append(r.res.Sinks, contact.SinkRecord{
 		EventID: "sk-" + id, CausationID: r.c.EventID, PersonID: r.m.Match.PersonID, TargetSystem: t.Name,
-		Entity: contact.EntityGift, Op: contact.SinkCreate, TargetRecordID: ts.RecordID, Gift: g,
+		Entity: contact.EntityGift, Op: contact.SinkCreate, TargetRecordID: ts.RecordID, ReferenceSource: r.src.Name, Gift: g,
 		Links: links, SourceTime: r.c.SourceTime, Reason: fmt.Sprintf("%s from %s", RuleGifts, r.src.Name),
 	})
 	if r.giftKey != "" {

@@ -237,13 +237,13 @@ func TestRules(t *testing.T) {
 			decision: contact.DecisionNew,
 			sinks: []string{
 				"offline contact create ref=online given_name=Ben family_name=Brown email=ben@example.net",
-				"offline gift create gift=g-1:2500",
+				"offline gift create ref=online gift=g-1:2500",
 			},
 			decisions: []string{"email - accepted", "email offline sent", "gift offline sent"},
 		}, {
 			// the next gift, before the offline record exists: no second create
 			change: withGift(onlineEv("web-9", at(1), contact.OriginAPI, contact.Values{contact.GivenName: "Ben", contact.FamilyName: "Brown"}), "g-2", 1000),
-			sinks:  []string{"offline gift create gift=g-2:1000"},
+			sinks:  []string{"offline gift create ref=online gift=g-2:1000"},
 		}, {
 			// a change while the create is on its way goes as an update the
 			// target resolves by the links
@@ -447,7 +447,7 @@ func TestRules(t *testing.T) {
 		{"a gift comes once, whichever event brings it again", []step{
 			loadAnna, linkAnna,
 			{change: withGift(onlineEv("web-1", at(2), contact.OriginAPI, nil), "g-7", 5000), links: linked,
-				sinks: []string{"offline gift create OFF-1 gift=g-7:5000"}},
+				sinks: []string{"offline gift create OFF-1 ref=online gift=g-7:5000"}},
 			{change: withGift(onlineEv("web-1", at(3), contact.OriginAPI, nil), "g-7", 5000), links: linked,
 				decisions: []string{"gift offline duplicate"}},
 		}},
