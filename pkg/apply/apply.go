@@ -154,11 +154,7 @@ func New(cfg Config, platform Platform, codec Codec, log *zap.Logger, reg promet
 	})
 	a.opts = append(pipeline.SinkConsumer{ClientID: "contactsync-apply-" + cfg.System, Group: cfg.Group,
 		Topic: cfg.Topic, InstanceID: cfg.InstanceID, SessionTimeout: cfg.SessionTimeout}.Opts(),
-		kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
-		// The sink topic is written in transactions: its commit markers are
-		// taken in (and skipped) so that the group commits past them, or it
-		// would stay one record behind its end offsets on every partition.
-		kgo.KeepControlRecords())
+		kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))))
 	a.opts = append(a.opts, extra...)
 	return a, nil
 }

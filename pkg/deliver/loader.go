@@ -164,11 +164,7 @@ func New(cfg Config, store Store, codec Codec, log *zap.Logger, reg prometheus.R
 	}
 	opts := append(pipeline.SinkConsumer{ClientID: "contactsync-deliver-" + cfg.System, Group: cfg.Group,
 		Topic: cfg.Topic, InstanceID: cfg.InstanceID, SessionTimeout: cfg.SessionTimeout}.Opts(),
-		kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
-		// The router writes sink topics in transactions: their commit
-		// markers are taken in and committed past, so a loader that has
-		// delivered everything shows a lag of 0, not 1 per partition.
-		kgo.KeepControlRecords())
+		kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))))
 	l := &Loader{cfg: cfg, store: store, codec: codec, log: log.With(zap.String("system", cfg.System)),
 		clock: clock, metrics: m, assigned: map[int32]bool{}}
 	track := func(held bool) func(context.Context, *kgo.Client, map[string][]int32) {
