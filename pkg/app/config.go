@@ -127,6 +127,7 @@ var Env = []struct{ Name, Default, Help string }{
 	{EnvDeliverTable, "contactsync_inbox", "`contactsync deliver`: staging table, created if missing"},
 	{EnvDeliverWindows, "always", "`contactsync deliver`: delivery windows, e.g. `Mon-Fri 20:00-06:00; Sat,Sun 00:00-24:00`"},
 	{EnvDeliverTimezone, "UTC", "`contactsync deliver`: IANA time zone of the windows, e.g. Europe/London"},
+	{EnvDeliverMaxWindowRecords, "100000", "`contactsync deliver` and `apply-offline`: the largest backlog a window opens with that is applied as one batch (each person's changes coalesced); a larger one goes in batches of this size"},
 	{EnvApplyMode, "table (apply-offline), staging (deliver)", "`contactsync apply-offline`: table | staging | files"},
 	{EnvApplySchema, "", "`contactsync apply-offline` table mode: schema of the contacts and gifts tables; empty = the DSN's search path"},
 	{EnvApplyDir, "", "`contactsync apply-offline` files mode: directory of the CSV import files and manifests (required there)"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 	_ "time/tzdata" // delivery windows name time zones; slim images have no zoneinfo
 
@@ -25,6 +26,9 @@ const (
 	EnvDeliverTable    = "CONTACTSYNC_DELIVER_TABLE"
 	EnvDeliverWindows  = "CONTACTSYNC_DELIVER_WINDOWS"
 	EnvDeliverTimezone = "CONTACTSYNC_DELIVER_TIMEZONE"
+	// EnvDeliverMaxWindowRecords bounds the backlog a window opens with,
+	// applied as one batch.
+	EnvDeliverMaxWindowRecords = "CONTACTSYNC_DELIVER_MAX_WINDOW_RECORDS"
 	// Read by `contactsync apply-offline` (and `deliver`, whose mode is
 	// staging unless set).
 	EnvApplyMode   = "CONTACTSYNC_APPLY_MODE"
@@ -51,6 +55,9 @@ type DeliverConfig struct {
 	Schema   string // table mode: the schema of the system's tables; empty = the DSN's search path
 	Dir      string // files mode: where import files go
 	Schedule window.Schedule
+	// MaxWindowRecords is the largest backlog applied as one batch when a
+	// window opens; a larger one goes in batches of this size.
+	MaxWindowRecords int
 }
 
 // DeliverConfigFromEnv reads the delivery settings; all problems at once.
@@ -77,6 +84,12 @@ func DeliverConfigFromEnv(cfg Config, getenv func(string) string, defaultMode st
 		}
 	default:
 		errs = append(errs, fmt.Errorf("%s=%q: want %s, %s or %s", EnvApplyMode, dc.Mode, ModeTable, ModeStaging, ModeFiles))
+	}
+	maxWindow := get(EnvDeliverMaxWindowRecords, "100000")
+	if n, err := strconv.Atoi(maxWindow); err != nil || n < 1 {
+		errs = append(errs, fmt.Errorf("%s: %q: want a whole number of records, at least 1", EnvDeliverMaxWindowRecords, maxWindow))
+	} else {
+		dc.MaxWindowRecords = n
 	}
 	loc, err := time.LoadLocation(get(EnvDeliverTimezone, "UTC"))
 	if err != nil {
@@ -142,14 +155,15 @@ func runDelivery(ctx context.Context, getenv func(string) string, defaultMode st
 		return err
 	}
 	loader, err := deliver.New(deliver.Config{
-		System:         dc.System,
-		Brokers:        cfg.KafkaBrokers,
-		Group:          spec.Group,
-		Topic:          spec.Inputs[0].Topic,
-		KickOutTopic:   topo.Topics.KickOuts,
-		InstanceID:     spec.Group + "-" + cfg.Instance,
-		Schedule:       dc.Schedule,
-		SessionTimeout: cfg.SessionTimeout,
+		System:           dc.System,
+		Brokers:          cfg.KafkaBrokers,
+		Group:            spec.Group,
+		Topic:            spec.Inputs[0].Topic,
+		KickOutTopic:     topo.Topics.KickOuts,
+		InstanceID:       spec.Group + "-" + cfg.Instance,
+		Schedule:         dc.Schedule,
+		MaxWindowRecords: dc.MaxWindowRecords,
+		SessionTimeout:   cfg.SessionTimeout,
 	}, store, codec, p.log.Named("deliver"), p.reg, nil, kopts...)
 	if err != nil {
 		return err

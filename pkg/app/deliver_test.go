@@ -41,6 +41,29 @@ func TestDeliverConfigFromEnv(t *testing.T) {
 	}
 }
 
+func TestDeliverMaxWindowRecordsFromEnv(t *testing.T) {
+	base := Config{OfflineSystem: "offline"}
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	dsn := "postgres://db/donors"
+	for _, tc := range []struct {
+		value, wantErr string
+		want           int
+	}{
+		{"", "", 100_000},
+		{"5000", "", 5000},
+		{"0", EnvDeliverMaxWindowRecords + `: "0": want a whole number of records, at least 1`, 0},
+		{"lots", EnvDeliverMaxWindowRecords + `: "lots": want a whole number of records, at least 1`, 0},
+	} {
+		dc, err := DeliverConfigFromEnv(base, env(map[string]string{EnvDeliverDSN: dsn, EnvDeliverMaxWindowRecords: tc.value}), ModeTable)
+		switch {
+		case tc.wantErr == "" && (err != nil || dc.MaxWindowRecords != tc.want):
+			t.Errorf("%q: %d records, %v; want %d", tc.value, dc.MaxWindowRecords, err, tc.want)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%q: error %v, want %q", tc.value, err, tc.wantErr)
+		}
+	}
+}
+
 func TestApplyModeFromEnv(t *testing.T) {
 	base := Config{OfflineSystem: "offline"}
 	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }

@@ -63,7 +63,8 @@ idempotent; a field edited offline since the change was decided is re-decided
 by its rule or kicked out as apply.conflict), files (CSV import files with
 manifests in CONTACTSYNC_APPLY_DIR) or staging (the staging table of
 contactsync deliver). It runs only inside CONTACTSYNC_DELIVER_WINDOWS; a
-window's backlog is one batch, each person's changes coalesced.`,
+window's backlog (up to CONTACTSYNC_DELIVER_MAX_WINDOW_RECORDS) is one batch,
+each person's changes coalesced.`,
 			Args: cli.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error { return app.RunApplyOffline(cmd.Context(), getenv) },
 		},
