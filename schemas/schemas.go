@@ -45,7 +45,7 @@ var EmbeddedIDs = map[string]int{
 	KickOut:       7, // 4 until value_size, value_sha256 and truncated were added (LegacyIDs)
 	ReviewItem:    11,
 	GiftEvent:     6,
-	AuditRecord:   8,
+	AuditRecord:   12, // 8 until FieldDecision got its kind (LegacyIDs)
 }
 
 //go:embed legacy/*.avsc
@@ -60,6 +60,7 @@ var LegacyIDs = map[int]string{
 	2: MatchedChange,
 	4: KickOut,
 	5: ReviewItem,
+	8: AuditRecord,
 }
 
 // Legacy returns the text of the earlier schema version with embedded id

@@ -14,6 +14,7 @@ func (c *Codec) EncodeAudit(a contact.Audit) ([]byte, error) {
 			targets[j] = map[string]any{"system": t.System, "action": t.Action}
 		}
 		fields[i] = map[string]any{
+			"kind":        f.Kind,
 			"field":       string(f.Field),
 			"old":         f.Old,
 			"new":         f.New,
@@ -58,6 +59,7 @@ func (c *Codec) DecodeAudit(b []byte) (contact.Audit, error) {
 	for _, x := range r.list("fields") {
 		fr := reader{m: asRecord(x)}
 		fa := contact.FieldAudit{
+			Kind:   fr.str("kind"),
 			Field:  contact.Field(fr.str("field")),
 			Old:    fr.str("old"),
 			New:    fr.str("new"),

@@ -20,9 +20,24 @@ type Audit struct {
 	Fields []FieldAudit
 }
 
-// FieldAudit is the decision about one field of one event.
+// Kinds of audit entries (FieldAudit.Kind).
+const (
+	// AuditField is a field decision; also a gift's entry in audit
+	// records written before kinds existed (then Field is empty).
+	AuditField = ""
+	// AuditGift is a gift sent to target systems.
+	AuditGift = "gift"
+	// AuditLinks is the system of record's id written back to a record
+	// (a link-only update); New is "<system>:<id>".
+	AuditLinks = "links"
+)
+
+// FieldAudit is the decision about one field of one event, or an entry of
+// another kind (a gift, an id written back).
 type FieldAudit struct {
-	// Field is empty for a gift.
+	// Kind is AuditField, AuditGift or AuditLinks.
+	Kind string
+	// Field is empty for the other kinds.
 	Field Field
 	// Old is the golden value before the event ("" when none or cleared).
 	Old string

@@ -105,6 +105,9 @@ func Entries(a contact.Audit) []Entry {
 // systems, held for review, suppressed as an echo, unchanged, or why the
 // golden value was kept.
 func Outcome(e Entry) string {
+	if e.Kind == contact.AuditLinks {
+		return linksOutcome(e)
+	}
 	var sent, held, other []string
 	for _, t := range e.Targets {
 		switch t.Action {
@@ -155,6 +158,16 @@ func Outcome(e Entry) string {
 	return strings.Join(parts, "; ")
 }
 
+// linksOutcome says which id was written back to which systems.
+func linksOutcome(e Entry) string {
+	system, id, _ := strings.Cut(e.New, ":")
+	var to []string
+	for _, t := range e.Targets {
+		to = append(to, t.System)
+	}
+	return fmt.Sprintf("%s id %s written back to %s", system, id, strings.Join(to, ", "))
+}
+
 // words spells a rules action code for a reader.
 func words(action string) string {
 	switch action {
@@ -202,7 +215,12 @@ func value(v string, cleared bool) string {
 func Line(e Entry) string {
 	field := string(e.Field)
 	change := value(e.Old, false) + " -> " + value(e.New, e.NewCleared)
-	if field == "" {
+	switch {
+	case e.Kind == contact.AuditLinks:
+		field, change = "links", "-> "+e.New
+	case e.Kind == contact.AuditGift:
+		field, change = "gift", "-"
+	case field == "": // a kick-out, or a gift written before kinds existed
 		field, change = "-", "-"
 		if len(e.Targets) > 0 || e.Rule != "" {
 			field = "gift"

@@ -137,3 +137,28 @@ func TestPersonOf(t *testing.T) {
 		t.Errorf("unknown record: %v, want ErrNoPerson", err)
 	}
 }
+
+// Each kind of entry reads as itself: a field, a gift (also one written
+// before kinds existed), the offline id written back.
+func TestLineKinds(t *testing.T) {
+	at := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+	to := func(sys string) []contact.TargetAudit { return []contact.TargetAudit{{System: sys, Action: "sent"}} }
+	for _, tc := range []struct {
+		fa   contact.FieldAudit
+		want string
+	}{
+		{contact.FieldAudit{Field: "phone", Old: "1", New: "2", Action: "accepted", Rule: "phone", Policy: "latest", Targets: to("offline")},
+			`phone	"1" -> "2"	from online/api	phone/latest	sent to offline`},
+		{contact.FieldAudit{Kind: contact.AuditGift, Rule: "gifts", Targets: to("offline")},
+			"gift	-	from online/api	gifts	sent to offline"},
+		{contact.FieldAudit{Rule: "gifts", Targets: to("offline")},
+			"gift	-	from online/api	gifts	sent to offline"},
+		{contact.FieldAudit{Kind: contact.AuditLinks, New: "offline:OFF-7", Rule: "links", Targets: to("online")},
+			"links	-> offline:OFF-7	from online/api	links	offline id OFF-7 written back to online"},
+	} {
+		e := Entry{Time: at, SourceSystem: "online", Origin: contact.OriginAPI, FieldAudit: tc.fa}
+		if got, want := Line(e), "2026-11-03T09:00:00Z\t"+tc.want; got != want {
+			t.Errorf("Line(%+v)\n got %q\nwant %q", tc.fa, got, want)
+		}
+	}
+}

@@ -60,6 +60,10 @@ const RuleGifts = "gifts"
 // FieldDecision explains what happened to one field: with Target empty,
 // to the golden value; otherwise for that target system.
 type FieldDecision struct {
+	// Kind is contact.AuditField (Field says which), AuditGift or
+	// AuditLinks; Value is the id written back of the latter.
+	Kind   string
+	Value  string
 	Field  contact.Field
 	Target string
 	Action string
@@ -306,6 +310,11 @@ func (e *Engine) Apply(state []byte, m contact.Matched) (Result, error) {
 
 func (r *run) decide(f contact.Field, target, action, rule string) {
 	r.res.Decisions = append(r.res.Decisions, FieldDecision{Field: f, Target: target, Action: action, Rule: rule})
+}
+
+// decideGift records what target got of the change's gift.
+func (r *run) decideGift(target, action string) {
+	r.res.Decisions = append(r.res.Decisions, FieldDecision{Kind: contact.AuditGift, Target: target, Action: action, Rule: RuleGifts})
 }
 
 // learnRecords takes the person's record ids from the crosswalk and the
@@ -655,13 +664,13 @@ func (r *run) checkGift() {
 	}
 	gifts := r.cfg.gifts
 	if gifts.To == "" || !slices.Contains(gifts.From, r.src.Name) {
-		r.decide("", gifts.To, ActNotAllowed, RuleGifts)
+		r.decideGift(gifts.To, ActNotAllowed)
 		return
 	}
 	if g.GiftID != "" {
 		r.giftKey = r.src.Name + "/" + g.GiftID
 		if slices.Contains(r.st.Gifts, r.giftKey) {
-			r.decide("", gifts.To, ActDuplicate, RuleGifts)
+			r.decideGift(gifts.To, ActDuplicate)
 			return
 		}
 	}
@@ -732,7 +741,7 @@ func (r *run) target(t *System) {
 			r.decide(f, t.Name, ActNoRecord, r.cfg.byField[f].Name)
 		}
 		if gift {
-			r.decide("", t.Name, ActNoRecord, RuleGifts)
+			r.decideGift(t.Name, ActNoRecord)
 			r.res.KickOutReason = ReasonGiftNoRecord
 			r.res.KickOutError = fmt.Errorf("gift %s for a donor %s does not know and may not create (create_missing is off or the contact is out of its scope)", r.gift.GiftID, t.Name)
 		}
@@ -792,7 +801,7 @@ func (r *run) sendGift(t *System, ts *SystemState, links map[string]string) {
 			r.st.Gifts = slices.Clone(r.st.Gifts[len(r.st.Gifts)-maxGifts:])
 		}
 	}
-	r.decide("", t.Name, ActSent, RuleGifts)
+	r.decideGift(t.Name, ActSent)
 }
 
 // review emits the review item for target t, if the change holds values

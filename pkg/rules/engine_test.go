@@ -142,7 +142,7 @@ func describeDecision(d FieldDecision) string {
 	}
 	f := string(d.Field)
 	if f == "" {
-		f = "gift"
+		f = d.Kind // gift or links
 	}
 	return f + " " + target + " " + d.Action
 }

@@ -17,15 +17,22 @@ const (
 // and the value the change proposed (or, for a field it did not carry, the
 // golden value after it: what a target was sent).
 func trail(cfg *Config, c contact.Change, before, after map[contact.Field]Golden, decisions []FieldDecision) []contact.FieldAudit {
+	type entry struct {
+		kind  string
+		field contact.Field
+	}
 	var out []contact.FieldAudit
-	index := map[contact.Field]int{}
+	index := map[entry]int{}
 	for _, d := range decisions {
-		i, ok := index[d.Field]
+		i, ok := index[entry{d.Kind, d.Field}]
 		if !ok {
 			i = len(out)
-			index[d.Field] = i
-			fa := contact.FieldAudit{Field: d.Field, Rule: d.Rule}
-			if d.Field != "" {
+			index[entry{d.Kind, d.Field}] = i
+			fa := contact.FieldAudit{Kind: d.Kind, Field: d.Field, Rule: d.Rule}
+			if d.Kind == contact.AuditLinks {
+				fa.New = d.Value
+			}
+			if d.Kind == contact.AuditField {
 				fa.Old = before[d.Field].Value
 				switch v, supplied := c.Values[d.Field]; {
 				case supplied:

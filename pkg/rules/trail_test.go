@@ -12,7 +12,7 @@ import (
 func describeTrail(fa contact.FieldAudit) string {
 	f := string(fa.Field)
 	if f == "" {
-		f = "gift"
+		f = fa.Kind // gift or links
 	}
 	n := fa.New
 	if fa.NewCleared {

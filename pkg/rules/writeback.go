@@ -64,5 +64,7 @@ func (r *run) writeBack(t *System) {
 		Reason: fmt.Sprintf("%s (%s id written back) from %s", ActionLinks, sor, r.src.Name),
 	}
 	r.res.Sinks = append(r.res.Sinks, rec)
+	r.res.Decisions = append(r.res.Decisions, FieldDecision{Kind: contact.AuditLinks, Value: sor + ":" + id,
+		Target: t.Name, Action: ActSent, Rule: ActionLinks})
 	r.linksSent(t, ts, links)
 }

@@ -126,3 +126,40 @@ func TestWriteBackAfterUpgradeSendsNoBurst(t *testing.T) {
 		}
 	}
 }
+
+// The write-back is in the audit trail as an entry of its own kind (not a
+// gift: both decide no field): the id written back and where it went. A
+// gift's entry says it is a gift.
+func TestWriteBackIsAudited(t *testing.T) {
+	e := NewEngine(Default())
+	first, err := e.Apply(nil, contact.Matched{Change: withGift(newBen.change, "g-1", 2500),
+		Match: contact.Match{PersonID: "p-1", Decision: contact.DecisionNew}, Links: map[string]string{"online": "web-9"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, fa := range first.Trail {
+		if fa.Field == "" {
+			kinds = append(kinds, fa.Kind+" "+fa.Rule)
+		}
+	}
+	if want := []string{contact.AuditGift + " " + RuleGifts}; !reflect.DeepEqual(kinds, want) {
+		t.Errorf("the gift's trail entries %q, want %q", kinds, want)
+	}
+	res, err := e.Apply(first.State, contact.Matched{Change: syncRow("OFF-77", at(1), with(ben, "rs", "online")),
+		Match: contact.Match{PersonID: "p-1", Decision: contact.DecisionKnown}, Links: benLinked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []contact.FieldAudit
+	for _, fa := range res.Trail {
+		if fa.Kind == contact.AuditLinks {
+			got = append(got, fa)
+		}
+	}
+	want := []contact.FieldAudit{{Kind: contact.AuditLinks, New: "offline:OFF-77", Rule: ActionLinks,
+		Targets: []contact.TargetAudit{{System: "online", Action: ActSent}}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the write-back's trail entries\n got %+v\nwant %+v", got, want)
+	}
+}
