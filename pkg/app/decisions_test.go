@@ -115,7 +115,7 @@ func TestDecideThenReplayAndSplit(t *testing.T) {
 	}
 	p.waitIdle()
 	sinks := describeAll(p.sinks("offline"))
-	for _, want := range []string{"gift create OFF-1 gift=g-5", "gift create gift=g-6"} {
+	for _, want := range []string{"gift create OFF-1 ref=online gift=g-5", "gift create ref=online gift=g-6"} {
 		if !slices.Contains(sinks, want) {
 			t.Errorf("offline sink lacks %q: %q", want, sinks)
 		}
@@ -238,7 +238,7 @@ func TestDashboardDecidesAmbiguousMatch(t *testing.T) {
 	}
 	p.waitIdle()
 	sinks := describeAll(p.sinks("offline"))
-	for _, want := range []string{"gift create OFF-1 gift=g-5", "gift create gift=g-6"} {
+	for _, want := range []string{"gift create OFF-1 ref=online gift=g-5", "gift create ref=online gift=g-6"} {
 		if !slices.Contains(sinks, want) {
 			t.Errorf("offline sink lacks %q: %q", want, sinks)
 		}
