@@ -312,7 +312,7 @@ func TestOnlineLoopEndToEnd(t *testing.T) {
 	wantOffline := []string{
 		"contact create ref=online given_name=Cara family_name=Cole email=cara@mailbox.org address_line1=3 Park Avenue locality=Austin region=TX postcode=78701 country=US",
 		"contact update OFF-1 address_line1=9 Harbour View locality=Vancouver region=BC postcode=V6B 1A1 country=CA",
-		"gift create gift=" + firstGift(l, cara),
+		"gift create ref=online gift=" + firstGift(l, cara),
 	}
 	wantOnline := []string{
 		"contact update " + anna + " phone=+12173840199",
