@@ -515,7 +515,7 @@ func (r *run) apply(rule *Rule, ins, edits []incoming) {
 		return
 	}
 	if rv := rule.Review; rv != nil && rv.From == r.src.Name && slices.Contains(rv.Origins, r.c.Origin) {
-		r.hold(rule, rv, diff)
+		r.hold(rule, rv, ins, diff)
 		return
 	}
 	r.st.Version++
@@ -531,8 +531,10 @@ func (r *run) apply(rule *Rule, ins, edits []incoming) {
 
 // hold keeps the edit out of the golden state and proposes it to the
 // review targets. The same values held again (a redelivery, or a later
-// event repeating them) make no second review item.
-func (r *run) hold(rule *Rule, rv *Review, diff []incoming) {
+// event repeating them) make no second review item. A unit is proposed
+// whole (its unchanged values too): the approved change replaces the unit,
+// and a field it left out would be cleared.
+func (r *run) hold(rule *Rule, rv *Review, ins, diff []incoming) {
 	again := true
 	for _, in := range diff {
 		if !hasValue(r.ss.Held, in.field, in.value) {
@@ -551,6 +553,16 @@ func (r *run) hold(rule *Rule, rv *Review, diff []incoming) {
 				r.held[t] = contact.Values{}
 			}
 			r.held[t][in.field] = in.value
+		}
+	}
+	if !again && rule.Unit {
+		for _, in := range ins {
+			if in.clear {
+				continue // left out of the approved change, it is cleared all the same
+			}
+			for _, t := range rv.To {
+				r.held[t][in.field] = in.value
+			}
 		}
 	}
 	if !again && !slices.Contains(r.heldRules, rule.Name) {
@@ -814,8 +826,11 @@ func (r *run) review(t *System) {
 	ts := r.st.system(t.Name)
 	cur := contact.Values{}
 	for _, info := range r.cfg.fields.All() {
-		if _, ok := vals[info.Name]; ok {
-			cur[info.Name] = ts.Holds[info.Name]
+		if _, ok := vals[info.Name]; !ok {
+			continue
+		}
+		cur[info.Name] = ts.Holds[info.Name]
+		if _, held := r.ss.Held[info.Name]; held { // not a unit's unchanged field
 			r.decide(info.Name, t.Name, ActHeld, r.cfg.byField[info.Name].Name)
 		}
 	}

@@ -377,7 +377,16 @@ func TestRules(t *testing.T) {
 			loadAnna, linkAnna,
 			{change: onlineEv("web-1", at(2), contact.OriginSelfService, contact.Values{contact.AddressLine1: "9 Mill Road", contact.AddressLine2: "Flat 2", contact.Locality: "Madison", contact.Postcode: "53703", contact.Country: "US"}),
 				links:   linked,
-				reviews: []string{"offline: address_line1=9 Mill Road address_line2=Flat 2 locality=Madison postcode=53703 | address_line1=1 High Street address_line2= locality=Springfield postcode=62701"}},
+				reviews: []string{"offline: address_line1=9 Mill Road address_line2=Flat 2 locality=Madison postcode=53703 country=US | address_line1=1 High Street address_line2= locality=Springfield postcode=62701 country=US"}},
+			// approved: the dashboard sends the proposed values on as an admin
+			// change. The country did not change but belongs to the unit: it
+			// must be sent, not cleared by the unit's replacement.
+			{change: func() contact.Change {
+				c := onlineEv("web-1", at(2), contact.OriginAdmin, contact.Values{contact.AddressLine1: "9 Mill Road", contact.AddressLine2: "Flat 2", contact.Locality: "Madison", contact.Postcode: "53703", contact.Country: "US"})
+				c.EventID += "~approved"
+				return c
+			}(), links: linked,
+				sinks: []string{"offline contact update OFF-1 address_line1=9 Mill Road address_line2=Flat 2 locality=Madison postcode=53703"}},
 		}},
 
 		{"not supplied and empty never overwrite; an explicit clear is honoured everywhere", []step{
