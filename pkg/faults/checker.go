@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/rules"
 )
 
 // Report is the checker's verdict. A correct run has zero Lost, Duplicated
@@ -16,14 +17,17 @@ type Report struct {
 	Examples []string
 	// Counts of what was seen, for the log.
 	Gifts, Creates, Updates, KickOuts int
+	// WrittenBack counts link-only updates; ByOffline those of them an
+	// offline change caused (it was routed after the matcher's link).
+	WrittenBack, WrittenBackByOffline int
 }
 
 // OK reports whether nothing was lost, duplicated or unexpected.
 func (r Report) OK() bool { return r.Lost == 0 && r.Duplicated == 0 && r.Unexpected == 0 }
 
 func (r Report) String() string {
-	s := fmt.Sprintf("lost=%d duplicated=%d unexpected=%d (gifts=%d creates=%d updates=%d kick-outs=%d)",
-		r.Lost, r.Duplicated, r.Unexpected, r.Gifts, r.Creates, r.Updates, r.KickOuts)
+	s := fmt.Sprintf("lost=%d duplicated=%d unexpected=%d (gifts=%d creates=%d updates=%d kick-outs=%d ids-written-back=%d of-them-by-offline-changes=%d)",
+		r.Lost, r.Duplicated, r.Unexpected, r.Gifts, r.Creates, r.Updates, r.KickOuts, r.WrittenBack, r.WrittenBackByOffline)
 	if len(r.Examples) > 0 {
 		s += "\n  " + strings.Join(r.Examples, "\n  ")
 	}
@@ -45,8 +49,39 @@ func Check(exp Expectation, offlineSystem, onlineSystem string, sinks []contact.
 	byEvent := map[string]int{}
 	gifts := map[string]int{}
 	creates := map[string]int{}
+	told := map[string]bool{}    // online record -> its offline id was sent
+	linkOnly := map[string]int{} // online record -> link-only updates
 	for _, s := range sinks {
 		byEvent[s.EventID]++
+		if s.TargetSystem == onlineSystem && s.Entity == contact.EntityContact && s.Op == contact.SinkUpdate {
+			id := s.TargetRecordID
+			want, linked := exp.WriteBacks[id]
+			carries := linked && s.Links[offlineSystem] == want && s.Links[onlineSystem] == id
+			if isLinkOnly(s) {
+				// Written back by whichever change first shows the router
+				// the link: the linking event, or an offline change of the
+				// person routed after the matcher linked (an echo included).
+				r.Updates++
+				r.WrittenBack++
+				if !strings.HasPrefix(s.CausationID, "evt-") {
+					r.WrittenBackByOffline++
+				}
+				switch {
+				case !carries:
+					r.note(&r.Unexpected, "link-only update %s to %s record %q with links %v (not a linked known donor's offline id)", s.EventID, onlineSystem, id, s.Links)
+				case told[id] && linkOnly[id] == 0:
+					r.note(&r.Unexpected, "link-only update %s to %s record %q after its offline id was sent", s.EventID, onlineSystem, id)
+				}
+				if carries {
+					linkOnly[id]++
+					told[id] = true
+				}
+				continue
+			}
+			if carries {
+				told[id] = true
+			}
+		}
 		if !strings.HasPrefix(s.CausationID, "evt-") {
 			r.note(&r.Unexpected, "sink record %s to %s caused by offline change %s (an echo or no-op must cause nothing)", s.EventID, s.TargetSystem, s.CausationID)
 		}
@@ -90,6 +125,14 @@ func Check(exp Expectation, offlineSystem, onlineSystem string, sinks []contact.
 			}
 		}
 	}
+	for _, id := range sortedKeys(exp.WriteBacks) {
+		switch {
+		case !told[id]:
+			r.note(&r.Lost, "%s record %s was never sent its offline id %s", onlineSystem, id, exp.WriteBacks[id])
+		case linkOnly[id] > 1:
+			r.note(&r.Duplicated, "%s record %s was sent its offline id alone %d times", onlineSystem, id, linkOnly[id])
+		}
+	}
 	check("gift", exp.Gifts, gifts)
 	check("new donor", exp.Creates, creates)
 
@@ -116,7 +159,13 @@ func Check(exp Expectation, offlineSystem, onlineSystem string, sinks []contact.
 	return r
 }
 
-func sortedKeys(m map[string]bool) []string {
+// isLinkOnly reports whether s is a link-only update: the system of
+// record's id written back, no contact data.
+func isLinkOnly(s contact.SinkRecord) bool {
+	return len(s.Set) == 0 && len(s.Clear) == 0 && s.Gift == nil && len(s.Links) > 0 && strings.HasPrefix(s.Reason, rules.ActionLinks)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -40,6 +40,13 @@ type Expectation struct {
 	Creates map[string]bool
 	// Poison: the key of every record that must be kicked out exactly once.
 	Poison map[string]bool
+	// WriteBacks are the online records of known offline donors that the
+	// stream links (online record id -> offline id). Each must be told its
+	// offline id: by the links of a contact update, or by one link-only
+	// update (the system of record's id written back), and by no second
+	// one. (New donors' ids are written back from the system of record's
+	// CDC of their create, which this stream does not have.)
+	WriteBacks map[string]string
 	// Echoes counts the sync's own writes coming back as offline CDC. They,
 	// like every offline change after the initial load here, must cause
 	// nothing: their values are what the sync wrote.
@@ -62,7 +69,7 @@ var (
 func Generate(seed uint64, offline, events int) Stream {
 	rng := rand.New(rand.NewPCG(seed, seed*31+7))
 	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	s := Stream{Expect: Expectation{Gifts: map[string]bool{}, Creates: map[string]bool{}, Poison: map[string]bool{}}}
+	s := Stream{Expect: Expectation{Gifts: map[string]bool{}, Creates: map[string]bool{}, Poison: map[string]bool{}, WriteBacks: map[string]string{}}}
 	syllables := []string{"ka", "lo", "mi", "ve", "ru", "sa", "to", "ne", "bi", "da", "go", "hu", "ja", "pe", "ri", "so", "ta", "wu", "ze", "fo"}
 	cities := []string{"Springfield", "Madison", "Austin", "Boulder", "Portland", "Salem", "Dover", "Helena", "Albany", "Trenton"}
 	// Every donor is a plausible, distinct person: names, email, phone and
@@ -126,6 +133,7 @@ func Generate(seed uint64, offline, events int) Stream {
 		var d donor
 		if offline > 0 && roll < 0.6 {
 			d = known[rng.IntN(offline)]
+			s.Expect.WriteBacks[d.onlineID] = d.offlineID
 			if rng.IntN(4) == 0 { // a typo in the online name
 				d.given = sampledata.Typo(rng, d.given)
 			}

@@ -50,6 +50,18 @@ func TestOfflineIDWrittenBack(t *testing.T) {
 			{change: offlineRow("OFF-1", at(3), with(anna, "rs", "direct_mail")), links: linked},
 		}},
 
+		// The matcher links the online record in the identity index before
+		// the router sees its event: an offline change of the person routed
+		// in between (its batch committed first, the link's batch redone
+		// after a crash) already carries the link. That change makes the
+		// one write-back; the online event itself then sends none.
+		{"the first link learnt from an offline change routed before the linking event: one link-only update, from that change", []step{
+			{change: offlineRow("OFF-1", t0, with(anna, "rs", "direct_mail")), decision: contact.DecisionNew},
+			{change: syncRow("OFF-1", at(1), with(anna, "rs", "direct_mail")), links: linked, echo: true,
+				sinks: []string{"online contact update web-1 links=offline:OFF-1,online:web-1"}},
+			{change: onlineEv("web-1", at(2), contact.OriginAPI, onlineAnna), decision: contact.DecisionLinked, links: linked},
+		}},
+
 		{"a first link that sends fields carries the id in that update: no second record", []step{
 			loadAnna, linkAnna,
 			{change: offlineRow("OFF-1", at(2), anna), links: linked},
