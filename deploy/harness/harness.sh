@@ -708,6 +708,7 @@ export HARNESS_DIR='$H'
 export KAFKA_LIBS='$KAFKA_LIBS'
 export HARNESS_SH='$SCRIPT_DIR/harness.sh'
 export HARNESS_PORT_OFFSET='$OFFSET'
+export HARNESS_STATE_DIR='$H'
 # Secured services (tests of TLS, SASL and Redis Cluster). The names differ
 # from the services' own settings (KAFKA_TLS_CA_FILE, REDIS_PASSWORD, ...) so
 # that sourcing this file secures no client by accident.
