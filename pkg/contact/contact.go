@@ -202,6 +202,11 @@ const (
 	// DecisionAmbiguous: the evidence is between the thresholds, or points to
 	// more than one person; a human must decide.
 	DecisionAmbiguous Decision = "ambiguous"
+	// DecisionIDConflict: the record carries the id of a known person (an
+	// offline reference printed on an appeal) but its names are another
+	// person's: the appeal was passed on. It is not linked on the id and
+	// never overwrites the person the id names; a human decides.
+	DecisionIDConflict Decision = "id_conflict"
 )
 
 // Match is the matcher's verdict with its explanation.
