@@ -30,11 +30,7 @@ type levelDef struct {
 // first level whose condition holds wins, from the strongest agreement to
 // "else".
 type comparison struct {
-	name string
-	// group names comparisons whose disagreements are one piece of evidence
-	// (the address fields change together when a person moves); see
-	// Model.GroupFloors.
-	group  string
+	name   string
 	levels []levelDef
 	// level returns the index of the level the pair reaches, or NullLevel.
 	level func(a, b *Record) int
@@ -49,26 +45,46 @@ const (
 	cmpDOB
 	cmpEmail
 	cmpPhone
-	cmpHouseNumber
-	cmpStreet
-	cmpAddressLine2
-	cmpLocality
-	cmpRegion
-	cmpPostcode
+	cmpAddress
+	cmpOrganisation
 	numComparisons
 )
 
 // Level indexes the code relies on: every comparison's exact level is its
-// first, and the given-name comparison's swapped level is its fourth.
+// first; the others are named where the decision rules read them.
 const (
-	levelExact        = 0
-	levelGivenSwapped = 3
+	levelExact         = 0
+	levelGivenNickname = 1
+	levelGivenJW92     = 2
+	levelGivenSwapped  = 3
+	levelGivenJW88     = 4
+
+	levelFamilyJW92 = 1
+	levelFamilyJW88 = 2
+
+	levelDOBDL1          = 1
+	levelDOBDayMonthSwap = 2
+	levelDOBDL2          = 3
+
+	levelAddressSame         = 0
+	levelAddressSameHouse    = 1
+	levelAddressSimilar      = 2
+	levelAddressPartial      = 3
+	levelAddressNeighbour    = 4
+	levelAddressPostcodeTown = 5
+	levelAddressArea         = 6
+	levelAddressElse         = 7
 )
 
 // comparisons is the fixed comparison design; a Model supplies m and u for
 // each level by name and label. The base m and u are rough, deliberately
 // conservative figures for contact data, used for levels the training data
 // cannot inform (no email or phone in FEBRL, say).
+//
+// The address is one comparison with graded levels, not one per field: house
+// number, street, locality, region and postcode agree or disagree together
+// (a household shares all of them, a person who moved changes all of them),
+// so weighing them as independent evidence counted one fact five times.
 var comparisons = [numComparisons]comparison{
 	cmpGiven: {
 		name: "given_name",
@@ -100,11 +116,12 @@ var comparisons = [numComparisons]comparison{
 		name: "date_of_birth",
 		levels: []levelDef{
 			{"exact", 0.85, 0.0001, false},
-			{"dl1", 0.08, 0.002, false},
+			{"dl1", 0.07, 0.002, false},
+			{"day_month_swapped", 0.01, 0.00002, false},
 			{"dl2", 0.03, 0.02, false},
-			{"else", 0.04, 0.9779, false},
+			{"else", 0.04, 0.97788, false},
 		},
-		level: func(a, b *Record) int { return editLevels(a.DOB, b.DOB, 2) },
+		level: compareDOB,
 	},
 	cmpEmail: {
 		name: "email",
@@ -128,72 +145,38 @@ var comparisons = [numComparisons]comparison{
 		level:   comparePhone,
 		tfValue: func(r *Record) string { return r.Phone },
 	},
-	cmpHouseNumber: {
-		name:  "house_number",
-		group: "address",
+	cmpAddress: {
+		name: "address",
 		levels: []levelDef{
-			{"exact", 0.85, 0.01, false},
-			{"dl1", 0.05, 0.05, false},
-			{"else", 0.10, 0.94, false},
+			// house number, street, postcode and town equal (or missing)
+			{"same_address", 0.60, 0.00002, false},
+			// house number and street equal, postcode or town a typo apart
+			{"same_house_and_street", 0.10, 0.00005, false},
+			// the same, with a typo in one part (or the address lines swapped)
+			{"similar_address", 0.10, 0.0001, false},
+			// same postcode or town, and the house number or the street
+			// the same while the other is missing on one side
+			{"partial_address", 0.05, 0.0005, false},
+			// same street and postcode or town, another house number
+			{"same_street_other_number", 0.01, 0.002, false},
+			// same postcode and town, another street
+			{"same_postcode_and_town", 0.02, 0.01, false},
+			// same postcode or town, another street
+			{"same_postcode_or_town", 0.02, 0.01, false},
+			// nothing of the address agrees: another address, or a move
+			{"else", 0.10, 0.97743, false},
 		},
-		level: func(a, b *Record) int { return editLevels(a.HouseNumber, b.HouseNumber, 1) },
+		level: compareAddress,
 	},
-	cmpStreet: {
-		name:  "street",
-		group: "address",
+	cmpOrganisation: {
+		name: "organisation",
 		levels: []levelDef{
-			{"exact", 0.80, 0.001, false},
-			{"jw92", 0.07, 0.002, false},
-			{"lines_swapped", 0.02, 0.0005, false},
-			{"jw80", 0.04, 0.02, false},
-			{"else", 0.07, 0.9765, false},
+			{"exact", 0.90, 0.0005, true},
+			{"similar", 0.07, 0.001, false},
+			{"else", 0.03, 0.9985, false},
 		},
-		level: compareStreet,
-	},
-	cmpAddressLine2: {
-		name:  "address_line2",
-		group: "address",
-		levels: []levelDef{
-			{"exact", 0.75, 0.005, false},
-			{"jw90", 0.10, 0.01, false},
-			{"else", 0.15, 0.985, false},
-		},
-		level: func(a, b *Record) int {
-			if a.Street != b.Street && linesSwapped(a, b) {
-				// Counted once, by the street comparison's lines_swapped level.
-				return NullLevel
-			}
-			return similarityLevels(a.AddressLine2, b.AddressLine2, 0.90)
-		},
-	},
-	cmpLocality: {
-		name:  "locality",
-		group: "address",
-		levels: []levelDef{
-			{"exact", 0.85, 0.002, false},
-			{"jw90", 0.07, 0.003, false},
-			{"else", 0.08, 0.995, false},
-		},
-		level: func(a, b *Record) int { return similarityLevels(a.Locality, b.Locality, 0.90) },
-	},
-	cmpRegion: {
-		name:  "region",
-		group: "address",
-		levels: []levelDef{
-			{"exact", 0.95, 0.25, false},
-			{"else", 0.05, 0.75, false},
-		},
-		level: func(a, b *Record) int { return similarityLevels(a.Region, b.Region) },
-	},
-	cmpPostcode: {
-		name:  "postcode",
-		group: "address",
-		levels: []levelDef{
-			{"exact", 0.85, 0.001, false},
-			{"dl1", 0.08, 0.02, false},
-			{"else", 0.07, 0.979, false},
-		},
-		level: func(a, b *Record) int { return editLevels(a.Postcode, b.Postcode, 1) },
+		level:   compareOrganisation,
+		tfValue: func(r *Record) string { return r.Organisation },
 	},
 }
 
@@ -314,27 +297,148 @@ func comparePhone(a, b *Record) int {
 	return 3
 }
 
-func compareStreet(a, b *Record) int {
+// agreement grades one part of an address.
+type agreement int8
+
+const (
+	partMissing agreement = iota // missing on one side or both
+	partSame
+	partNear // a typo apart
+	partDiffers
+)
+
+// compareAddress grades the whole address as one piece of evidence: house
+// number, street (with the second line when the lines are swapped) and the
+// area (postcode or locality; either agreeing places both records in one
+// area). The region is left out: it only repeats what postcode and town say.
+func compareAddress(a, b *Record) int {
+	number := editAgreement(a.HouseNumber, b.HouseNumber)
+	street := streetAgreement(a, b)
+	postcode := editAgreement(a.Postcode, b.Postcode)
+	locality := partMissing
+	if a.Locality != "" && b.Locality != "" {
+		switch {
+		case a.Locality == b.Locality:
+			locality = partSame
+		case jaroWinkler(a.Locality, b.Locality) >= 0.90:
+			locality = partNear
+		default:
+			locality = partDiffers
+		}
+	}
+	if number == partMissing && street == partMissing && postcode == partMissing && locality == partMissing {
+		return NullLevel
+	}
+	area := partMissing
+	switch {
+	case postcode == partSame || locality == partSame:
+		area = partSame
+	case postcode == partNear || locality == partNear:
+		area = partNear
+	case postcode == partDiffers || locality == partDiffers:
+		area = partDiffers
+	}
+	streetAgrees := street == partSame || street == partNear
+	switch {
+	case area == partDiffers:
+		// Another postcode and another town: the same street name
+		// elsewhere is another address.
+		return levelAddressElse
+	case number == partSame && street == partSame && (postcode == partSame || postcode == partMissing) &&
+		(locality == partSame || locality == partMissing):
+		return levelAddressSame
+	case number == partSame && street == partSame && area != partNear:
+		return levelAddressSameHouse
+	case (number == partSame || number == partNear) && streetAgrees:
+		return levelAddressSimilar
+	case area != partMissing && (streetAgrees && number == partMissing ||
+		(number == partSame || number == partNear) && street == partMissing):
+		return levelAddressPartial
+	case streetAgrees && area != partMissing:
+		return levelAddressNeighbour
+	case postcode == partSame && locality == partSame:
+		return levelAddressPostcodeTown
+	case area != partMissing:
+		return levelAddressArea
+	case street == partMissing && number != partDiffers:
+		// Only a house number (or nothing) to compare: no evidence.
+		return NullLevel
+	}
+	return levelAddressElse
+}
+
+func editAgreement(a, b string) agreement {
+	switch {
+	case a == "" || b == "":
+		return partMissing
+	case a == b:
+		return partSame
+	case osaDistance(a, b) <= 1:
+		return partNear
+	}
+	return partDiffers
+}
+
+func streetAgreement(a, b *Record) agreement {
 	if a.Street == "" || b.Street == "" {
 		// A street moved wholly into line 2 on one side still counts.
 		if linesSwapped(a, b) {
-			return 2
+			return partNear
 		}
+		if a.Street == "" && b.Street == "" && a.AddressLine2 != "" && a.AddressLine2 == b.AddressLine2 {
+			return partSame // only the second line (a building, an estate) on both
+		}
+		return partMissing
+	}
+	switch {
+	case a.Street == b.Street:
+		return partSame
+	case jaroWinkler(a.Street, b.Street) >= 0.92, linesSwapped(a, b):
+		return partNear
+	}
+	return partDiffers
+}
+
+// compareDOB grades two dates of birth (YYYYMMDD): equal, one edit apart,
+// day and month swapped (a date read in the other convention), two edits,
+// else.
+func compareDOB(a, b *Record) int {
+	if a.DOB == "" || b.DOB == "" {
 		return NullLevel
 	}
-	if a.Street == b.Street {
-		return 0
+	if a.DOB == b.DOB {
+		return levelExact
 	}
-	jw := jaroWinkler(a.Street, b.Street)
+	d := osaDistance(a.DOB, b.DOB)
 	switch {
-	case jw >= 0.92:
-		return 1
-	case linesSwapped(a, b):
-		return 2
-	case jw >= 0.80:
-		return 3
+	case d == 1:
+		return levelDOBDL1
+	case dayMonthSwapped(a.DOB, b.DOB):
+		return levelDOBDayMonthSwap
+	case d == 2:
+		return levelDOBDL2
 	}
-	return 4
+	return levelDOBDL2 + 1
+}
+
+func dayMonthSwapped(a, b string) bool {
+	return len(a) == 8 && len(b) == 8 && a[:4] == b[:4] && a[4:6] == b[6:8] && a[6:8] == b[4:6]
+}
+
+// compareOrganisation compares the organisation names of two organisation
+// records (see Record.IsOrganisation); for persons the organisation field
+// (an employer, say) is not evidence of identity and weighs nothing.
+func compareOrganisation(a, b *Record) int {
+	if !a.IsOrganisation() || !b.IsOrganisation() {
+		return NullLevel
+	}
+	if a.Organisation == b.Organisation {
+		return levelExact
+	}
+	if jaroWinkler(a.Organisation, b.Organisation) >= 0.92 {
+		return 1
+	}
+	return 2
 }
 
 // linesSwapped reports whether one record's street line is the other's
@@ -343,42 +447,6 @@ func compareStreet(a, b *Record) int {
 func linesSwapped(a, b *Record) bool {
 	return a.Street != "" && b.AddressLine2 != "" && jaroWinkler(a.Street, b.AddressLine2) >= 0.92 ||
 		b.Street != "" && a.AddressLine2 != "" && jaroWinkler(b.Street, a.AddressLine2) >= 0.92
-}
-
-// editLevels grades two values by optimal-string-alignment distance: exact,
-// then one level per distance up to maxDist, then else.
-func editLevels(a, b string, maxDist int) int {
-	if a == "" || b == "" {
-		return NullLevel
-	}
-	if a == b {
-		return 0
-	}
-	d := osaDistance(a, b)
-	if d <= maxDist {
-		return d
-	}
-	return maxDist + 1
-}
-
-// similarityLevels grades two values: exact, then one level per Jaro-Winkler
-// threshold (descending), then else.
-func similarityLevels(a, b string, thresholds ...float64) int {
-	if a == "" || b == "" {
-		return NullLevel
-	}
-	if a == b {
-		return 0
-	}
-	if len(thresholds) > 0 {
-		jw := jaroWinkler(a, b)
-		for i, t := range thresholds {
-			if jw >= t {
-				return i + 1
-			}
-		}
-	}
-	return len(thresholds) + 1
 }
 
 // maxCompareRunes bounds the work of one fuzzy comparison. Jaro-Winkler and

@@ -86,11 +86,12 @@ func TestCompareLevels(t *testing.T) {
 		{"email same user", "email", "same_user", with(func(r *Record) { r.EmailKey = "rsmith@gmail.com" })},
 		{"phone other country code", "phone", "same_last8", with(func(r *Record) { r.Phone = "+64298765432" })},
 		{"phone typo", "phone", "dl1", with(func(r *Record) { r.Phone = "+61298765433" })},
-		{"house number typo", "house_number", "dl1", with(func(r *Record) { r.HouseNumber = "13" })},
-		{"lines swapped", "street", "lines_swapped", with(func(r *Record) { r.Street, r.AddressLine2 = "delmar", "wallaby pl" })},
-		{"lines swap counted once", "address_line2", "null", with(func(r *Record) { r.Street, r.AddressLine2 = "delmar", "wallaby pl" })},
-		{"postcode typo", "postcode", "dl1", with(func(r *Record) { r.Postcode = "2191" })},
-		{"region differs", "region", "else", with(func(r *Record) { r.Region = "nsw" })},
+		{"dob day and month swapped", "date_of_birth", "day_month_swapped", with(func(r *Record) { r.DOB = "19560904" })},
+		{"house number typo", "address", "similar_address", with(func(r *Record) { r.HouseNumber = "13" })},
+		{"lines swapped", "address", "similar_address", with(func(r *Record) { r.Street, r.AddressLine2 = "delmar", "wallaby pl" })},
+		{"postcode typo", "address", "same_house_and_street", with(func(r *Record) { r.Postcode = "2191" })},
+		{"region differs is no evidence", "address", "same_address", with(func(r *Record) { r.Region = "nsw" })},
+		{"persons have no organisation comparison", "organisation", "null", with(func(r *Record) { r.Organisation = "acme" })},
 	}
 	for _, tt := range tests {
 		if got := level(t, base, tt.other, tt.comparison); got != tt.want {

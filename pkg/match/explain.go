@@ -15,8 +15,11 @@ import (
 // personal data.
 type Explanation struct {
 	Decision contact.Decision
-	// Reason is a stable code: known_record, match, multiple_persons,
-	// between_thresholds, below_review, names_disagree, no_candidates.
+	// Reason is a stable code: known_record, match, reference_id,
+	// id_conflict, multiple_persons, between_thresholds, below_review,
+	// no_candidates, or, when every candidate was ruled out, the relation
+	// of the best one: household, other_organisation, person_organisation,
+	// names_disagree.
 	Reason   string
 	PersonID string
 	// Rules are the blocking rules that found the best candidate.
@@ -30,11 +33,20 @@ type Explanation struct {
 	AboveLink  int
 	// Fields are the per-comparison outcomes against the best candidate's
 	// best member, in model order, null comparisons left out.
-	Fields          []FieldExplanation
-	PriorWeight     float64
-	FloorAdjustment float64
-	Weight          float64
-	Probability     float64
+	Fields      []FieldExplanation
+	PriorWeight float64
+	Weight      float64
+	Probability float64
+	// Relation is what rules the best candidate out, if anything.
+	Relation Relation
+	// Moved says the linked person lives at another address.
+	Moved bool
+	// Household lists the persons found to be other members of the
+	// record's household; HouseholdKey is the record's household key.
+	Household    []string
+	HouseholdKey string
+	// Reference is the known record id the record carried (Incoming.Reference).
+	Reference string
 }
 
 // FieldExplanation is the outcome of one comparison.
@@ -50,7 +62,8 @@ func (m *Matcher) explain(res Result, reason string, q Query, f Found, best *Can
 	e := Explanation{
 		Decision: res.Decision, Reason: reason, PersonID: res.PersonID,
 		Candidates: len(res.Candidates), PriorWeight: m.scorer.PriorWeight(),
-		Weight: res.Weight, Probability: res.Probability,
+		Weight: res.Weight, Probability: res.Probability, Moved: res.Moved,
+		Household: slices.Clone(res.Household), HouseholdKey: res.HouseholdKey, Reference: q.Reference,
 	}
 	for _, c := range res.Candidates {
 		if c.Probability >= m.opts.Thresholds.Link {
@@ -64,11 +77,15 @@ func (m *Matcher) explain(res Result, reason string, q Query, f Found, best *Can
 			}
 		}
 	}
+	if best == nil && len(res.Candidates) > 0 && res.Candidates[0].Relation != RelationNone {
+		// Every candidate was ruled out: show the best one and why.
+		best = &res.Candidates[0]
+	}
 	if best == nil {
 		return e
 	}
 	e.Rules = slices.Clone(best.Rules)
-	e.FloorAdjustment = best.score.FloorAdjustment
+	e.Relation = best.Relation
 	for i, lv := range best.score.Levels {
 		if lv == NullLevel {
 			continue
@@ -111,10 +128,100 @@ func (e Explanation) String() string {
 				b.WriteString("tf")
 			}
 		}
-		if e.FloorAdjustment > 0 {
-			fmt.Fprintf(&b, " group_floor=%+.2f", e.FloorAdjustment)
-		}
 		fmt.Fprintf(&b, " prior=%+.2f", e.PriorWeight)
 	}
+	if e.Relation != RelationNone {
+		fmt.Fprintf(&b, " ruled_out=%s", e.Relation)
+	}
+	if e.Moved {
+		b.WriteString(" moved")
+	}
+	if e.Reference != "" {
+		fmt.Fprintf(&b, " ref=%s", e.Reference)
+	}
+	if len(e.Household) > 0 {
+		fmt.Fprintf(&b, " household=%s", strings.Join(e.Household, ","))
+	}
+	if e.HouseholdKey != "" && len(e.Household) > 0 {
+		fmt.Fprintf(&b, " household_key=%s", e.HouseholdKey)
+	}
 	return b.String()
+}
+
+// levelWords says in words what each comparison level means, for people
+// reviewing a decision.
+var levelWords = map[string]map[string]string{
+	"given_name": {
+		"exact": "same given name", "nickname": "given names are nicknames of one name",
+		"jw92": "given names a typo apart", "swapped": "given and family name swapped",
+		"jw88": "given names similar", "jw70": "given names differ", "else": "different given names",
+	},
+	"family_name": {
+		"exact": "same family name", "jw92": "family names a typo apart", "jw88": "family names similar",
+		"jw70": "family names differ", "else": "different family names",
+	},
+	"date_of_birth": {
+		"exact": "same date of birth", "dl1": "dates of birth one typo apart",
+		"day_month_swapped": "dates of birth with day and month swapped",
+		"dl2":               "dates of birth two typos apart", "else": "different dates of birth",
+	},
+	"email": {
+		"exact": "same email address", "same_user": "same email user at another provider",
+		"jw88": "similar email addresses", "else": "different email addresses",
+	},
+	"phone": {
+		"exact": "same phone number", "same_last8": "same number under another country code",
+		"dl1": "phone numbers one digit apart", "else": "different phone numbers",
+	},
+	"address": {
+		"same_address": "same address", "same_house_and_street": "same house and street, postcode or town the same",
+		"similar_address":          "same address with a typo",
+		"same_postcode_and_town":   "same postcode and town, another street",
+		"partial_address":          "same postcode or town, and the house number or street that both give",
+		"same_street_other_number": "same street, another house number",
+		"same_postcode_or_town":    "same postcode or town, another street",
+		"else":                     "different address",
+	},
+	"organisation": {
+		"exact": "same organisation name", "similar": "similar organisation names",
+		"else": "different organisation names",
+	},
+}
+
+// relationWords says why a ruled-out candidate is another person.
+var relationWords = map[Relation]string{
+	RelationHousehold:          "a member of the same household: same family name and home, but another given name or date of birth",
+	RelationOtherOrganisation:  "another organisation: the organisation names differ",
+	RelationPersonOrganisation: "a person and an organisation are never one",
+	RelationNamesDisagree:      "the names rule it out and nothing else identifies the person",
+}
+
+// Words returns the explanation as sentences for a person: what agrees and
+// what does not against the best candidate, what ruled it out, and notes
+// (moved, household, reference id). Like String it holds no field values.
+func (e Explanation) Words() []string {
+	var out []string
+	for _, f := range e.Fields {
+		w := levelWords[f.Comparison][f.Level]
+		if w == "" {
+			w = f.Comparison + " " + f.Level
+		}
+		out = append(out, fmt.Sprintf("%s (%+.1f)", w, f.Weight))
+	}
+	if e.Relation != RelationNone {
+		out = append(out, "ruled out: "+relationWords[e.Relation])
+	}
+	if e.Moved {
+		out = append(out, "moved: the person is known at another address; names and date of birth or a personal email or phone identify them")
+	}
+	switch e.Reason {
+	case "reference_id":
+		out = append(out, "linked on the reference id "+e.Reference+": the names fit that record")
+	case "id_conflict":
+		out = append(out, "id conflict: the record carries the reference id "+e.Reference+" but names another person (a forwarded appeal?); not linked on it")
+	}
+	if len(e.Household) > 0 {
+		out = append(out, "household: shares a home with "+strings.Join(e.Household, ", ")+" (never linked to them)")
+	}
+	return out
 }

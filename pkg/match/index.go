@@ -60,16 +60,26 @@ type Query struct {
 	Keys []string
 	// Terms are the record's term-frequency keys (see Terms).
 	Terms []string
+	// Reference is the record id of a known record the incoming record
+	// claims to be ("offline/12345", an offline id carried by an online
+	// event), or "". The index answers with its person in
+	// Found.ReferencePerson.
+	Reference string
 }
 
 // Found is the index's answer to one Query.
 type Found struct {
 	// KnownPerson is the person already holding Query.RecordID, or "".
 	KnownPerson string
+	// ReferencePerson is the person holding Query.Reference, or "" (no
+	// reference, or an id the index does not hold). That person is also
+	// among Persons, with its members.
+	ReferencePerson string
 	// Keys describes each query key, in query order.
 	Keys []KeyState
 	// Persons are the candidate persons: every person under a non-generic
-	// query key (and the known person, if any), each with all its members.
+	// query key (and the known and reference persons, if any), each with
+	// all its members.
 	Persons []Person
 	// TermCounts holds, per query term, how many indexed records have that
 	// value; TotalRecords is the number of indexed records.

@@ -47,6 +47,11 @@ type Options struct {
 	// MaxAttempts bounds lookup-decide-commit rounds per record when the
 	// index keeps reporting conflicts. Default 5.
 	MaxAttempts int
+	// StrictHouseholds rules out, among records sharing a family name and a
+	// home, every pair with another given name or another known date of
+	// birth, even when nothing else tells them apart (twins, a parent and
+	// child of one name). See householdMembers for the cost.
+	StrictHouseholds bool
 }
 
 // DefaultPersonID derives a person id from the id of the record that
@@ -97,6 +102,13 @@ type Incoming struct {
 	// systems ("offline/12345").
 	RecordID string
 	Record   Record
+	// Reference is the record id of a known record the incoming record
+	// says it is ("offline/12345": an offline id from
+	// contact.external_ids.offline or an appeal's reference number), or "".
+	// When the index holds it and the names fit, the record links to that
+	// person on the id alone; when the names do not fit, the decision is
+	// DecisionIDConflict.
+	Reference string
 }
 
 // Candidate is a person scored against an incoming record: the best score
@@ -109,7 +121,12 @@ type Candidate struct {
 	BestMember string
 	// Rules are the blocking rules whose keys found the person.
 	Rules []string
-	score PairScore
+	// Relation is what rules the person out as this record's person,
+	// whatever the score (a household member, another organisation), or
+	// RelationNone.
+	Relation Relation
+	score    PairScore
+	member   *Record
 }
 
 // Result is the matcher's verdict on one record.
@@ -122,7 +139,17 @@ type Result struct {
 	Weight      float64
 	Probability float64
 	// Candidates are the scored persons, best first.
-	Candidates  []Candidate
+	Candidates []Candidate
+	// HouseholdKey is the record's household key (see HouseholdKey), "" when
+	// it has no family name and home address.
+	HouseholdKey string
+	// Household lists the candidate persons found to be other members of
+	// the record's household (RelationHousehold): never linked to it. The
+	// pipeline gives them and the record's person one household id.
+	Household []string
+	// Moved says a linked record's address differs from its person's: a
+	// move, linked on names and date of birth or a personal email or phone.
+	Moved       bool
 	Explanation Explanation
 }
 
@@ -143,7 +170,7 @@ func (r Result) ContactMatch() contact.Match {
 
 // Query returns the index query for an incoming record.
 func (m *Matcher) Query(in Incoming) Query {
-	return Query{RecordID: in.RecordID, Keys: Keys(in.Record), Terms: Terms(in.Record)}
+	return Query{RecordID: in.RecordID, Keys: Keys(in.Record), Terms: Terms(in.Record), Reference: in.Reference}
 }
 
 // Match matches one record: looks up candidates, decides, and commits the
@@ -265,7 +292,7 @@ func (m *Matcher) decide(in Incoming, q Query, f Found) (Result, *Write) {
 		}
 	}
 	write := &Write{
-		Member:       Member(in),
+		Member:       Member{RecordID: in.RecordID, Record: in.Record},
 		Keys:         q.Keys,
 		Terms:        q.Terms,
 		KeyVersions:  versions,
@@ -285,15 +312,26 @@ func (m *Matcher) decide(in Incoming, q Query, f Found) (Result, *Write) {
 		return res, write
 	}
 
+	res.HouseholdKey = HouseholdKey(in.Record)
+	for _, c := range res.Candidates {
+		if c.Relation == RelationHousehold {
+			res.Household = append(res.Household, c.PersonID)
+		}
+	}
+
+	if in.Reference != "" && f.ReferencePerson != "" {
+		return m.decideOnReference(in, q, f, res, write)
+	}
+
 	t := m.opts.Thresholds
 	var best *Candidate
 	aboveLink := 0
 	for i := range res.Candidates {
 		c := &res.Candidates[i]
-		if namesDisagree(c.score) {
-			// Same address, a similar phone, but neither name alike nor the
-			// same birthday: a household member or a neighbour. Contact data
-			// is full of them; no weight of address evidence makes them one.
+		if c.Relation != RelationNone {
+			// A household member, another organisation, a person against
+			// an organisation, or names that rule the pair out: no weight
+			// of shared address, email or phone makes them one.
 			continue
 		}
 		if best == nil {
@@ -312,6 +350,7 @@ func (m *Matcher) decide(in Incoming, q Query, f Found) (Result, *Write) {
 		res.Decision, reason = contact.DecisionAmbiguous, "multiple_persons"
 	case aboveLink == 1:
 		res.Decision, reason = contact.DecisionLinked, "match"
+		res.Moved = moved(best.score.Levels)
 	case best != nil && best.Probability >= t.Review:
 		res.Decision, reason = contact.DecisionAmbiguous, "between_thresholds"
 	default:
@@ -321,9 +360,9 @@ func (m *Matcher) decide(in Incoming, q Query, f Found) (Result, *Write) {
 		case best != nil:
 			reason = "below_review"
 		case len(res.Candidates) > 0:
-			// Every candidate was ruled out by its names; the score of the
-			// best one is kept to show what was overruled.
-			reason = "names_disagree"
+			// Every candidate was ruled out; the best one's relation is
+			// the reason, and its score is kept to show what was overruled.
+			reason = string(res.Candidates[0].Relation)
 			res.Weight, res.Probability = res.Candidates[0].Weight, res.Candidates[0].Probability
 		}
 	}
@@ -342,6 +381,35 @@ func (m *Matcher) decide(in Incoming, q Query, f Found) (Result, *Write) {
 		return res, nil
 	}
 	return res, write
+}
+
+// decideOnReference decides a record that carries the id of a known
+// record: it links to that record's person when the names fit, with the id
+// as the reason; otherwise it is an id conflict (a forwarded appeal), not
+// linked and not written, so the person the id names is never overwritten
+// by the one who used it.
+func (m *Matcher) decideOnReference(in Incoming, q Query, f Found, res Result, write *Write) (Result, *Write) {
+	var ref *Candidate
+	for i := range res.Candidates {
+		if res.Candidates[i].PersonID == f.ReferencePerson {
+			ref = &res.Candidates[i]
+		}
+	}
+	res.PersonID = f.ReferencePerson
+	if ref != nil {
+		res.Weight, res.Probability = ref.Weight, ref.Probability
+	}
+	if ref != nil && ref.Relation == RelationNone && namesFit(&in.Record, ref.member, ref.score.Levels) {
+		res.Decision = contact.DecisionLinked
+		res.Moved = moved(ref.score.Levels)
+		res.Explanation = m.explain(res, "reference_id", q, f, ref)
+		write.PersonID = f.ReferencePerson
+		write.KeyVersions = anyVersions(len(q.Keys))
+		return res, write
+	}
+	res.Decision = contact.DecisionIDConflict
+	res.Explanation = m.explain(res, "id_conflict", q, f, ref)
+	return res, nil
 }
 
 // frequencies maps the query's term counts back to their comparisons.
@@ -368,13 +436,20 @@ func (m *Matcher) scoreCandidates(in Incoming, q Query, f Found, freq *frequenci
 	for _, p := range f.Persons {
 		c := Candidate{PersonID: p.ID}
 		first := true
-		for _, mem := range p.Members {
+		for mi := range p.Members {
+			mem := &p.Members[mi]
 			if mem.RecordID == in.RecordID {
 				continue // the record's own previous version
 			}
 			s := m.scorer.score(&in.Record, &mem.Record, freq)
-			if first || s.Weight > c.Weight {
-				c.Weight, c.BestMember, c.score = s.Weight, mem.RecordID, s
+			rel := relate(&in.Record, &mem.Record, s.Levels, m.opts.StrictHouseholds)
+			// The best member that nothing rules out represents the
+			// person; only when every member is ruled out does the best
+			// ruled-out one, with its relation.
+			better := first || rel == RelationNone && c.Relation != RelationNone ||
+				(rel == RelationNone) == (c.Relation == RelationNone) && s.Weight > c.Weight
+			if better {
+				c.Weight, c.BestMember, c.score, c.Relation, c.member = s.Weight, mem.RecordID, s, rel, &mem.Record
 				first = false
 			}
 		}
@@ -410,7 +485,7 @@ func (m *Matcher) Link(ctx context.Context, idx Index, in Incoming, personID str
 		return fmt.Errorf("link %q: lookup: %w", in.RecordID, err)
 	}
 	w := Write{
-		PersonID: personID, Member: Member(in),
+		PersonID: personID, Member: Member{RecordID: in.RecordID, Record: in.Record},
 		Keys: q.Keys, Terms: q.Terms, KeyVersions: anyVersions(len(q.Keys)), ExpectPerson: found[0].KnownPerson,
 	}
 	errs, err := idx.Commit(ctx, []Write{w})
@@ -498,6 +573,14 @@ func (o *overlay) apply(q Query, f Found) Found {
 	if out.KnownPerson != "" {
 		add(out.KnownPerson, -1)
 	}
+	if q.Reference != "" {
+		if owner, ok := o.owner[q.Reference]; ok {
+			out.ReferencePerson = owner
+		}
+		if out.ReferencePerson != "" {
+			add(out.ReferencePerson, -1)
+		}
+	}
 	out.TermCounts = slices.Clone(f.TermCounts)
 	for ti, t := range q.Terms {
 		if ti < len(out.TermCounts) {
@@ -530,30 +613,4 @@ func (o *overlay) add(w Write, f Found) {
 		}
 		o.records++
 	}
-}
-
-// namesDisagree reports whether the names rule a pair out whatever the rest
-// says: both names present and unlike with no shared birthday (a record
-// whose names were both garbled in entry still shares its birthday; a
-// household member rarely does), or one name unlike while their emails or
-// phones differ, with nothing else that identifies a person (a birthday
-// equal or a typo away, the same house number on the same street). Address fields are
-// not independent evidence (same street, same town, same postcode), so
-// without this a namesake down the road scores like a duplicate.
-func namesDisagree(s PairScore) bool {
-	unlike := func(c int) bool { return int(s.Levels[c]) == len(comparisons[c].levels)-1 }
-	exact := func(c int) bool { return s.Levels[c] == levelExact }
-	if unlike(cmpGiven) && unlike(cmpFamily) {
-		return !exact(cmpDOB)
-	}
-	// Where both records carry an email or phone and they differ, a name
-	// that is unlike too needs something else that identifies the person.
-	identifiersDiffer := (s.Levels[cmpEmail] != NullLevel && !exact(cmpEmail)) ||
-		(s.Levels[cmpPhone] != NullLevel && !exact(cmpPhone))
-	if (unlike(cmpGiven) || unlike(cmpFamily)) && identifiersDiffer && !exact(cmpEmail) && !exact(cmpPhone) {
-		sameHome := exact(cmpHouseNumber) && exact(cmpStreet)
-		birthday := s.Levels[cmpDOB] != NullLevel && !unlike(cmpDOB) // equal or one typo away
-		return !birthday && !sameHome
-	}
-	return false
 }

@@ -165,22 +165,14 @@ func TestScoreProperties(t *testing.T) {
 		t.Errorf("rare-value boost %.2f exceeds the cap", wRare-full.FieldWeights[cmpFamily])
 	}
 
-	// A person who moved: the address disagreement is floored.
+	// A person who moved: the whole address counts once, as one
+	// disagreement, not one per field.
 	moved := robert
 	moved.HouseNumber, moved.Street, moved.AddressLine2, moved.Locality, moved.Region, moved.Postcode =
 		"3", "king st", "", "newtown", "vic", "3000"
 	sc := s.Score(&robert, &moved)
-	if sc.FloorAdjustment <= 0 {
-		t.Errorf("no floor on a wholesale address change: %+v", sc)
-	}
-	var addressWeight float64
-	for i, c := range comparisons {
-		if c.group == "address" {
-			addressWeight += sc.FieldWeights[i]
-		}
-	}
-	if got := addressWeight + sc.FloorAdjustment; math.Abs(got-BaseModel().GroupFloors["address"]) > 1e-9 {
-		t.Errorf("address contributes %.2f, want the floor", got)
+	if got, want := sc.FieldWeights[cmpAddress], s.weight[cmpAddress][levelAddressElse]; got != want {
+		t.Errorf("moved: address weighs %.2f, want the one else level %.2f", got, want)
 	}
 
 	// Swapped names are bounded by the same names in place.
@@ -398,7 +390,6 @@ func TestModelRoundTripAndValidation(t *testing.T) {
 		func(m *Model) { m.Comparisons[0].Levels[0].Label = "exactly" },
 		func(m *Model) { m.Comparisons[0].Levels[1].M = 0 },
 		func(m *Model) { m.Comparisons[cmpDOB].Levels[0].TFAdjust = true },
-		func(m *Model) { m.GroupFloors = map[string]float64{"address": 3} },
 	}
 	for i, mutate := range bad {
 		m := BaseModel()
@@ -407,7 +398,7 @@ func TestModelRoundTripAndValidation(t *testing.T) {
 			t.Errorf("mutation %d: Validate = %v, want ErrModel", i, err)
 		}
 	}
-	if _, err := ReadModel(strings.NewReader(`{"version":1,"unknown_setting":true}`)); !errors.Is(err, ErrModel) {
+	if _, err := ReadModel(strings.NewReader(`{"version":2,"group_floors":{"address":-8}}`)); !errors.Is(err, ErrModel) {
 		t.Errorf("unknown field accepted: %v", err)
 	}
 }

@@ -91,6 +91,12 @@ func (x *MemIndex) Lookup(ctx context.Context, queries []Query) ([]Found, error)
 		if f.KnownPerson != "" {
 			addPerson(f.KnownPerson, -1)
 		}
+		if q.Reference != "" {
+			f.ReferencePerson = x.owner[q.Reference]
+			if f.ReferencePerson != "" {
+				addPerson(f.ReferencePerson, -1)
+			}
+		}
 		for ti, t := range q.Terms {
 			f.TermCounts[ti] = x.terms[t]
 		}

@@ -7,14 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 )
 
 // ModelVersion is the version of the model file format this package reads.
-const ModelVersion = 1
+//
+// Version 2 compares the address as one graded comparison (version 1 had
+// one comparison per address field and group floors), the date of birth
+// with a day/month swap level, and organisations.
+const ModelVersion = 2
 
 // ErrModel is wrapped by every model validation error.
 var ErrModel = errors.New("invalid match model")
@@ -35,14 +38,6 @@ type Model struct {
 	// drawn at random are the same person.
 	PriorMatchProbability float64           `json:"probability_two_random_records_match"`
 	Comparisons           []ComparisonModel `json:"comparisons"`
-	// GroupFloors bounds, per comparison group, how much the disagreements
-	// of the group may subtract from the weight, in bits (a negative
-	// number), when no comparison of the group agrees. For "address": a
-	// person who moved disagrees on house number, street, locality and
-	// postcode at once, which is one event, not five independent pieces of
-	// evidence against the match. A partial disagreement (same postcode,
-	// other street) is not floored.
-	GroupFloors map[string]float64 `json:"group_floors,omitempty"`
 	// TFPseudoCount smooths observed term frequencies towards the
 	// level's average u: a value seen count times among total indexed
 	// records gets u = (count + k*u) / (total + k). It keeps a young index
@@ -101,7 +96,6 @@ func BaseModel() *Model {
 		PriorMatchProbability: 1e-4,
 		TFPseudoCount:         defaultTFPseudoCount,
 		TFMaxBoost:            defaultTFMaxBoost,
-		GroupFloors:           map[string]float64{"address": -8},
 	}
 	for i := range comparisons {
 		c := &comparisons[i]
@@ -160,11 +154,6 @@ func (m *Model) Validate() error {
 			}
 		}
 	}
-	for g, floor := range m.GroupFloors {
-		if !(floor < 0) || math.IsInf(floor, 0) {
-			return fmt.Errorf("%w: group floor %s=%v must be a finite negative number of bits", ErrModel, g, floor)
-		}
-	}
 	if m.TFPseudoCount < 0 || m.TFMaxBoost < 0 {
 		return fmt.Errorf("%w: negative term-frequency settings", ErrModel)
 	}
@@ -177,12 +166,6 @@ func (m *Model) Clone() *Model {
 	c.Comparisons = make([]ComparisonModel, len(m.Comparisons))
 	for i, cm := range m.Comparisons {
 		c.Comparisons[i] = ComparisonModel{Name: cm.Name, Levels: slices.Clone(cm.Levels)}
-	}
-	if m.GroupFloors != nil {
-		c.GroupFloors = make(map[string]float64, len(m.GroupFloors))
-		for k, v := range m.GroupFloors {
-			c.GroupFloors[k] = v
-		}
 	}
 	if m.Training != nil {
 		t := *m.Training

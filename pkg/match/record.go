@@ -33,6 +33,17 @@ type Record struct {
 	Region       string `json:"rg,omitempty"` // normalize.Name form
 	Postcode     string `json:"pc,omitempty"` // normalize.Postcode form without spaces
 	DOB          string `json:"db,omitempty"` // YYYYMMDD, or the digits of an impossible date
+	// Organisation is the normalize.OrganisationName form of the
+	// organisation field. A record with an organisation and no personal
+	// name is an organisation (see IsOrganisation).
+	Organisation string `json:"or,omitempty"`
+}
+
+// IsOrganisation reports whether the record stands for an organisation: it
+// names one and no person. A person's record may carry an organisation
+// (an employer) and is still a person.
+func (r *Record) IsOrganisation() bool {
+	return r.Organisation != "" && r.Given == "" && r.Family == ""
 }
 
 // FromValues builds the comparison Record of a contact. Values are expected
@@ -73,6 +84,7 @@ func fromValues(v contact.Values, phone func(raw, country string) string) Record
 	r.Region = normalize.Name(v[contact.Region])
 	r.Postcode = strings.ReplaceAll(normalize.Postcode(v[contact.Postcode], country), " ", "")
 	r.DOB = normalize.DateDigits(normalize.DateForRegion(v[contact.DateOfBirth], country))
+	r.Organisation = normalize.OrganisationName(v[contact.Organisation])
 
 	for _, f := range []struct {
 		field contact.Field

@@ -16,10 +16,6 @@ type Scorer struct {
 	m      [numComparisons][]float64
 	// tfLevel[c] is the term-frequency adjusted level of c, or -1.
 	tfLevel    [numComparisons]int
-	groupFloor [numComparisons]float64 // 0: no floor
-	// groupHead[c] is the first comparison of c's group: groups are
-	// accumulated under it.
-	groupHead  [numComparisons]int
 	tfK        float64
 	tfMaxBoost float64
 }
@@ -46,16 +42,6 @@ func NewScorer(m *Model) (*Scorer, error) {
 			s.u[i] = append(s.u[i], l.U)
 			if l.TFAdjust {
 				s.tfLevel[i] = j
-			}
-		}
-		if g := comparisons[i].group; g != "" {
-			s.groupFloor[i] = m.GroupFloors[g]
-		}
-		s.groupHead[i] = i
-		for j := 0; j < i; j++ {
-			if comparisons[j].group != "" && comparisons[j].group == comparisons[i].group {
-				s.groupHead[i] = j
-				break
 			}
 		}
 	}
@@ -97,9 +83,7 @@ type PairScore struct {
 	FieldWeights [numComparisons]float64
 	// TFAdjusted marks comparisons whose weight used the value frequency.
 	TFAdjusted [numComparisons]bool
-	// FloorAdjustment is what the group floors added back, in bits (>= 0).
-	FloorAdjustment float64
-	// Weight is the total match weight: prior + fields + floor adjustment.
+	// Weight is the total match weight: prior + fields.
 	Weight float64
 }
 
@@ -120,11 +104,6 @@ func (s *Scorer) score(a, b *Record, freq *frequencies) PairScore {
 	var ps PairScore
 	ps.Levels = Compare(a, b)
 	ps.Weight = s.priorWeight
-	// Per group (indexed by its first comparison): the sum of negative
-	// weights, the floor, and whether any comparison of the group agreed.
-	var groupSum [numComparisons]float64
-	var groupFloor [numComparisons]float64
-	var groupAgrees [numComparisons]bool
 	for i, lv := range ps.Levels {
 		if lv == NullLevel {
 			continue
@@ -136,24 +115,7 @@ func (s *Scorer) score(a, b *Record, freq *frequencies) PairScore {
 		}
 		ps.FieldWeights[i] = w
 		ps.Weight += w
-		if s.groupFloor[i] < 0 {
-			g := s.groupHead[i]
-			groupFloor[g] = s.groupFloor[i]
-			if w < 0 {
-				groupSum[g] += w
-			} else {
-				groupAgrees[g] = true
-			}
-		}
 	}
-	for g, sum := range groupSum {
-		// Only a wholesale disagreement (nothing in the group agrees: a
-		// move) is floored; partial disagreements are independent evidence.
-		if !groupAgrees[g] && sum < groupFloor[g] {
-			ps.FloorAdjustment += groupFloor[g] - sum
-		}
-	}
-	ps.Weight += ps.FloorAdjustment
 	return ps
 }
 

@@ -110,10 +110,10 @@ func Train(records []Record, opts TrainOptions) (*Model, error) {
 	}
 
 	rng := rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))
-	estimateU(records, opts.RandomPairs, rng, &u)
+	sample := estimateU(records, opts.RandomPairs, rng, &u)
 
 	info := &TrainingInfo{
-		Method:      "unsupervised: u from random pairs, m by EM per blocking-rule session, prior from deterministic rule",
+		Method:      "unsupervised: u from random pairs (less the expected matches among them), m by EM per blocking-rule session, prior from deterministic rule",
 		Records:     len(records),
 		RandomPairs: opts.RandomPairs,
 		PriorRule:   "(given exact AND family exact AND dob exact) OR (email exact AND (given exact OR family exact)) OR (phone exact AND given exact AND family exact)",
@@ -123,6 +123,7 @@ func Train(records []Record, opts TrainOptions) (*Model, error) {
 
 	var mSum [numComparisons][]float64
 	var mSessions [numComparisons]int
+	var dobSessionMatches float64
 	for _, ruleName := range opts.Sessions {
 		rule, ok := findRule(ruleName)
 		if !ok {
@@ -130,6 +131,9 @@ func Train(records []Record, opts TrainOptions) (*Model, error) {
 		}
 		patterns, pairs := blockedPatterns(records, []blockingRule{rule}, opts.MaxBlockSize)
 		s := emSession(patterns, rule.excludes, baseM, u, opts.MaxIterations)
+		if rule.name == "dob" {
+			dobSessionMatches = s.lambda * float64(pairs)
+		}
 		info.Sessions = append(info.Sessions, fmt.Sprintf("%s: %d pairs, lambda=%.4f, %d iterations", rule.name, pairs, s.lambda, s.iterations))
 		for c := range comparisons {
 			if !s.estimated[c] {
@@ -181,11 +185,27 @@ func Train(records []Record, opts TrainOptions) (*Model, error) {
 	tel, _ := findRule("tel")
 	matches := deterministicMatches(records, []blockingRule{nm, em, tel}, opts.MaxBlockSize)
 	info.PriorMatches = matches
+	n := float64(len(records))
 	if matches > 0 {
-		n := float64(len(records))
 		prior := float64(matches) / opts.PriorRecall / (n * (n - 1) / 2)
 		model.PriorMatchProbability = min(max(prior, 1e-9), 0.5)
 	}
+	// Better than an assumed recall: the matches EM found among the pairs
+	// sharing a date of birth, divided by the share of true pairs that
+	// share it (both dates known, and equal: m of the exact level).
+	var withDOB float64
+	for i := range records {
+		if records[i].DOB != "" {
+			withDOB++
+		}
+	}
+	if mExact := model.Comparisons[cmpDOB].Levels[levelExact].M; dobSessionMatches > 0 && withDOB > 1 {
+		known := (withDOB / n) * (withDOB / n)
+		prior := dobSessionMatches / mExact / known / (n * (n - 1) / 2)
+		model.PriorMatchProbability = min(max(prior, 1e-9), 0.5)
+		info.PriorRule = fmt.Sprintf("EM matches of the dob session (%.0f) / m(date_of_birth exact) / share of pairs with both dates known", dobSessionMatches)
+	}
+	removeMatchesFromU(model, sample)
 	model.Training = info
 	if err := model.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: result: %w", ErrTrain, err)
@@ -217,7 +237,8 @@ func clampProbability(p float64) float64 { return min(max(p, 1e-9), 1) }
 
 // estimateU replaces u with level frequencies among random pairs, smoothed
 // towards the starting u, for comparisons with enough non-null pairs.
-func estimateU(records []Record, pairs int, rng *rand.Rand, u *[numComparisons][]float64) {
+func estimateU(records []Record, pairs int, rng *rand.Rand, u *[numComparisons][]float64) map[Levels]float64 {
+	sample := make(map[Levels]float64)
 	var counts [numComparisons][]float64
 	var nonNull [numComparisons]float64
 	for c := range comparisons {
@@ -231,6 +252,7 @@ func estimateU(records []Record, pairs int, rng *rand.Rand, u *[numComparisons][
 			j++
 		}
 		lv := Compare(&records[i], &records[j])
+		sample[lv]++
 		for c, l := range lv {
 			if l != NullLevel {
 				counts[c][l]++
@@ -246,6 +268,61 @@ func estimateU(records []Record, pairs int, rng *rand.Rand, u *[numComparisons][
 			// A level never seen among the sample is rarer than one in
 			// nonNull pairs, not impossible: half a pair bounds it below.
 			u[c][l] = max((counts[c][l]+uPseudoPairs*u[c][l])/(nonNull[c]+uPseudoPairs), 0.5/nonNull[c])
+		}
+	}
+	return sample
+}
+
+// removeMatchesFromU re-estimates u from the random sample with each pair
+// weighted by the probability, under the trained model, that it is a
+// non-match. A share lambda of random pairs are true matches; counted as
+// chance agreement they make the strongest levels (a whole address, whose
+// chance agreement is rarer than the matches in the sample) look common and
+// cap their weight at what the sample size allows.
+func removeMatchesFromU(model *Model, sample map[Levels]float64) {
+	prior := math.Log(model.PriorMatchProbability / (1 - model.PriorMatchProbability))
+	var counts [numComparisons][]float64
+	var nonNull [numComparisons]float64
+	for c := range model.Comparisons {
+		counts[c] = make([]float64, len(model.Comparisons[c].Levels))
+	}
+	// Map order is random; sorted patterns keep the sums reproducible.
+	patterns := make([]Levels, 0, len(sample))
+	for lv := range sample {
+		patterns = append(patterns, lv)
+	}
+	slices.SortFunc(patterns, func(a, b Levels) int {
+		for c := range a {
+			if a[c] != b[c] {
+				return int(a[c]) - int(b[c])
+			}
+		}
+		return 0
+	})
+	for _, lv := range patterns {
+		n := sample[lv]
+		logOdds := prior
+		for c, l := range lv {
+			if l != NullLevel {
+				lm := model.Comparisons[c].Levels[l]
+				logOdds += math.Log(lm.M / lm.U)
+			}
+		}
+		w := n / (1 + math.Exp(logOdds)) // n times P(non-match)
+		for c, l := range lv {
+			if l != NullLevel {
+				counts[c][l] += w
+				nonNull[c] += w
+			}
+		}
+	}
+	for c := range model.Comparisons {
+		if nonNull[c] < minNonNullForU {
+			continue
+		}
+		levels := model.Comparisons[c].Levels
+		for l := range levels {
+			levels[l].U = clampProbability(max((counts[c][l]+uPseudoPairs*levels[l].U)/(nonNull[c]+uPseudoPairs), 0.5/nonNull[c]))
 		}
 	}
 }
