@@ -206,9 +206,6 @@ func explain(out io.Writer, recs [2]namedValues, model *match.Model, modelName s
 		fmt.Fprintf(tw, "%s\t%s\t%+.2f\n", name, fe.Level, fe.Weight)
 	}
 	fmt.Fprintf(tw, "prior\t\t%+.2f\n", e.PriorWeight)
-	if e.FloorAdjustment > 0 {
-		fmt.Fprintf(tw, "address floor\t\t%+.2f\n", e.FloorAdjustment)
-	}
 	fmt.Fprintf(tw, "total\t\t%+.2f\n", e.Weight)
 	if err := tw.Flush(); err != nil {
 		return err
@@ -222,11 +219,19 @@ func explain(out io.Writer, recs [2]namedValues, model *match.Model, modelName s
 		decision += ": a would join b's person"
 	case contact.DecisionAmbiguous:
 		decision += ": held for review"
+	case contact.DecisionIDConflict:
+		decision += ": held for review (id conflict)"
 	}
 	if len(shared) == 0 {
 		decision += "; but without a shared blocking key b is never a candidate, so a would be new"
 	}
 	fmt.Fprintf(out, "decision: %s\n", decision)
+	if words := e.Words(); len(words) > 0 {
+		fmt.Fprintln(out, "evidence:")
+		for _, w := range words {
+			fmt.Fprintf(out, "  - %s\n", w)
+		}
+	}
 	fmt.Fprintf(out, "explanation: %s\n", e)
 	return nil
 }
@@ -245,18 +250,11 @@ func comparedValue(comparison string, r match.Record) string {
 		return r.EmailKey
 	case "phone":
 		return r.Phone
-	case "house_number":
-		return r.HouseNumber
-	case "street":
-		return r.Street
-	case "address_line2":
-		return r.AddressLine2
-	case "locality":
-		return r.Locality
-	case "region":
-		return r.Region
-	case "postcode":
-		return r.Postcode
+	case "address":
+		return strings.TrimSpace(strings.Join(strings.Fields(strings.Join([]string{
+			r.HouseNumber, r.Street, r.AddressLine2, r.Locality, r.Region, r.Postcode}, " ")), " "))
+	case "organisation":
+		return r.Organisation
 	}
 	return ""
 }

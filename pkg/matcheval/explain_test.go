@@ -37,7 +37,21 @@ func TestExplainJSON(t *testing.T) {
 			b:    `{"given_name":"Anne","family_name":"Lee","email":"Ann.Lee@lee-family.net","date_of_birth":"12/04/1980"}`,
 			want: []string{`a: given_name="ann" family_name="lee" date_of_birth="19800412" email="ann.lee@lee-family.net"`,
 				`b: given_name="anne"`, "blocking: shared keys nm", "email ", "exact", "date_of_birth", "decision: linked (match)",
-				"explanation: linked(match)", "probability: 1.0", "street         null      0 (missing in both)"},
+				"explanation: linked(match)", "probability: 1.0", "address        null      0 (missing in both)",
+				"evidence:", "given names are nicknames of one name"},
+		},
+		{
+			name: "household members in words",
+			a:    `{"given_name":"Melissa","family_name":"Rodriguez","date_of_birth":"1965-04-12","address_line1":"14 Acacia Avenue","locality":"Bristol","postcode":"BS1 4DJ","country":"GB"}`,
+			b:    `{"given_name":"Elizabeth","family_name":"Rodriguez","date_of_birth":"1944-03-02","address_line1":"14 Acacia Avenue","locality":"Bristol","postcode":"BS1 4DJ","country":"GB"}`,
+			want: []string{"decision: new (household)", "same address", "different given names",
+				"ruled out: a member of the same household", "household=b"},
+		},
+		{
+			name: "a move in words",
+			a:    `{"given_name":"Mel","family_name":"Rodriguez","date_of_birth":"1965-04-12","address_line1":"3 King St","locality":"Leeds","postcode":"LS2 7EW","country":"GB"}`,
+			b:    `{"given_name":"Melissa","family_name":"Rodriguez","date_of_birth":"1965-04-12","address_line1":"14 Acacia Avenue","locality":"Bristol","postcode":"BS1 4DJ","country":"GB"}`,
+			want: []string{"decision: linked (match)", "different address", "moved:", " moved"},
 		},
 		{
 			name: "swapped names count once",

@@ -1,7 +1,8 @@
-// Package matcheval implements `contactsync match-eval`: it streams FEBRL
-// records one at a time, in file order, through the production matcher
-// (normalize.Canonical, match.FromValues, match.Matcher over a MemIndex) and
-// scores the resulting persons against the FEBRL ground truth.
+// Package matcheval implements `contactsync match-eval`: it streams labelled
+// records (FEBRL, any labelled CSV, or the generated household set) one at a
+// time, in file order, through the production matcher (normalize.Canonical,
+// match.FromValues, match.Matcher over a MemIndex) and scores the resulting
+// persons against the ground truth.
 package matcheval
 
 import (
@@ -24,9 +25,20 @@ import (
 )
 
 const usage = `Streams the records of LEFT (then RIGHT) one at a time through the matcher and
-reports pairwise precision, recall and F1 against the FEBRL ground truth
-(rec-N-org / rec-N-dup-k). With one file it evaluates a streaming dedupe (all
-within-file pairs); with two, a link (only pairs across the files count).
+reports pairwise precision, recall and F1 against the ground truth: FEBRL
+rec ids (rec-N-org / rec-N-dup-k), the --entity column of a labelled CSV, or
+the generated household set (households, moves, organisations; no files).
+With one file it evaluates a streaming dedupe (all within-file pairs); with
+two, a link (only pairs across the files count).
+
+  match-eval --format febrl [flags] LEFT.csv [RIGHT.csv]
+  match-eval --format csv --id COLUMN --entity COLUMN [--map FIELD=COLUMN,...] [flags] LEFT.csv [RIGHT.csv]
+  match-eval --format households [--households N] [--gen-seed S] [flags]
+
+A labelled CSV has a header. Canonical fields (given_name, family_name, email,
+phone, organisation, address_line1, address_line2, locality, region, postcode,
+country, date_of_birth) are read from columns of the same name or as --map
+says, e.g. --map given_name=first_name,family_name=surname,date_of_birth=dob,locality=city
 
 The model is the same procedure for every data set:
   --model train    (default) train without labels on the records being evaluated
@@ -41,28 +53,63 @@ Labels (rec ids) are only used to score the result, never to train or match.
 // "precision=P recall=R f1=F".
 func Command() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "match-eval --format febrl [flags] LEFT.csv [RIGHT.csv]",
-		Short: "evaluate matching on a labelled data set (FEBRL)",
+		Use:   "match-eval --format febrl|csv|households [flags] [LEFT.csv [RIGHT.csv]]",
+		Short: "evaluate matching on a labelled data set (FEBRL, labelled CSV, generated households)",
 		Long:  usage,
-		Args:  cli.Args(1, 2, "one or two FEBRL files"),
+		Args:  cli.Args(0, 2, "at most two files"),
 	}
 	defaults := match.DefaultThresholds()
 	f := cmd.Flags()
-	format := f.String("format", "febrl", "input format (only febrl)")
+	format := f.String("format", "febrl", "input format: febrl | csv | households")
+	idColumn := f.String("id", "", "csv: column holding the record id (required with --format csv)")
+	entityColumn := f.String("entity", "", "csv: column holding the true entity / cluster (required with --format csv)")
+	fieldMap := f.String("map", "", "csv: comma-separated FIELD=COLUMN pairs mapping canonical fields to columns")
+	country := f.String("country", "", "default country of records without one (phones, dates); febrl: AU")
+	households := f.Int("households", 2000, "households: number of households to generate")
+	genSeed := f.Uint64("gen-seed", 1, "households: generator seed")
+	strict := f.Bool("strict-households", false, "rule out twins and namesakes in one household even without other evidence (match.Options.StrictHouseholds)")
 	modelFlag := f.String("model", "train", "train | default | base | path of a model file")
 	saveModel := f.String("save-model", "", "write the model used to this file")
 	link := f.Float64("link", defaults.Link, "link threshold on match probability")
 	review := f.Float64("review", defaults.Review, "review threshold on match probability")
 	seed := f.Uint64("seed", 1, "training seed")
 	fixedM := f.String("train-fixed-m", "", "comma-separated comparison/level whose m keeps the base value (levels the training data cannot show)")
-	trainFrom := f.String("train-from", "", "comma-separated FEBRL files to train on instead of the evaluated ones (with --model train)")
+	trainFrom := f.String("train-from", "", "comma-separated files (of --format) to train on instead of the evaluated ones (with --model train)")
 	shuffle := f.Uint64("shuffle", 0, "if not 0, shuffle each file's records with this seed (arrival-order sensitivity)")
 	showErrors := f.Int("show-errors", 0, "print up to N wrong links and missed links with explanations")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if *format != "febrl" {
-			return cli.Usagef("unsupported --format %q (only febrl)", *format)
+		var layout csvLayout
+		switch *format {
+		case "febrl":
+			layout.country = "AU"
+		case "csv":
+			if *idColumn == "" || *entityColumn == "" {
+				return cli.Usagef("--format csv needs --id COLUMN and --entity COLUMN")
+			}
+			fields, err := parseFieldMap(*fieldMap)
+			if err != nil {
+				return cli.Usagef("%v", err)
+			}
+			layout = csvLayout{idColumn: *idColumn, entityColumn: *entityColumn, fields: fields}
+		case "households":
+			if len(args) != 0 || *households < 1 {
+				return cli.Usagef("--format households takes no files and --households >= 1")
+			}
+		default:
+			return cli.Usagef("unsupported --format %q (febrl, csv or households)", *format)
+		}
+		if *format != "households" && len(args) == 0 {
+			return cli.Usagef("want one or two files")
+		}
+		if *country != "" {
+			layout.country = strings.ToUpper(*country)
 		}
 		cfg := config{
+			format:     *format,
+			layout:     layout,
+			households: *households,
+			genSeed:    *genSeed,
+			strict:     *strict,
 			files:      args,
 			model:      *modelFlag,
 			saveModel:  *saveModel,
@@ -83,6 +130,11 @@ func Command() *cobra.Command {
 }
 
 type config struct {
+	format     string
+	layout     csvLayout
+	households int
+	genSeed    uint64
+	strict     bool
 	files      []string
 	model      string
 	saveModel  string
@@ -106,8 +158,12 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	started := time.Now()
 	var records []evalRecord
 	fieldErrors := map[string]int{}
-	for side, path := range cfg.files {
-		rows, err := readFEBRL(path)
+	sources := cfg.files
+	if cfg.format == "households" {
+		sources = []string{fmt.Sprintf("generated households=%d seed=%d", cfg.households, cfg.genSeed)}
+	}
+	for side, path := range sources {
+		rows, err := cfg.read(path)
 		if err != nil {
 			return err
 		}
@@ -118,7 +174,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		for _, row := range rows {
 			// The ingest path: canonicalise, keep what survives, then the
 			// matcher's comparison view.
-			values, errs := normalize.Canonical(row.Values, "AU")
+			values, errs := normalize.Canonical(row.Values, cfg.layout.country)
 			for _, e := range errs {
 				fieldErrors[string(e.Field)+"/"+e.Reason]++
 			}
@@ -151,7 +207,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	describeModel(out, cfg.model, model)
 
-	matcher, err := match.NewMatcher(model, match.Options{Thresholds: cfg.thresholds})
+	matcher, err := match.NewMatcher(model, match.Options{Thresholds: cfg.thresholds, StrictHouseholds: cfg.strict})
 	if err != nil {
 		return err
 	}
@@ -170,7 +226,13 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	matched := time.Since(matchStart)
 
 	rep := evaluate(records, results, idx, link)
+	if cfg.format == "households" {
+		rep.householdMerges = householdMerges(records, idx)
+	}
 	rep.print(out)
+	if cfg.format == "households" {
+		fmt.Fprintf(out, "households: persons holding two members of one household=%d\n", rep.householdMerges)
+	}
 	if cfg.showErrors > 0 {
 		showErrors(out, records, results, idx, matcher, link, cfg.showErrors)
 	}
@@ -181,20 +243,34 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	return nil
 }
 
+// read loads the labelled records of one input.
+func (cfg config) read(path string) ([]labelled, error) {
+	switch cfg.format {
+	case "csv":
+		return readCSV(path, cfg.layout)
+	case "households":
+		return GenerateHouseholds(cfg.genSeed, cfg.households), nil
+	}
+	return readFEBRL(path)
+}
+
 func loadModel(cfg config, records []evalRecord) (*match.Model, error) {
 	switch cfg.model {
 	case "train":
 		files := cfg.files
+		if cfg.format == "households" {
+			files = []string{"generated households"}
+		}
 		recs := make([]match.Record, 0, len(records))
 		if len(cfg.trainFrom) > 0 {
 			files = cfg.trainFrom
 			for _, path := range files {
-				rows, err := readFEBRL(path)
+				rows, err := cfg.read(path)
 				if err != nil {
 					return nil, err
 				}
 				for _, row := range rows {
-					values, _ := normalize.Canonical(row.Values, "AU")
+					values, _ := normalize.Canonical(row.Values, cfg.layout.country)
 					recs = append(recs, match.FromValues(values))
 				}
 			}
@@ -256,7 +332,22 @@ type report struct {
 	genericLookups          int
 	maxWrongProbability     float64
 	wrongAboveHalf          int
+	calibration             []calibrationBin
+	// householdMerges counts persons holding records of two members of
+	// one household (generated set only).
+	householdMerges int
 }
+
+// calibrationBin counts the scored candidate pairs whose match probability
+// fell in [low, high) and how many of them were truly the same entity.
+type calibrationBin struct {
+	low, high   float64
+	pairs, same int
+}
+
+// calibrationEdges are the bin edges of the calibration report: a model is
+// calibrated when the observed precision of each bin is at least its low edge.
+var calibrationEdges = []float64{0.5, 0.9, 0.99, 0.999, 0.9999, 1.0000001}
 
 // assignment returns the person of each record at the end of the stream; a
 // record held for review belongs to no person, so it is its own singleton.
@@ -364,6 +455,39 @@ func evaluate(records []evalRecord, results []match.Result, idx *match.MemIndex,
 		}
 	}
 
+	// Calibration: every scored candidate pair (the incoming record
+	// against the person's best member), by predicted probability, against
+	// the truth. A candidate ruled out (household, organisation) counts
+	// with probability 0: it is never linked.
+	byID := make(map[string]int, len(records))
+	for i, r := range records {
+		byID[r.RecordID] = i
+	}
+	for k := 0; k+1 < len(calibrationEdges); k++ {
+		rep.calibration = append(rep.calibration, calibrationBin{low: calibrationEdges[k], high: calibrationEdges[k+1]})
+	}
+	for i, res := range results {
+		for _, c := range res.Candidates {
+			p := c.Probability
+			if c.Relation != match.RelationNone {
+				p = 0
+			}
+			j, ok := byID[c.BestMember]
+			if !ok {
+				continue
+			}
+			for k := range rep.calibration {
+				b := &rep.calibration[k]
+				if p >= b.low && p < b.high {
+					b.pairs++
+					if records[j].Entity == records[i].Entity {
+						b.same++
+					}
+				}
+			}
+		}
+	}
+
 	// Pairwise: two records are predicted the same iff they end in the
 	// same person.
 	type cell struct{ person, entity string }
@@ -451,6 +575,26 @@ func (r report) print(out io.Writer) {
 		r.persons, r.entities, r.b3Precision, r.b3Recall, b3f)
 	fmt.Fprintf(out, "pairs: true=%d predicted=%d tp=%d fp=%d fn=%d\n",
 		r.truePairs, r.predictedPairs, r.tp, r.predictedPairs-r.tp, r.truePairs-r.tp)
+	fmt.Fprint(out, "calibration (scored candidate pairs by predicted p; observed precision):")
+	for _, b := range r.calibration {
+		fmt.Fprintf(out, " [%g,%g) %d/%d=%.4f;", b.low, min(b.high, 1), b.same, b.pairs, ratio(int64(b.same), int64(b.pairs)))
+	}
+	fmt.Fprintln(out)
+	atLink := r.atOrAbove(0.99)
+	fmt.Fprintf(out, "calibration: p>=0.99 pairs=%d wrong=%d (%.4f wrong; a calibrated model has at most 0.01)\n",
+		atLink.pairs, atLink.pairs-atLink.same, 1-ratio(int64(atLink.same), int64(atLink.pairs)))
+}
+
+// atOrAbove sums the calibration bins from probability p up.
+func (r report) atOrAbove(p float64) calibrationBin {
+	out := calibrationBin{low: p, high: 1}
+	for _, b := range r.calibration {
+		if b.low >= p {
+			out.pairs += b.pairs
+			out.same += b.same
+		}
+	}
+	return out
 }
 
 // showErrors prints, for debugging the matcher on synthetic data, records
@@ -466,11 +610,23 @@ func showErrors(out io.Writer, records []evalRecord, results []match.Result, idx
 		entityOfPerson[person[i]][r.Entity] = true
 	}
 	firstOfEntity := map[string]int{}
+	byID := map[string]int{}
+	for i, r := range records {
+		byID[r.RecordID] = i
+	}
 	var wrong, missed []string
 	for i, r := range records {
 		res := results[i]
-		if res.Decision == contact.DecisionLinked && len(entityOfPerson[res.PersonID]) > 1 {
-			wrong = append(wrong, fmt.Sprintf("  %s (entity %s): %s", r.RecordID, r.Entity, res.Explanation))
+		if res.Decision == contact.DecisionLinked && len(res.Candidates) > 0 {
+			// A wrong link: the member the record was linked on is of
+			// another entity.
+			for _, c := range res.Candidates {
+				if c.PersonID == res.PersonID {
+					if j, ok := byID[c.BestMember]; ok && records[j].Entity != r.Entity {
+						wrong = append(wrong, fmt.Sprintf("  %s (entity %s) on %s (entity %s): %s", r.RecordID, r.Entity, c.BestMember, records[j].Entity, res.Explanation))
+					}
+				}
+			}
 		}
 		if j, ok := firstOfEntity[r.Entity]; ok && person[j] != person[i] && (!link || records[j].side != r.side) {
 			missed = append(missed, fmt.Sprintf("  %s (entity %s, first %s): %s", r.RecordID, r.Entity, records[j].RecordID, res.Explanation))
@@ -480,10 +636,6 @@ func showErrors(out io.Writer, records []evalRecord, results []match.Result, idx
 		if _, ok := firstOfEntity[r.Entity]; !ok {
 			firstOfEntity[r.Entity] = i
 		}
-	}
-	byID := map[string]int{}
-	for i, r := range records {
-		byID[r.RecordID] = i
 	}
 	var near []string
 	for i, res := range results {
