@@ -91,6 +91,11 @@ test-faults: ## run the exactly-once fault suite alone (needs KAFKA_BROKERS, RED
 	@echo "== go test fault suite"
 	cd pkg && go test $(GO_TEST_FLAGS) -v -run '$(FAULT_SUITE)' ./faults | grep -v '^=== '
 
+.PHONY: test-faults-large
+test-faults-large: ## the fault suite at 100,000 events (10,000 offline contacts; about 20 minutes; not part of make test)
+	@echo "== go test fault suite, 100,000 events"
+	cd pkg && FAULT_EVENTS=100000 FAULT_MINUTES=40 go test $(GO_TEST_FLAGS:20m=45m) -v -run '$(FAULT_SUITE)' ./faults | grep -v '^=== '
+
 .PHONY: vet
 vet: ## go vet every module
 	@for m in $(MODULES); do (cd $$m && go vet ./...); done

@@ -43,7 +43,8 @@ func envInt(t *testing.T, name string, def int) int {
 // Redis once and the broker once. Then it checks the sinks and kick-outs
 // against what the input demands: nothing lost, nothing doubled.
 //
-// FAULT_EVENTS (default 20000) sizes the stream, FAULT_KILLS (default 12)
+// FAULT_EVENTS (default 20000) sizes the stream, FAULT_MINUTES (default 15)
+// bounds the run, FAULT_KILLS (default 12)
 // the number of process kills, FAULT_SEED the fault schedule (which process
 // is killed when; the default is drawn from the clock). FAULT_BREAK=memo disables the router's
 // per-event memo to show that the check catches a broken pipeline.
@@ -54,7 +55,8 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	}
 	harness := os.Getenv("HARNESS_SH")
 	events, kills := envInt(t, "FAULT_EVENTS", 20000), envInt(t, "FAULT_KILLS", 12)
-	ctx := testenv.Context(t, 15*time.Minute)
+	// A larger stream needs longer: FAULT_MINUTES (default 15) bounds the run.
+	ctx := testenv.Context(t, time.Duration(envInt(t, "FAULT_MINUTES", 15))*time.Minute)
 
 	bin := filepath.Join(t.TempDir(), "contactsync")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/contactsync/contactsync/services/contactsync")

@@ -1,6 +1,8 @@
 package match
 
 import (
+	"math"
+
 	"github.com/adrg/strutil/metrics"
 	edlib "github.com/hbollon/go-edlib"
 
@@ -30,7 +32,11 @@ type levelDef struct {
 // first level whose condition holds wins, from the strongest agreement to
 // "else".
 type comparison struct {
-	name   string
+	name string
+	// group names comparisons that describe one fact (the address fields):
+	// their weights add up to at most the model's group cap and down to at
+	// least its group floor (see Model.GroupCaps, Model.GroupFloors).
+	group  string
 	levels []levelDef
 	// level returns the index of the level the pair reaches, or NullLevel.
 	level func(a, b *Record) int
@@ -45,7 +51,12 @@ const (
 	cmpDOB
 	cmpEmail
 	cmpPhone
-	cmpAddress
+	cmpHouseNumber
+	cmpStreet
+	cmpAddressLine2
+	cmpLocality
+	cmpRegion
+	cmpPostcode
 	cmpOrganisation
 	numComparisons
 )
@@ -81,10 +92,12 @@ const (
 // conservative figures for contact data, used for levels the training data
 // cannot inform (no email or phone in FEBRL, say).
 //
-// The address is one comparison with graded levels, not one per field: house
-// number, street, locality, region and postcode agree or disagree together
-// (a household shares all of them, a person who moved changes all of them),
-// so weighing them as independent evidence counted one fact five times.
+// The address fields (house number, street, second line, locality, region,
+// postcode) keep their own comparisons, so that the fine evidence of a
+// partly agreeing address is not lost, but they form one group: together
+// they weigh at most the model's address cap and at least its floor, since
+// a household shares all of them and a person who moved changes all of them.
+// The graded address level (AddressLevel) is what the decision rules read.
 var comparisons = [numComparisons]comparison{
 	cmpGiven: {
 		name: "given_name",
@@ -128,8 +141,10 @@ var comparisons = [numComparisons]comparison{
 		levels: []levelDef{
 			{"exact", 0.90, 0.00001, true},
 			{"same_user", 0.02, 0.0001, false},
-			{"jw88", 0.02, 0.001, false},
-			{"else", 0.06, 0.99889, false},
+			// Similar addresses ("john.smith12@", "john.smith45@") mostly
+			// repeat the names they are made of: no evidence of their own.
+			{"jw88", 0.001, 0.001, false},
+			{"else", 0.079, 0.99889, false},
 		},
 		level:   compareEmail,
 		tfValue: func(r *Record) string { return r.EmailKey },
@@ -145,28 +160,72 @@ var comparisons = [numComparisons]comparison{
 		level:   comparePhone,
 		tfValue: func(r *Record) string { return r.Phone },
 	},
-	cmpAddress: {
-		name: "address",
+	cmpHouseNumber: {
+		name:  "house_number",
+		group: "address",
 		levels: []levelDef{
-			// house number, street, postcode and town equal (or missing)
-			{"same_address", 0.60, 0.00002, false},
-			// house number and street equal, postcode or town a typo apart
-			{"same_house_and_street", 0.10, 0.00005, false},
-			// the same, with a typo in one part (or the address lines swapped)
-			{"similar_address", 0.10, 0.0001, false},
-			// same postcode or town, and the house number or the street
-			// the same while the other is missing on one side
-			{"partial_address", 0.05, 0.0005, false},
-			// same street and postcode or town, another house number
-			{"same_street_other_number", 0.01, 0.002, false},
-			// same postcode and town, another street
-			{"same_postcode_and_town", 0.02, 0.01, false},
-			// same postcode or town, another street
-			{"same_postcode_or_town", 0.02, 0.01, false},
-			// nothing of the address agrees: another address, or a move
-			{"else", 0.10, 0.97743, false},
+			{"exact", 0.85, 0.01, false},
+			{"dl1", 0.05, 0.05, false},
+			{"else", 0.10, 0.94, false},
 		},
-		level: compareAddress,
+		level: func(a, b *Record) int { return editLevels(a.HouseNumber, b.HouseNumber, 1) },
+	},
+	cmpStreet: {
+		name:  "street",
+		group: "address",
+		levels: []levelDef{
+			{"exact", 0.80, 0.001, false},
+			{"jw92", 0.07, 0.002, false},
+			{"lines_swapped", 0.02, 0.0005, false},
+			{"jw80", 0.04, 0.02, false},
+			{"else", 0.07, 0.9765, false},
+		},
+		level: compareStreet,
+	},
+	cmpAddressLine2: {
+		name:  "address_line2",
+		group: "address",
+		levels: []levelDef{
+			{"exact", 0.75, 0.005, false},
+			{"jw90", 0.10, 0.01, false},
+			{"else", 0.15, 0.985, false},
+		},
+		level: func(a, b *Record) int {
+			if a.Street != b.Street && linesSwapped(a, b) {
+				// Counted once, by the street comparison's lines_swapped level.
+				return NullLevel
+			}
+			return similarityLevels(a.AddressLine2, b.AddressLine2, 0.90)
+		},
+	},
+	cmpLocality: {
+		name:  "locality",
+		group: "address",
+		levels: []levelDef{
+			{"exact", 0.85, 0.002, false},
+			{"jw90", 0.07, 0.003, false},
+			{"else", 0.08, 0.995, false},
+		},
+		level: func(a, b *Record) int { return similarityLevels(a.Locality, b.Locality, 0.90) },
+	},
+	cmpRegion: {
+		name:  "region",
+		group: "address",
+		levels: []levelDef{
+			{"exact", 0.95, 0.25, false},
+			{"else", 0.05, 0.75, false},
+		},
+		level: func(a, b *Record) int { return similarityLevels(a.Region, b.Region) },
+	},
+	cmpPostcode: {
+		name:  "postcode",
+		group: "address",
+		levels: []levelDef{
+			{"exact", 0.85, 0.001, false},
+			{"dl1", 0.08, 0.02, false},
+			{"else", 0.07, 0.979, false},
+		},
+		level: func(a, b *Record) int { return editLevels(a.Postcode, b.Postcode, 1) },
 	},
 	cmpOrganisation: {
 		name: "organisation",
@@ -307,12 +366,46 @@ const (
 	partDiffers
 )
 
-// compareAddress grades the whole address as one piece of evidence: house
+// addressLevelLabels names the graded address levels (levelAddress*).
+var addressLevelLabels = []string{
+	"same_address", "same_house_and_street", "similar_address", "partial_address",
+	"same_street_other_number", "same_postcode_and_town", "same_postcode_or_town", "else",
+}
+
+// AddressLevelLabel returns the label of a graded address level, "" for
+// NullLevel.
+func AddressLevelLabel(level int8) string {
+	if level < 0 || int(level) >= len(addressLevelLabels) {
+		return ""
+	}
+	return addressLevelLabels[level]
+}
+
+// addressLevelCap is the most the address fields may add, in bits, when
+// the whole address reaches the graded level: an address that does not
+// place both records in one house (the same street or town, another house
+// number) is shared by neighbours, and its fields, each rare in a random
+// pair, together say little more than "nearby". Levels that place both
+// records in one house are bounded by the model's group cap only.
+func addressLevelCap(level int8) float64 {
+	switch level {
+	case levelAddressNeighbour, levelAddressPostcodeTown, levelAddressArea:
+		return neighbourAddressCap
+	}
+	return math.Inf(1)
+}
+
+// neighbourAddressCap bounds the weight of an address shared with
+// neighbours (see addressLevelCap).
+const neighbourAddressCap = 8
+
+// compareAddress grades the whole address as one fact (the decision rules
+// read it; the score weighs the address fields, capped as a group): house
 // number, street (with the second line when the lines are swapped) and the
 // area (postcode or locality; either agreeing places both records in one
 // area). The region is left out: it only repeats what postcode and town say.
 func compareAddress(a, b *Record) int {
-	number := editAgreement(a.HouseNumber, b.HouseNumber)
+	number := houseNumberAgreement(a.HouseNumber, b.HouseNumber)
 	street := streetAgreement(a, b)
 	postcode := editAgreement(a.Postcode, b.Postcode)
 	locality := partMissing
@@ -351,6 +444,11 @@ func compareAddress(a, b *Record) int {
 		return levelAddressSameHouse
 	case (number == partSame || number == partNear) && streetAgrees:
 		return levelAddressSimilar
+	case area != partMissing && buildingAgrees(a, b) && (streetAgrees || number == partSame):
+		// The same house or building name on the second line, in the
+		// same street (another number: a typo in it) or at the same
+		// number (a typo in the street).
+		return levelAddressSimilar
 	case area != partMissing && (streetAgrees && number == partMissing ||
 		(number == partSame || number == partNear) && street == partMissing):
 		return levelAddressPartial
@@ -365,6 +463,42 @@ func compareAddress(a, b *Record) int {
 		return NullLevel
 	}
 	return levelAddressElse
+}
+
+// houseNumberAgreement grades two house numbers. Short numbers one digit
+// apart ("3" and "7", "12" and "13", "2" and "12") are the house next door
+// far more often than a typo; swapped digits, or one digit off in a longer
+// number, are typos.
+func houseNumberAgreement(a, b string) agreement {
+	ag := editAgreement(a, b)
+	if ag == partNear && !transposed(a, b) && min(len(a), len(b)) < 3 {
+		return partDiffers
+	}
+	return ag
+}
+
+// transposed reports whether a and b differ only by two adjacent
+// characters swapped.
+func transposed(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i+1 < len(a); i++ {
+		if a[i] != b[i] {
+			return a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
+		}
+	}
+	return false
+}
+
+// buildingAgrees reports whether both records carry a second address line
+// (a house or building name) and it is the same or a typo apart, while the
+// lines are not swapped (then it is the street, compared as such).
+func buildingAgrees(a, b *Record) bool {
+	if a.AddressLine2 == "" || b.AddressLine2 == "" || linesSwapped(a, b) {
+		return false
+	}
+	return a.AddressLine2 == b.AddressLine2 || jaroWinkler(a.AddressLine2, b.AddressLine2) >= 0.90
 }
 
 func editAgreement(a, b string) agreement {
@@ -447,6 +581,65 @@ func compareOrganisation(a, b *Record) int {
 func linesSwapped(a, b *Record) bool {
 	return a.Street != "" && b.AddressLine2 != "" && jaroWinkler(a.Street, b.AddressLine2) >= 0.92 ||
 		b.Street != "" && a.AddressLine2 != "" && jaroWinkler(b.Street, a.AddressLine2) >= 0.92
+}
+
+func compareStreet(a, b *Record) int {
+	if a.Street == "" || b.Street == "" {
+		// A street moved wholly into line 2 on one side still counts.
+		if linesSwapped(a, b) {
+			return 2
+		}
+		return NullLevel
+	}
+	if a.Street == b.Street {
+		return 0
+	}
+	jw := jaroWinkler(a.Street, b.Street)
+	switch {
+	case jw >= 0.92:
+		return 1
+	case linesSwapped(a, b):
+		return 2
+	case jw >= 0.80:
+		return 3
+	}
+	return 4
+}
+
+// editLevels grades two values by optimal-string-alignment distance: exact,
+// then one level per distance up to maxDist, then else.
+func editLevels(a, b string, maxDist int) int {
+	if a == "" || b == "" {
+		return NullLevel
+	}
+	if a == b {
+		return 0
+	}
+	d := osaDistance(a, b)
+	if d <= maxDist {
+		return d
+	}
+	return maxDist + 1
+}
+
+// similarityLevels grades two values: exact, then one level per Jaro-Winkler
+// threshold (descending), then else.
+func similarityLevels(a, b string, thresholds ...float64) int {
+	if a == "" || b == "" {
+		return NullLevel
+	}
+	if a == b {
+		return 0
+	}
+	if len(thresholds) > 0 {
+		jw := jaroWinkler(a, b)
+		for i, t := range thresholds {
+			if jw >= t {
+				return i + 1
+			}
+		}
+	}
+	return len(thresholds) + 1
 }
 
 // maxCompareRunes bounds the work of one fuzzy comparison. Jaro-Winkler and

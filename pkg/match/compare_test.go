@@ -52,6 +52,12 @@ func TestJaroWinklerReference(t *testing.T) {
 
 func level(t *testing.T, a, b Record, comparison string) string {
 	t.Helper()
+	if comparison == "address" {
+		if l := AddressLevelLabel(int8(compareAddress(&a, &b))); l != "" {
+			return l
+		}
+		return "null"
+	}
 	lv := Compare(&a, &b)
 	for i, name := range Comparisons() {
 		if name == comparison {
@@ -87,7 +93,10 @@ func TestCompareLevels(t *testing.T) {
 		{"phone other country code", "phone", "same_last8", with(func(r *Record) { r.Phone = "+64298765432" })},
 		{"phone typo", "phone", "dl1", with(func(r *Record) { r.Phone = "+61298765433" })},
 		{"dob day and month swapped", "date_of_birth", "day_month_swapped", with(func(r *Record) { r.DOB = "19560904" })},
-		{"house number typo", "address", "similar_address", with(func(r *Record) { r.HouseNumber = "13" })},
+		{"house number digits swapped", "address", "similar_address", with(func(r *Record) { r.HouseNumber = "21" })},
+		{"next door", "address", "same_street_other_number", with(func(r *Record) { r.HouseNumber, r.AddressLine2 = "13", "" })},
+		{"number typo in a named house", "address", "similar_address", with(func(r *Record) { r.HouseNumber = "13" })},
+		{"house number typo", "house_number", "dl1", with(func(r *Record) { r.HouseNumber = "13" })},
 		{"lines swapped", "address", "similar_address", with(func(r *Record) { r.Street, r.AddressLine2 = "delmar", "wallaby pl" })},
 		{"postcode typo", "address", "same_house_and_street", with(func(r *Record) { r.Postcode = "2191" })},
 		{"region differs is no evidence", "address", "same_address", with(func(r *Record) { r.Region = "nsw" })},

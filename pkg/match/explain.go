@@ -35,8 +35,13 @@ type Explanation struct {
 	// best member, in model order, null comparisons left out.
 	Fields      []FieldExplanation
 	PriorWeight float64
-	Weight      float64
-	Probability float64
+	// Address is the graded level of the whole address ("same_address",
+	// ..., "else"; "" when unknown) and AddressAdjustment what the address
+	// group's cap took off (< 0) or its floor added back (> 0), in bits.
+	Address           string
+	AddressAdjustment float64
+	Weight            float64
+	Probability       float64
 	// Relation is what rules the best candidate out, if anything.
 	Relation Relation
 	// Moved says the linked person lives at another address.
@@ -86,6 +91,8 @@ func (m *Matcher) explain(res Result, reason string, q Query, f Found, best *Can
 	}
 	e.Rules = slices.Clone(best.Rules)
 	e.Relation = best.Relation
+	e.Address = AddressLevelLabel(best.score.Address)
+	e.AddressAdjustment = best.score.GroupAdjustment
 	for i, lv := range best.score.Levels {
 		if lv == NullLevel {
 			continue
@@ -128,7 +135,16 @@ func (e Explanation) String() string {
 				b.WriteString("tf")
 			}
 		}
+		switch {
+		case e.AddressAdjustment < 0:
+			fmt.Fprintf(&b, " address_cap=%+.2f", e.AddressAdjustment)
+		case e.AddressAdjustment > 0:
+			fmt.Fprintf(&b, " address_floor=%+.2f", e.AddressAdjustment)
+		}
 		fmt.Fprintf(&b, " prior=%+.2f", e.PriorWeight)
+	}
+	if e.Address != "" {
+		fmt.Fprintf(&b, " address=%s", e.Address)
 	}
 	if e.Relation != RelationNone {
 		fmt.Fprintf(&b, " ruled_out=%s", e.Relation)
@@ -173,19 +189,30 @@ var levelWords = map[string]map[string]string{
 		"exact": "same phone number", "same_last8": "same number under another country code",
 		"dl1": "phone numbers one digit apart", "else": "different phone numbers",
 	},
-	"address": {
-		"same_address": "same address", "same_house_and_street": "same house and street, postcode or town the same",
-		"similar_address":          "same address with a typo",
-		"same_postcode_and_town":   "same postcode and town, another street",
-		"partial_address":          "same postcode or town, and the house number or street that both give",
-		"same_street_other_number": "same street, another house number",
-		"same_postcode_or_town":    "same postcode or town, another street",
-		"else":                     "different address",
+	"house_number": {"exact": "same house number", "dl1": "house numbers one typo apart", "else": "different house numbers"},
+	"street": {
+		"exact": "same street", "jw92": "streets a typo apart", "lines_swapped": "street given in the other address line",
+		"jw80": "similar streets", "else": "different streets",
 	},
+	"address_line2": {"exact": "same second address line", "jw90": "similar second address lines", "else": "different second address lines"},
+	"locality":      {"exact": "same town", "jw90": "towns a typo apart", "else": "different towns"},
+	"region":        {"exact": "same region", "else": "different regions"},
+	"postcode":      {"exact": "same postcode", "dl1": "postcodes one typo apart", "else": "different postcodes"},
 	"organisation": {
 		"exact": "same organisation name", "similar": "similar organisation names",
 		"else": "different organisation names",
 	},
+}
+
+// addressWords says in words what the graded address level means.
+var addressWords = map[string]string{
+	"same_address": "the whole address agrees", "same_house_and_street": "same house and street, postcode or town a typo apart",
+	"similar_address":          "the same address with a typo",
+	"partial_address":          "same postcode or town, and the house number or street that both give",
+	"same_street_other_number": "same street, another house number",
+	"same_postcode_and_town":   "same postcode and town, another street",
+	"same_postcode_or_town":    "same postcode or town, another street",
+	"else":                     "another address",
 }
 
 // relationWords says why a ruled-out candidate is another person.
@@ -207,6 +234,16 @@ func (e Explanation) Words() []string {
 			w = f.Comparison + " " + f.Level
 		}
 		out = append(out, fmt.Sprintf("%s (%+.1f)", w, f.Weight))
+	}
+	if e.Address != "" {
+		w := "address: " + addressWords[e.Address]
+		switch {
+		case e.AddressAdjustment < 0:
+			w += fmt.Sprintf(" (the address fields count as one piece of evidence: capped, %+.1f)", e.AddressAdjustment)
+		case e.AddressAdjustment > 0:
+			w += fmt.Sprintf(" (a move is one event, not one per field: floored, %+.1f)", e.AddressAdjustment)
+		}
+		out = append(out, w)
 	}
 	if e.Relation != RelationNone {
 		out = append(out, "ruled out: "+relationWords[e.Relation])

@@ -65,11 +65,11 @@ var blockingRules = []blockingRule{
 		},
 	},
 	{
-		name: "fpc", excludes: []int{cmpFamily, cmpAddress}, cap: DefaultKeyCap,
+		name: "fpc", excludes: []int{cmpFamily, cmpPostcode}, cap: DefaultKeyCap,
 		values: func(r *Record) []string { return joinAll(r.Family, r.Postcode) },
 	},
 	{
-		name: "gpc", excludes: []int{cmpGiven, cmpAddress}, cap: DefaultKeyCap,
+		name: "gpc", excludes: []int{cmpGiven, cmpPostcode}, cap: DefaultKeyCap,
 		values: func(r *Record) []string { return joinAll(r.Given, r.Postcode) },
 	},
 	{
@@ -82,7 +82,7 @@ var blockingRules = []blockingRule{
 		},
 	},
 	{
-		name: "hst", excludes: []int{cmpAddress}, cap: DefaultKeyCap,
+		name: "hst", excludes: []int{cmpHouseNumber, cmpStreet}, cap: DefaultKeyCap,
 		values: func(r *Record) []string { return joinAll(r.HouseNumber, r.Street) },
 	},
 	{
@@ -93,7 +93,7 @@ var blockingRules = []blockingRule{
 		values: func(r *Record) []string { return joinAll(r.DOB) },
 	},
 	{
-		name: "pch", excludes: []int{cmpAddress}, cap: DefaultKeyCap,
+		name: "pch", excludes: []int{cmpPostcode, cmpHouseNumber}, cap: DefaultKeyCap,
 		values: func(r *Record) []string { return joinAll(r.Postcode, r.HouseNumber) },
 	},
 	{
@@ -109,13 +109,13 @@ var blockingRules = []blockingRule{
 		},
 	},
 	{
-		name: "lhn", excludes: []int{cmpAddress}, cap: DefaultKeyCap,
+		name: "lhn", excludes: []int{cmpLocality, cmpHouseNumber}, cap: DefaultKeyCap,
 		values: func(r *Record) []string { return joinAll(r.Locality, r.HouseNumber) },
 	},
 	{
 		// Either address line with the locality, under one rule, so that
 		// records whose street and second line are swapped still meet.
-		name: "aln", excludes: []int{cmpAddress}, cap: DefaultKeyCap,
+		name: "aln", excludes: []int{cmpStreet, cmpLocality}, cap: DefaultKeyCap,
 		values: func(r *Record) []string {
 			out := joinAll(r.Street, r.Locality)
 			if r.AddressLine2 != r.Street {

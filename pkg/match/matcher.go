@@ -350,7 +350,7 @@ func (m *Matcher) decide(in Incoming, q Query, f Found) (Result, *Write) {
 		res.Decision, reason = contact.DecisionAmbiguous, "multiple_persons"
 	case aboveLink == 1:
 		res.Decision, reason = contact.DecisionLinked, "match"
-		res.Moved = moved(best.score.Levels)
+		res.Moved = moved(best.score.Address)
 	case best != nil && best.Probability >= t.Review:
 		res.Decision, reason = contact.DecisionAmbiguous, "between_thresholds"
 	default:
@@ -401,7 +401,7 @@ func (m *Matcher) decideOnReference(in Incoming, q Query, f Found, res Result, w
 	}
 	if ref != nil && ref.Relation == RelationNone && namesFit(&in.Record, ref.member, ref.score.Levels) {
 		res.Decision = contact.DecisionLinked
-		res.Moved = moved(ref.score.Levels)
+		res.Moved = moved(ref.score.Address)
 		res.Explanation = m.explain(res, "reference_id", q, f, ref)
 		write.PersonID = f.ReferencePerson
 		write.KeyVersions = anyVersions(len(q.Keys))
@@ -442,7 +442,7 @@ func (m *Matcher) scoreCandidates(in Incoming, q Query, f Found, freq *frequenci
 				continue // the record's own previous version
 			}
 			s := m.scorer.score(&in.Record, &mem.Record, freq)
-			rel := relate(&in.Record, &mem.Record, s.Levels, m.opts.StrictHouseholds)
+			rel := relate(&in.Record, &mem.Record, s, m.opts.StrictHouseholds)
 			// The best member that nothing rules out represents the
 			// person; only when every member is ruled out does the best
 			// ruled-out one, with its relation.

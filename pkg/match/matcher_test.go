@@ -166,13 +166,20 @@ func TestScoreProperties(t *testing.T) {
 	}
 
 	// A person who moved: the whole address counts once, as one
-	// disagreement, not one per field.
+	// disagreement, not one per field: the group floor.
 	moved := robert
 	moved.HouseNumber, moved.Street, moved.AddressLine2, moved.Locality, moved.Region, moved.Postcode =
 		"3", "king st", "", "newtown", "vic", "3000"
 	sc := s.Score(&robert, &moved)
-	if got, want := sc.FieldWeights[cmpAddress], s.weight[cmpAddress][levelAddressElse]; got != want {
-		t.Errorf("moved: address weighs %.2f, want the one else level %.2f", got, want)
+	if got := addressWeight(sc); math.Abs(got-BaseModel().GroupFloors["address"]) > 1e-9 {
+		t.Errorf("moved: address contributes %.2f, want the floor %.2f", got, BaseModel().GroupFloors["address"])
+	}
+	if sc.Address != levelAddressElse {
+		t.Errorf("moved: graded address %s, want else", AddressLevelLabel(sc.Address))
+	}
+	// The same address: the fields agree as one fact, capped.
+	if got := addressWeight(full); math.Abs(got-BaseModel().GroupCaps["address"]) > 1e-9 {
+		t.Errorf("same address contributes %.2f, want the cap %.2f", got, BaseModel().GroupCaps["address"])
 	}
 
 	// Swapped names are bounded by the same names in place.
@@ -398,7 +405,17 @@ func TestModelRoundTripAndValidation(t *testing.T) {
 			t.Errorf("mutation %d: Validate = %v, want ErrModel", i, err)
 		}
 	}
-	if _, err := ReadModel(strings.NewReader(`{"version":2,"group_floors":{"address":-8}}`)); !errors.Is(err, ErrModel) {
+	for i, mutate := range []func(*Model){
+		func(m *Model) { m.GroupFloors = map[string]float64{"address": 3} },
+		func(m *Model) { m.GroupCaps = map[string]float64{"address": -1} },
+	} {
+		m := BaseModel()
+		mutate(m)
+		if err := m.Validate(); !errors.Is(err, ErrModel) {
+			t.Errorf("group mutation %d: Validate = %v, want ErrModel", i, err)
+		}
+	}
+	if _, err := ReadModel(strings.NewReader(`{"version":2,"unknown_setting":true}`)); !errors.Is(err, ErrModel) {
 		t.Errorf("unknown field accepted: %v", err)
 	}
 }
@@ -552,4 +569,16 @@ func TestHouseholdMembersStayApart(t *testing.T) {
 	if res.Decision != contact.DecisionNew {
 		t.Fatalf("namesake: %s %s", res.Decision, res.Explanation)
 	}
+}
+
+// addressWeight is what the address fields add to a pair's weight, their
+// group's floor or cap included.
+func addressWeight(ps PairScore) float64 {
+	w := ps.GroupAdjustment
+	for i, c := range comparisons {
+		if c.group == "address" {
+			w += ps.FieldWeights[i]
+		}
+	}
+	return w
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,9 +16,9 @@ import (
 
 // ModelVersion is the version of the model file format this package reads.
 //
-// Version 2 compares the address as one graded comparison (version 1 had
-// one comparison per address field and group floors), the date of birth
-// with a day/month swap level, and organisations.
+// Version 2 adds a day/month swap level to the date of birth, the
+// organisation comparison and a cap on the address group's weight
+// (GroupCaps) to version 1's per-field address comparisons and floors.
 const ModelVersion = 2
 
 // ErrModel is wrapped by every model validation error.
@@ -38,6 +40,20 @@ type Model struct {
 	// drawn at random are the same person.
 	PriorMatchProbability float64           `json:"probability_two_random_records_match"`
 	Comparisons           []ComparisonModel `json:"comparisons"`
+	// GroupFloors bounds, per comparison group, how much the disagreements
+	// of the group may subtract from the weight, in bits (a negative
+	// number), when no comparison of the group agrees. For "address": a
+	// person who moved disagrees on house number, street, locality and
+	// postcode at once, which is one event, not five independent pieces of
+	// evidence against the match. A partial disagreement (same postcode,
+	// other street) is not floored.
+	GroupFloors map[string]float64 `json:"group_floors,omitempty"`
+	// GroupCaps bounds, per comparison group, the weight the group adds
+	// in bits (a positive number). For "address": a household shares
+	// house number, street, town and postcode, so their agreement is one
+	// piece of evidence and may not outweigh the names and the date of
+	// birth however many fields agree.
+	GroupCaps map[string]float64 `json:"group_caps,omitempty"`
 	// TFPseudoCount smooths observed term frequencies towards the
 	// level's average u: a value seen count times among total indexed
 	// records gets u = (count + k*u) / (total + k). It keeps a young index
@@ -84,6 +100,14 @@ type TrainingInfo struct {
 const (
 	defaultTFPseudoCount = 1000
 	defaultTFMaxBoost    = 4
+	// defaultAddressCap is the most a wholly agreeing address adds, in
+	// bits: about what a given name, or a date of birth, adds. With the
+	// prior an address alone never links.
+	defaultAddressCap = 18
+	// addressFloor is the least a wholly different address adds, in bits:
+	// one record in ten shows its person at another address (a move), so
+	// about log2(0.1 / 0.98).
+	addressFloor = -4
 )
 
 // BaseModel returns the untrained model: the comparison design with rough,
@@ -96,6 +120,8 @@ func BaseModel() *Model {
 		PriorMatchProbability: 1e-4,
 		TFPseudoCount:         defaultTFPseudoCount,
 		TFMaxBoost:            defaultTFMaxBoost,
+		GroupFloors:           map[string]float64{"address": addressFloor},
+		GroupCaps:             map[string]float64{"address": defaultAddressCap},
 	}
 	for i := range comparisons {
 		c := &comparisons[i]
@@ -154,6 +180,16 @@ func (m *Model) Validate() error {
 			}
 		}
 	}
+	for g, floor := range m.GroupFloors {
+		if !(floor < 0) || math.IsInf(floor, 0) {
+			return fmt.Errorf("%w: group floor %s=%v must be a finite negative number of bits", ErrModel, g, floor)
+		}
+	}
+	for g, limit := range m.GroupCaps {
+		if !(limit > 0) || math.IsInf(limit, 0) {
+			return fmt.Errorf("%w: group cap %s=%v must be a finite positive number of bits", ErrModel, g, limit)
+		}
+	}
 	if m.TFPseudoCount < 0 || m.TFMaxBoost < 0 {
 		return fmt.Errorf("%w: negative term-frequency settings", ErrModel)
 	}
@@ -167,6 +203,8 @@ func (m *Model) Clone() *Model {
 	for i, cm := range m.Comparisons {
 		c.Comparisons[i] = ComparisonModel{Name: cm.Name, Levels: slices.Clone(cm.Levels)}
 	}
+	c.GroupFloors = maps.Clone(m.GroupFloors)
+	c.GroupCaps = maps.Clone(m.GroupCaps)
 	if m.Training != nil {
 		t := *m.Training
 		t.Sessions = slices.Clone(t.Sessions)

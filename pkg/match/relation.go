@@ -30,7 +30,8 @@ const (
 
 // relate returns what rules the pair a, b out as one person, given their
 // comparison levels, or RelationNone.
-func relate(a, b *Record, lv Levels, strictHouseholds bool) Relation {
+func relate(a, b *Record, ps PairScore, strictHouseholds bool) Relation {
+	lv, addr := ps.Levels, ps.Address
 	aOrg, bOrg := a.IsOrganisation(), b.IsOrganisation()
 	switch {
 	case aOrg && bOrg:
@@ -41,10 +42,10 @@ func relate(a, b *Record, lv Levels, strictHouseholds bool) Relation {
 	case aOrg && hasPersonName(b), bOrg && hasPersonName(a):
 		return RelationPersonOrganisation
 	}
-	if householdMembers(a, b, lv, strictHouseholds) {
+	if householdMembers(a, b, lv, addr, strictHouseholds) {
 		return RelationHousehold
 	}
-	if namesDisagree(lv) {
+	if namesDisagree(lv, addr) {
 		return RelationNamesDisagree
 	}
 	return RelationNone
@@ -72,16 +73,15 @@ func organisationNamesFit(lv Levels) bool {
 // given name or a date of birth replaced by another in data entry) look
 // exactly like twins and namesakes; on FEBRL, whose generator makes them,
 // strict households lose about 7% of the true links.
-func householdMembers(a, b *Record, lv Levels, strict bool) bool {
+func householdMembers(a, b *Record, lv Levels, addr int8, strict bool) bool {
 	family := lv[cmpFamily] == levelExact || lv[cmpFamily] == levelFamilyJW92 || lv[cmpGiven] == levelGivenSwapped
-	otherMember := otherNameDiffers(a, b)
+	otherMember := otherNameDiffers(a, b) || swappedHouseholdNames(a, b, lv, strict)
 	if !family && !otherMember {
 		return false
 	}
 	switch {
-	case lv[cmpAddress] == levelAddressSame, lv[cmpAddress] == levelAddressSameHouse,
-		lv[cmpAddress] == levelAddressSimilar,
-		lv[cmpAddress] == levelAddressPartial,
+	case addr == levelAddressSame, addr == levelAddressSameHouse, addr == levelAddressSimilar,
+		addr == levelAddressPartial,
 		lv[cmpEmail] == levelExact, lv[cmpPhone] == levelExact:
 	default:
 		return false
@@ -109,11 +109,31 @@ func personalIdentifiersDiffer(lv Levels) bool {
 	return email != NullLevel || phone != NullLevel
 }
 
-// otherNameDiffers reports whether the two records share one name and
-// differ in the other, in whichever fields the names were entered: the
-// family name in the given-name field of both (names entered the other way
-// round), or the one in the other's. Two household members whose records
-// were both entered swapped share their "given" name.
+// swappedHouseholdNames reports whether two records share the given name and
+// differ in the family name because both were entered the other way round:
+// two members of one household, "Rodriguez Melissa" and "Rodriguez
+// Elizabeth". It takes other dates of birth, other personal emails or
+// phones, or two "family" names that are known given names (or strict
+// households); a changed or mistyped family name of one person keeps the
+// date of birth and is rarely a given name.
+func swappedHouseholdNames(a, b *Record, lv Levels, strict bool) bool {
+	if a.Given == "" || a.Given != b.Given || a.Family == "" || b.Family == "" ||
+		lv[cmpFamily] != int8(len(comparisons[cmpFamily].levels)-1) {
+		return false
+	}
+	if normalize.IsNickname(a.Family, b.Family) {
+		return false
+	}
+	return strict || datesOfBirthDiffer(a, b, lv) || personalIdentifiersDiffer(lv) ||
+		normalize.IsKnownGivenName(a.Family) && normalize.IsKnownGivenName(b.Family)
+}
+
+// otherNameDiffers reports whether one record's names were entered the other
+// way round and the two share the family name but not the given name. Two
+// records that share the given name and differ in the family name are not
+// taken for two members of one household: that is far more often one
+// person whose family name was changed or mistyped than two households'
+// records both entered the other way round.
 func otherNameDiffers(a, b *Record) bool {
 	if a.Given == "" || a.Family == "" || b.Given == "" || b.Family == "" {
 		return false
@@ -123,8 +143,7 @@ func otherNameDiffers(a, b *Record) bool {
 		return !alike(x, y) && jaroWinkler(x, y) < 0.88 && !normalize.IsNickname(x, y) &&
 			!isInitialOf(x, y) && !isInitialOf(y, x)
 	}
-	return a.Given == b.Given && differ(a.Family, b.Family) ||
-		alike(a.Given, b.Family) && differ(a.Family, b.Given) ||
+	return alike(a.Given, b.Family) && differ(a.Family, b.Given) ||
 		alike(a.Family, b.Given) && differ(a.Given, b.Family)
 }
 
@@ -190,7 +209,7 @@ func namesFit(a, b *Record, lv Levels) bool {
 // phones differ, with nothing else that identifies a person (a birthday
 // equal or a typo away, the same address). Address evidence alone does not
 // tell a namesake down the road from a duplicate.
-func namesDisagree(lv Levels) bool {
+func namesDisagree(lv Levels, addr int8) bool {
 	unlike := func(c int) bool { return int(lv[c]) == len(comparisons[c].levels)-1 }
 	exact := func(c int) bool { return lv[c] == levelExact }
 	if unlike(cmpGiven) && unlike(cmpFamily) {
@@ -201,7 +220,7 @@ func namesDisagree(lv Levels) bool {
 	identifiersDiffer := (lv[cmpEmail] != NullLevel && !exact(cmpEmail)) ||
 		(lv[cmpPhone] != NullLevel && !exact(cmpPhone))
 	if (unlike(cmpGiven) || unlike(cmpFamily)) && identifiersDiffer && !exact(cmpEmail) && !exact(cmpPhone) {
-		sameHome := lv[cmpAddress] == levelAddressSame || lv[cmpAddress] == levelAddressSameHouse
+		sameHome := addr == levelAddressSame || addr == levelAddressSameHouse
 		birthday := lv[cmpDOB] != NullLevel && !unlike(cmpDOB) // equal or a typo away
 		return !birthday && !sameHome
 	}
@@ -211,8 +230,8 @@ func namesDisagree(lv Levels) bool {
 // moved reports whether a linked pair lives at different addresses: the
 // street (and maybe the town) changed, while names and date of birth, or a
 // personal email or mobile, identify the person.
-func moved(lv Levels) bool {
-	return lv[cmpAddress] >= levelAddressPostcodeTown
+func moved(addr int8) bool {
+	return addr >= levelAddressPostcodeTown
 }
 
 // HouseholdKey returns the household key of a person record: a hash of its

@@ -15,7 +15,13 @@ type Scorer struct {
 	u      [numComparisons][]float64
 	m      [numComparisons][]float64
 	// tfLevel[c] is the term-frequency adjusted level of c, or -1.
-	tfLevel    [numComparisons]int
+	tfLevel [numComparisons]int
+	// groupFloor and groupCap bound the summed weight of c's group (0:
+	// unbounded); groupHead[c] is the first comparison of c's group, under
+	// which the group is accumulated.
+	groupFloor [numComparisons]float64
+	groupCap   [numComparisons]float64
+	groupHead  [numComparisons]int
 	tfK        float64
 	tfMaxBoost float64
 }
@@ -42,6 +48,17 @@ func NewScorer(m *Model) (*Scorer, error) {
 			s.u[i] = append(s.u[i], l.U)
 			if l.TFAdjust {
 				s.tfLevel[i] = j
+			}
+		}
+		if g := comparisons[i].group; g != "" {
+			s.groupFloor[i] = m.GroupFloors[g]
+			s.groupCap[i] = m.GroupCaps[g]
+		}
+		s.groupHead[i] = i
+		for j := 0; j < i; j++ {
+			if comparisons[j].group != "" && comparisons[j].group == comparisons[i].group {
+				s.groupHead[i] = j
+				break
 			}
 		}
 	}
@@ -83,7 +100,13 @@ type PairScore struct {
 	FieldWeights [numComparisons]float64
 	// TFAdjusted marks comparisons whose weight used the value frequency.
 	TFAdjusted [numComparisons]bool
-	// Weight is the total match weight: prior + fields.
+	// GroupAdjustment is what the address group's floor added back (> 0)
+	// or its cap took off (< 0), in bits.
+	GroupAdjustment float64
+	// Address is the graded level of the whole address (levelAddress*, or
+	// NullLevel), which the decision rules read.
+	Address int8
+	// Weight is the total match weight: prior + fields + group adjustment.
 	Weight float64
 }
 
@@ -103,7 +126,12 @@ func (s *Scorer) Score(a, b *Record) PairScore { return s.score(a, b, nil) }
 func (s *Scorer) score(a, b *Record, freq *frequencies) PairScore {
 	var ps PairScore
 	ps.Levels = Compare(a, b)
+	ps.Address = int8(compareAddress(a, b))
 	ps.Weight = s.priorWeight
+	// Per group (indexed by its first comparison): the summed weight and
+	// whether any comparison of the group agreed.
+	var groupSum [numComparisons]float64
+	var groupAgrees, grouped [numComparisons]bool
 	for i, lv := range ps.Levels {
 		if lv == NullLevel {
 			continue
@@ -115,7 +143,29 @@ func (s *Scorer) score(a, b *Record, freq *frequencies) PairScore {
 		}
 		ps.FieldWeights[i] = w
 		ps.Weight += w
+		if comparisons[i].group != "" {
+			g := s.groupHead[i]
+			grouped[g] = true
+			groupSum[g] += w
+			if w > 0 {
+				groupAgrees[g] = true
+			}
+		}
 	}
+	for g := range groupSum {
+		if !grouped[g] {
+			continue
+		}
+		switch floor, limit := s.groupFloor[g], s.groupCap[g]; {
+		case floor < 0 && !groupAgrees[g] && groupSum[g] < floor:
+			// Only a wholesale disagreement (nothing in the group agrees:
+			// a move) is floored; a partial one is evidence.
+			ps.GroupAdjustment += floor - groupSum[g]
+		case limit > 0 && groupSum[g] > min(limit, addressLevelCap(ps.Address)):
+			ps.GroupAdjustment += min(limit, addressLevelCap(ps.Address)) - groupSum[g]
+		}
+	}
+	ps.Weight += ps.GroupAdjustment
 	return ps
 }
 

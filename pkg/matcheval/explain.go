@@ -250,9 +250,18 @@ func comparedValue(comparison string, r match.Record) string {
 		return r.EmailKey
 	case "phone":
 		return r.Phone
-	case "address":
-		return strings.TrimSpace(strings.Join(strings.Fields(strings.Join([]string{
-			r.HouseNumber, r.Street, r.AddressLine2, r.Locality, r.Region, r.Postcode}, " ")), " "))
+	case "house_number":
+		return r.HouseNumber
+	case "street":
+		return r.Street
+	case "address_line2":
+		return r.AddressLine2
+	case "locality":
+		return r.Locality
+	case "region":
+		return r.Region
+	case "postcode":
+		return r.Postcode
 	case "organisation":
 		return r.Organisation
 	}

@@ -74,14 +74,14 @@ func TestFEBRLTargets(t *testing.T) {
 		files []string
 		minF1 float64
 	}{
-		// Issue 14 asks for F1 >= 0.995 and >= 0.99. Since the address
-		// counts as one piece of evidence (and household members are never
-		// linked), FEBRL's duplicates that differ in both names or in
-		// name and birth date, recognisable before only through five
-		// independently counted address fields, go to review: F1 is about
-		// 0.986 and 0.980. These floors hold what the matcher does.
-		{"FEBRL4 link", []string{"dataset4a.csv", "dataset4b.csv"}, 0.98},
-		{"FEBRL3 streaming dedupe", []string{"dataset3.csv"}, 0.97},
+		// Issue 14 asks for F1 >= 0.995 and >= 0.99 (not reached yet:
+		// 0.9925 and 0.9844). The address fields are capped as one group
+		// and household members are never linked, so FEBRL duplicates
+		// whose given name was replaced at one address (a household's
+		// profile) and some whose both names were garbled go to review.
+		// These floors hold what the matcher does.
+		{"FEBRL4 link", []string{"dataset4a.csv", "dataset4b.csv"}, 0.99},
+		{"FEBRL3 streaming dedupe", []string{"dataset3.csv"}, 0.98},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -121,3 +121,26 @@ func IsNickname(a, b string) bool {
 	}
 	return related(na, nb) || related(nb, na)
 }
+
+// IsKnownGivenName reports whether the nickname list knows the name as a
+// given name (a nickname or a formal name). Unknown names are not
+// necessarily family names: the list is far from complete.
+func IsKnownGivenName(name string) bool {
+	n := Name(name)
+	if n == "" {
+		return false
+	}
+	return knownGivenNames()[n]
+}
+
+// knownGivenNames is every name of the nickname list, built once.
+var knownGivenNames = sync.OnceValue(func() map[string]bool {
+	known := map[string]bool{}
+	for nick, formal := range nicknameTable() {
+		known[nick] = true
+		for _, f := range formal {
+			known[f] = true
+		}
+	}
+	return known
+})
