@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/contactsync/contactsync/pkg/dashboard"
+	"github.com/contactsync/contactsync/pkg/digest/notify"
 	"github.com/contactsync/contactsync/pkg/failpoint"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 )
@@ -65,7 +66,9 @@ const (
 // EnvProfile turns on the admin server's /debug/pprof.
 const EnvProfile = "CONTACTSYNC_PPROF"
 
-// Env documents every variable ConfigFromEnv reads, with its default.
+// Env documents every variable ConfigFromEnv reads, with its default, and
+// those of the commands that read more (deliver, apply-offline, apply,
+// digest): `contactsync env` prints it.
 var Env = []struct{ Name, Default, Help string }{
 	{"KAFKA_BROKERS", "127.0.0.1:9092", "comma-separated seed brokers"},
 	{"REDIS_ADDR", "127.0.0.1:6379", "Redis address (host:port); several, comma-separated = a Redis Cluster"},
@@ -134,8 +137,16 @@ var Env = []struct{ Name, Default, Help string }{
 	{EnvApplySystem, "<online system>", "`contactsync apply`: the online system whose sink topic it writes to the platform"},
 	{EnvApplyPlatform, "reference", "`contactsync apply`: the platform's API: reference (docs/platform-api.md) | stripe"},
 	{EnvApplyURL, "", "`contactsync apply`: the platform's API base URL, e.g. http://127.0.0.1:8091 (required for reference; stripe: https://api.stripe.com)"},
-	{EnvApplyStripeKey, "", "`contactsync apply` with stripe: API key that may write customers (required; _FILE: from a file; never logged)"},
+	{EnvApplyStripeKey, "", "`contactsync apply` with stripe: API key that may write customers (required; or " + EnvApplyStripeKey + fileSuffix + ": a file holding it; never logged)"},
 	{EnvApplyConcurrency, "8", "`contactsync apply`: persons written at once (each person's writes stay in order)"},
+	// The daily digest (notify.ConfigFromEnv); nothing set = it has nowhere to go.
+	{notify.EnvWebhookURL, "", "`contactsync digest`: Slack-compatible incoming webhook URL (a secret: never logged)"},
+	{notify.EnvSMTPAddr, "", "`contactsync digest`: SMTP relay host:port (STARTTLS when offered); needs _FROM and _TO"},
+	{notify.EnvSMTPFrom, "", "`contactsync digest`: sender address of the mail"},
+	{notify.EnvSMTPTo, "", "`contactsync digest`: recipients, comma-separated"},
+	{notify.EnvSMTPUsername, "", "`contactsync digest`: SMTP login (PLAIN, only over TLS); empty = none"},
+	{notify.EnvSMTPPassword, "", "`contactsync digest`: SMTP password (or " + notify.EnvSMTPPasswordFile + ": a file holding it)"},
+	{notify.EnvDashboardURL, "", "`contactsync digest`: the dashboard's address, for the links; empty = no links"},
 	{failpoint.EnvVar, "", "fault tests only: name=probability,... crash points (e.g. router.before-commit=0.05)"},
 }
 

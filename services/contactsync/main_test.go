@@ -67,3 +67,30 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// `contactsync env` is the configuration reference: every variable a
+// command's help names (the digest lists its own there) is in it, so the
+// compose and chart checks, which accept both, cannot know a variable the
+// reference leaves out.
+func TestEnvListsEveryVariableTheHelpNames(t *testing.T) {
+	r := clitest.Run(t, func() *cobra.Command { return newRoot(func(string) string { return "" }) }, "env")
+	if r.Code != 0 {
+		t.Fatalf("env: exit %d\n%s", r.Code, r.Stderr)
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(r.Stdout, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
+			listed[f[0]] = true
+		}
+	}
+	for name := range envNamesInCode(t) {
+		ours := false
+		for _, prefix := range []string{"CONTACTSYNC_", "KAFKA_", "REDIS_", "SCHEMA_REGISTRY_"} {
+			ours = ours || strings.HasPrefix(name, prefix)
+		}
+		// A secret may be named as NAME or NAME_FILE; the list has one of them.
+		if ours && !listed[name] && !listed[name+"_FILE"] && !listed[strings.TrimSuffix(name, "_FILE")] {
+			t.Errorf("%s is named in a command's help but not listed by contactsync env", name)
+		}
+	}
+}
