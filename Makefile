@@ -35,7 +35,7 @@ HELM_VERSION := v3.22.0
 HELM := $(TOOLS)/helm-$(HELM_VERSION)/helm
 PROMTOOL := $(TOOLS)/promtool/usr/bin/promtool
 # The deploy files checked against the code (services/contactsync).
-DEPLOY_TESTS := ^(TestComposeFileMatchesTheCode|TestDockerfileBuildsTheOneImage|TestHelmChartRendersValidManifests|TestAlertRulesUseMetricsOfTheCode|TestGrafanaDashboardUsesKnownMetrics)$$
+DEPLOY_TESTS := ^(TestComposeFileMatchesTheCode|TestDockerfileBuildsTheOneImage|TestHelmChartRendersValidManifests|TestHelmChartRunsTheAppliers|TestAlertRulesUseMetricsOfTheCode|TestGrafanaDashboardUsesKnownMetrics)$$
 
 .PHONY: help
 help: ## list targets
@@ -82,6 +82,8 @@ deploy-check: deploy-tools ## lint and render the Helm chart, check and unit-tes
 	@echo "== deploy-check"
 	@"$(HELM)" lint --strict --quiet deploy/helm/contactsync
 	@"$(HELM)" lint --strict --quiet deploy/helm/contactsync --set serviceMonitor.enabled=true --set secrets.existingSecret=contactsync
+	@"$(HELM)" lint --strict --quiet deploy/helm/contactsync --set applyOnline.systems.online.enabled=true \
+		--set applyOnline.systems.online.url=http://platform:8091 --set applyOffline.enabled=true --set applyOffline.dsnSecret.name=offline-db
 	@"$(PROMTOOL)" check rules deploy/prometheus/alerts.yml
 	@cd deploy/prometheus && "$(PROMTOOL)" test rules alerts_test.yml
 	@cd services/contactsync && HELM="$(HELM)" go test -count=1 -run '$(DEPLOY_TESTS)' .

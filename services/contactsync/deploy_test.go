@@ -77,15 +77,21 @@ func findCommand(args []string) (*cobra.Command, error) {
 }
 
 // envNamesInCode are the variables the code documents: `contactsync env`
-// (app.Env) and every variable named in a command's help (the gateway and
-// platform-sim list theirs there).
+// (app.Env, with the NAME_FILE forms its help names) and every variable
+// named in a command's help (the gateway and platform-sim list theirs
+// there).
 func envNamesInCode(t *testing.T) map[string]bool {
 	t.Helper()
 	known := map[string]bool{}
+	name := regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b`)
 	for _, e := range app.Env {
 		known[e.Name] = true
+		for _, n := range name.FindAllString(e.Help, -1) {
+			if n == e.Name+"_FILE" {
+				known[n] = true
+			}
+		}
 	}
-	name := regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b`)
 	cli.Walk(newRoot(func(string) string { return "" }), func(c *cobra.Command) {
 		var help bytes.Buffer
 		c.SetOut(&help)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -56,19 +57,30 @@ type rendered struct {
 	serviceMonitors []monitoringv1.ServiceMonitor
 }
 
-// render runs helm template with args and decodes every manifest strictly:
-// a field the API type does not have (a typo, a wrong nesting) fails.
-func render(t *testing.T, args ...string) rendered {
+// helmTemplate runs helm template on the chart with args; the error
+// carries helm's message.
+func helmTemplate(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(helmBinary(t), append([]string{"template", "cs", filepath.Join(repoRoot, "deploy", "helm", "contactsync")}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("helm template %v: %v\n%s", args, err, stderr.String())
+		return "", fmt.Errorf("helm template %v: %w\n%s", args, err, stderr.String())
+	}
+	return string(out), nil
+}
+
+// render runs helm template with args and decodes every manifest strictly:
+// a field the API type does not have (a typo, a wrong nesting) fails.
+func render(t *testing.T, args ...string) rendered {
+	t.Helper()
+	out, err := helmTemplate(t, args...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	r := rendered{configMaps: map[string]corev1.ConfigMap{}}
-	for i, doc := range strings.Split(string(out), "\n---\n") {
+	for i, doc := range strings.Split(out, "\n---\n") {
 		if strings.TrimSpace(stripComments(doc)) == "" {
 			continue
 		}
@@ -149,8 +161,8 @@ func pendingCommands(t *testing.T) map[string]bool {
 // /healthz and /readyz on the admin port, resources are set, Services
 // select pods with the ports they name, the ServiceMonitor finds them.
 func TestHelmChartRendersValidManifests(t *testing.T) {
-	r := render(t, "--set", "serviceMonitor.enabled=true", "--set", "secrets.values.CONTACTSYNC_DASHBOARD_USERS=admin:hash",
-		"--set", "digest.enabled=true", "--set", "digest.dashboardURL=https://cs.example.org")
+	r := render(t, append([]string{"--set", "serviceMonitor.enabled=true", "--set", "secrets.values.CONTACTSYNC_DASHBOARD_USERS=admin:hash",
+		"--set", "digest.enabled=true", "--set", "digest.dashboardURL=https://cs.example.org"}, appliersOn...)...)
 	known := envNamesInCode(t)
 	pending := pendingCommands(t)
 
@@ -224,10 +236,8 @@ func TestHelmChartRendersValidManifests(t *testing.T) {
 			if err != nil && !isPending {
 				t.Errorf("%s runs %q: %v", where, c.Args, err)
 			}
-			for _, e := range c.Env {
-				if !known[e.Name] && !isPending {
-					t.Errorf("%s sets %s, which no code reads", where, e.Name)
-				}
+			if unknown := unknownEnv(c, known); len(unknown) > 0 && !isPending {
+				t.Errorf("%s sets %v, which no code reads (not in contactsync env nor in any command's help)", where, unknown)
 			}
 			if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
 				t.Errorf("%s: container %s has no memory request or limit", where, c.Name)
@@ -281,7 +291,7 @@ func TestHelmChartRendersValidManifests(t *testing.T) {
 			}
 		}
 	}
-	if want := len(app.AllStages) + 1; scraped != want { // the stages and the gateway
+	if want := len(app.AllStages) + 1 + 3; scraped != want { // the stages, the gateway and the three appliers
 		t.Errorf("ServiceMonitor selects %d Services, want %d", scraped, want)
 	}
 
@@ -292,6 +302,9 @@ func TestHelmChartRendersValidManifests(t *testing.T) {
 		t.Error("ServiceMonitor rendered by default")
 	}
 	for _, s := range def.statefulSets {
+		if args := s.Spec.Template.Spec.Containers[0].Args; len(args) > 0 && args[0] != "run" {
+			t.Errorf("StatefulSet %s (%q) rendered by default: the appliers have no target until told", s.Name, args)
+		}
 		refs := s.Spec.Template.Spec.Containers[0].EnvFrom
 		if !slices.ContainsFunc(refs, func(e corev1.EnvFromSource) bool { return e.SecretRef != nil && e.SecretRef.Name == "contactsync-prod" }) {
 			t.Errorf("StatefulSet %s does not read the existing Secret: %+v", s.Name, refs)
@@ -309,4 +322,156 @@ func matches(selector, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// appliersOn enables the appliers: the reference online platform, a Stripe
+// account (system "web") and the offline system's tables.
+var appliersOn = []string{
+	"--set", "applyOnline.systems.online.enabled=true", "--set", "applyOnline.systems.online.url=http://platform:8091",
+	"--set", "applyOnline.systems.web.enabled=true", "--set", "applyOnline.systems.web.platform=stripe",
+	"--set", "applyOnline.systems.web.stripeKeySecret.name=stripe", "--set", "applyOnline.systems.web.concurrency=4",
+	"--set", "applyOffline.enabled=true", "--set", "applyOffline.dsnSecret.name=offline-db", "--set", "applyOffline.schema=public",
+}
+
+// unknownEnv lists the variables container c sets that the code does not
+// document (envNamesInCode), as the compose check does for its services.
+func unknownEnv(c corev1.Container, known map[string]bool) []string {
+	var unknown []string
+	for _, e := range c.Env {
+		if !known[e.Name] {
+			unknown = append(unknown, e.Name)
+		}
+	}
+	return unknown
+}
+
+// envOf is the environment container c sets: values, or "secret:NAME/KEY"
+// and "field:PATH" for references.
+func envOf(c corev1.Container) map[string]string {
+	env := map[string]string{}
+	for _, e := range c.Env {
+		switch v := e.ValueFrom; {
+		case v == nil:
+			env[e.Name] = e.Value
+		case v.SecretKeyRef != nil:
+			env[e.Name] = "secret:" + v.SecretKeyRef.Name + "/" + v.SecretKeyRef.Key
+		case v.FieldRef != nil:
+			env[e.Name] = "field:" + v.FieldRef.FieldPath
+		}
+	}
+	return env
+}
+
+// The appliers run as StatefulSets (static group members: a stable
+// CONTACTSYNC_INSTANCE, checked with the stages above), one per online
+// system and one for the offline system, with the settings of their
+// commands; secrets come from Secrets, never from values in the manifest:
+// the Stripe key as a mounted file (CONTACTSYNC_APPLY_STRIPE_KEY_FILE), the
+// DSN by reference. A variable the code does not read fails, and so do
+// enabled appliers missing what they cannot run without.
+func TestHelmChartRunsTheAppliers(t *testing.T) {
+	known := envNamesInCode(t)
+	r := render(t, appliersOn...)
+	appliers := map[string]appsv1.StatefulSet{}
+	for _, s := range r.statefulSets {
+		if c := s.Spec.Template.Spec.Containers[0]; len(c.Args) > 0 && c.Args[0] != "run" {
+			appliers[strings.TrimPrefix(s.Name, "cs-contactsync-")] = s
+		}
+	}
+	want := map[string]struct {
+		args []string
+		env  map[string]string
+	}{
+		"apply-online": {[]string{"apply"}, map[string]string{"CONTACTSYNC_APPLY_SYSTEM": "online", "CONTACTSYNC_APPLY_PLATFORM": "reference",
+			"CONTACTSYNC_APPLY_URL": "http://platform:8091", "CONTACTSYNC_APPLY_CONCURRENCY": "8", "CONTACTSYNC_INSTANCE": "field:metadata.name"}},
+		"apply-web": {[]string{"apply"}, map[string]string{"CONTACTSYNC_APPLY_SYSTEM": "web", "CONTACTSYNC_APPLY_PLATFORM": "stripe",
+			"CONTACTSYNC_APPLY_CONCURRENCY": "4", "CONTACTSYNC_APPLY_STRIPE_KEY_FILE": "/var/run/secrets/contactsync/stripe-key",
+			"CONTACTSYNC_INSTANCE": "field:metadata.name"}},
+		"apply-offline": {[]string{"apply-offline"}, map[string]string{"CONTACTSYNC_APPLY_MODE": "table", "CONTACTSYNC_APPLY_SCHEMA": "public",
+			"CONTACTSYNC_DELIVER_DSN": "secret:offline-db/CONTACTSYNC_DELIVER_DSN", "CONTACTSYNC_DELIVER_WINDOWS": "always",
+			"CONTACTSYNC_DELIVER_TIMEZONE": "UTC", "CONTACTSYNC_INSTANCE": "field:metadata.name"}},
+	}
+	if len(appliers) != len(want) {
+		t.Errorf("applier StatefulSets %v, want %v", slices.Sorted(maps.Keys(appliers)), slices.Sorted(maps.Keys(want)))
+	}
+	for name, w := range want {
+		s, ok := appliers[name]
+		if !ok {
+			t.Errorf("no StatefulSet %s", name)
+			continue
+		}
+		c := s.Spec.Template.Spec.Containers[0]
+		if !slices.Equal(c.Args, w.args) {
+			t.Errorf("%s runs %q, want %q", name, c.Args, w.args)
+		}
+		if got := envOf(c); !maps.Equal(got, w.env) {
+			t.Errorf("%s env %v, want %v", name, got, w.env)
+		}
+		if u := unknownEnv(c, known); len(u) > 0 {
+			t.Errorf("%s sets %v, which no code reads", name, u)
+		}
+	}
+	// The Stripe key file is the Secret's key, mounted read-only.
+	web := appliers["apply-web"].Spec.Template.Spec
+	vi := slices.IndexFunc(web.Volumes, func(v corev1.Volume) bool { return v.Secret != nil && v.Secret.SecretName == "stripe" })
+	if vi < 0 || len(web.Volumes[vi].Secret.Items) != 1 || web.Volumes[vi].Secret.Items[0].Path != "stripe-key" {
+		t.Fatalf("apply-web: no volume of Secret stripe holding stripe-key: %+v", web.Volumes)
+	}
+	if !slices.ContainsFunc(web.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool {
+		return m.Name == web.Volumes[vi].Name && m.MountPath == "/var/run/secrets/contactsync" && m.ReadOnly
+	}) {
+		t.Errorf("apply-web: Secret volume not mounted read-only at /var/run/secrets/contactsync: %+v", web.Containers[0].VolumeMounts)
+	}
+
+	// Files mode: the import directory is the volume given, writable.
+	files := render(t, "--set", "applyOffline.enabled=true", "--set", "applyOffline.mode=files",
+		"--set", "applyOffline.filesVolume.persistentVolumeClaim.claimName=imports")
+	oi := slices.IndexFunc(files.statefulSets, func(s appsv1.StatefulSet) bool {
+		return slices.Equal(s.Spec.Template.Spec.Containers[0].Args, []string{"apply-offline"})
+	})
+	if oi < 0 {
+		t.Fatal("files mode: no StatefulSet runs apply-offline")
+	}
+	off := files.statefulSets[oi].Spec.Template.Spec
+	env := envOf(off.Containers[0])
+	if env["CONTACTSYNC_APPLY_MODE"] != "files" || env["CONTACTSYNC_APPLY_DIR"] == "" || env["CONTACTSYNC_DELIVER_DSN"] != "" {
+		t.Errorf("files mode env %v: want mode files, a directory, no DSN", env)
+	}
+	mi := slices.IndexFunc(off.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == env["CONTACTSYNC_APPLY_DIR"] })
+	if mi < 0 || off.Containers[0].VolumeMounts[mi].ReadOnly ||
+		!slices.ContainsFunc(off.Volumes, func(v corev1.Volume) bool {
+			return v.Name == off.Containers[0].VolumeMounts[mi].Name && v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == "imports"
+		}) {
+		t.Errorf("files mode: %s is not the claim imports, writable: %+v %+v", env["CONTACTSYNC_APPLY_DIR"], off.Containers[0].VolumeMounts, off.Volumes)
+	}
+
+	// A misspelt setting in an applier's env is caught.
+	typo := render(t, append(slices.Clone(appliersOn), "--set", "applyOnline.env.CONTACTSYNC_APPLY_CONCURENCY=2")...)
+	for _, s := range typo.statefulSets {
+		c := s.Spec.Template.Spec.Containers[0]
+		if slices.Equal(c.Args, []string{"apply"}) && !slices.Equal(unknownEnv(c, known), []string{"CONTACTSYNC_APPLY_CONCURENCY"}) {
+			t.Errorf("%s: unknown settings %v, want the misspelt CONTACTSYNC_APPLY_CONCURENCY", s.Name, unknownEnv(c, known))
+		}
+	}
+
+	// Enabled without a target, or with a bad one: helm says what is missing.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"applyOnline.systems.online.enabled=true"}, "applyOnline.systems.online.url: required"},
+		{[]string{"applyOnline.systems.online.enabled=true", "applyOnline.systems.online.platform=stripe"}, "stripeKeySecret.name: required"},
+		{[]string{"applyOnline.systems.online.enabled=true", "applyOnline.systems.online.platform=shopify"}, "want reference or stripe"},
+		{[]string{"applyOffline.enabled=true"}, "needs the PostgreSQL DSN"},
+		{[]string{"applyOffline.enabled=true", "applyOffline.mode=files"}, "applyOffline.filesVolume: required"},
+		{[]string{"applyOffline.enabled=true", "applyOffline.mode=tables", "applyOffline.dsnSecret.name=x"}, "want table, staging or files"},
+	} {
+		var args []string
+		for _, a := range tc.args {
+			args = append(args, "--set", a)
+		}
+		if _, err := helmTemplate(t, args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want one saying %q", tc.args, err, tc.want)
+		}
+	}
 }

@@ -65,7 +65,8 @@ readinessProbe:
   failureThreshold: 3
 {{- end -}}
 
-{{- define "contactsync.podSpecCommon" -}}
+{{/* Pod placement and security, without the volumes (appliers add theirs). */}}
+{{- define "contactsync.podPlacement" -}}
 securityContext:
   {{- toYaml .Values.podSecurityContext | nindent 2 }}
 {{- with .Values.nodeSelector }}
@@ -80,6 +81,36 @@ tolerations:
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end -}}
+
+{{- define "contactsync.podSpecCommon" -}}
+{{ include "contactsync.podPlacement" . }}
 volumes:
   {{- include "contactsync.volumes" . | nindent 2 }}
+{{- end -}}
+
+{{/* The headless Service of a StatefulSet: stable pod names, and the
+ServiceMonitor finds their admin ports. Takes root, name and component. */}}
+{{- define "contactsync.headlessService" -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- include "contactsync.labels" .root | nindent 4 }}
+    app.kubernetes.io/component: {{ .component }}
+    contactsync.io/metrics: "true"
+spec:
+  clusterIP: None
+  selector:
+    {{- include "contactsync.selector" (dict "root" .root "component" .component) | nindent 4 }}
+  ports:
+    - {name: admin, port: 9100, targetPort: admin}
+{{- end -}}
+
+{{/* Extra settings of a workload (a map), as container env entries. */}}
+{{- define "contactsync.extraEnv" -}}
+{{- range $k, $v := . }}
+- {name: {{ $k }}, value: {{ $v | toString | quote }}}
+{{- end }}
 {{- end -}}
