@@ -161,6 +161,10 @@ func (a *App) DashboardDeps(producer review.Producer) (review.Deps, error) {
 	if err != nil {
 		return review.Deps{}, err
 	}
+	rc, err := loadRules(a.cfg)
+	if err != nil {
+		return review.Deps{}, err
+	}
 	return review.Deps{
 		Store: a.Queue(), Producer: producer, Codec: a.codec, Sources: a.sources(), MaxReplays: a.cfg.MaxReplays,
 		Decode: func(format string, r *kgo.Record) ([]contact.Change, error) {
@@ -171,7 +175,7 @@ func (a *App) DashboardDeps(producer review.Producer) (review.Deps, error) {
 			return d(r)
 		},
 		Log: a.log.Named("dashboard"), Registry: a.reg,
-		Pairs: a.pairStore(), Split: a.splitStore(), Persons: goldenReader{states: redisstore.NewStateStore(a.rdb, redisstore.Keys{Prefix: a.cfg.RedisPrefix}, 0)},
+		Fields: rc.Fields(), Pairs: a.pairStore(), Split: a.splitStore(), Persons: goldenReader{states: redisstore.NewStateStore(a.rdb, redisstore.Keys{Prefix: a.cfg.RedisPrefix}, 0)},
 	}, nil
 }
 

@@ -61,7 +61,7 @@ func TestReplayRecordLineage(t *testing.T) {
 		ReplayCount: 1, OriginalEventID: "evt-1", EventID: "evt-1~r1",
 		Headers: []contact.Header{{Key: pipeline.HeaderFormat, Value: []byte(pipeline.FormatOnline)},
 			{Key: pipeline.HeaderSourceTopic, Value: []byte(tp.OnlineEvents)}}}
-	rec, info, err := replayRecord(testSources, codec, ko, Facts{}, nil)
+	rec, info, err := replayRecord(testSources, codec, nil, ko, Facts{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,12 +77,12 @@ func TestReplayRecordLineage(t *testing.T) {
 	}
 	// An edit that is not JSON is refused.
 	bad := `{"a":`
-	if _, _, err := replayRecord(testSources, codec, ko, Facts{}, &bad); err == nil {
+	if _, _, err := replayRecord(testSources, codec, nil, ko, Facts{}, &bad); err == nil {
 		t.Error("invalid JSON edit accepted")
 	}
 	// Without any event id, the lineage still names the kick-out.
 	first := contact.KickOut{ID: "ko-1", Topic: tp.OnlineEvents, Value: []byte(`{`)}
-	rec, _, err = replayRecord(testSources, codec, first, Facts{}, nil)
+	rec, _, err = replayRecord(testSources, codec, nil, first, Facts{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestReplayRecordLineage(t *testing.T) {
 		t.Fatal(err)
 	}
 	routed := contact.KickOut{ID: "ko-9", Topic: tp.Matched, Value: val, ReplayCount: 1, OriginalEventID: "evt-9", EventID: "evt-9~r1"}
-	rec, info, err = replayRecord(testSources, codec, routed, Facts{}, nil)
+	rec, info, err = replayRecord(testSources, codec, nil, routed, Facts{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestReplayRecordOfARefusedWrite(t *testing.T) {
 	}
 	ko := contact.KickOut{ID: "ko-5", Reason: "apply.rejected", Stage: "apply", Topic: sink, Key: []byte("p-1"), Value: val,
 		EventID: "sink-1~r1", OriginalEventID: "sink-1", ReplayCount: 1}
-	rec, info, err := replayRecord(testSources, codec, ko, Facts{}, nil)
+	rec, info, err := replayRecord(testSources, codec, nil, ko, Facts{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestReplayRecordOfARefusedWrite(t *testing.T) {
 		t.Errorf("replay count header %q", n)
 	}
 	edit := `{}`
-	if _, _, err := replayRecord(testSources, codec, ko, Facts{}, &edit); err == nil {
+	if _, _, err := replayRecord(testSources, codec, nil, ko, Facts{}, &edit); err == nil {
 		t.Error("an edited refused write was accepted")
 	}
 }
@@ -152,7 +152,7 @@ func TestChangeJSONRoundTripAndValidation(t *testing.T) {
 		Values:     contact.Values{contact.Email: "a@b.org"}, Cleared: []contact.Field{contact.Phone},
 		Gift: &contact.Gift{GiftID: "g", AmountMinor: 500, Currency: "USD", ReceivedAt: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)}}
 	text := mustIndent(t, changeToJSON(c))
-	back, err := changeFromJSON(text)
+	back, err := changeFromJSON(text, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestChangeJSONRoundTripAndValidation(t *testing.T) {
 		{"no record", `{"origin":"api","op":"upsert"}`, "source_record_id"},
 		{"trailing text", `{"source_system":"s","source_record_id":"r","origin":"api","op":"upsert"} x`, "after"},
 	} {
-		if _, err := changeFromJSON(tc.edit); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := changeFromJSON(tc.edit, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to mention %q", tc.name, err, tc.want)
 		}
 	}

@@ -72,9 +72,13 @@ func changeToJSON(c contact.Change) ChangeJSON {
 	return out
 }
 
-// changeFromJSON reads an edited change, refusing unknown keys, fields,
-// origins and operations, so a typo is caught here and not in the pipeline.
-func changeFromJSON(text string) (contact.Change, error) {
+// changeFromJSON reads an edited change, refusing unknown keys, fields
+// (those fields does not declare; nil: the built-in ones), origins and
+// operations, so a typo is caught here and not in the pipeline.
+func changeFromJSON(text string, fields *contact.FieldSet) (contact.Change, error) {
+	if fields == nil {
+		fields = contact.BuiltIn()
+	}
 	dec := json.NewDecoder(strings.NewReader(text))
 	dec.DisallowUnknownFields()
 	var cj ChangeJSON
@@ -98,14 +102,14 @@ func changeFromJSON(text string) (contact.Change, error) {
 		problems = append(problems, fmt.Sprintf("op %q is not upsert or delete", cj.Op))
 	}
 	for name, v := range cj.Values {
-		if _, ok := contact.Lookup(contact.Field(name)); !ok {
+		if _, ok := fields.Lookup(contact.Field(name)); !ok {
 			problems = append(problems, fmt.Sprintf("unknown field %q in values", name))
 			continue
 		}
 		c.Values[contact.Field(name)] = v
 	}
 	for _, name := range cj.Cleared {
-		if _, ok := contact.Lookup(contact.Field(name)); !ok {
+		if _, ok := fields.Lookup(contact.Field(name)); !ok {
 			problems = append(problems, fmt.Sprintf("unknown field %q in cleared", name))
 			continue
 		}

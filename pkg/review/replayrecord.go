@@ -28,8 +28,9 @@ func originalEventID(ko contact.KickOut, fallback string) string {
 
 // replayRecord builds the record that puts a kick-out back on the replay
 // topic, with its lineage headers. edited, when not nil, replaces the
-// payload (input JSON, or ChangeJSON for Avro kick-outs).
-func replayRecord(src Sources, codec Codec, ko contact.KickOut, facts Facts, edited *string) (*kgo.Record, ReplayInfo, error) {
+// payload (input JSON, or ChangeJSON for Avro kick-outs, whose fields
+// must be among fields).
+func replayRecord(src Sources, codec Codec, fields *contact.FieldSet, ko contact.KickOut, facts Facts, edited *string) (*kgo.Record, ReplayInfo, error) {
 	o := originOf(src, ko)
 	if o.NotReplayable != "" {
 		return nil, ReplayInfo{}, errors.New(o.NotReplayable)
@@ -73,7 +74,7 @@ func replayRecord(src Sources, codec Codec, ko contact.KickOut, facts Facts, edi
 		var c contact.Change
 		if edited != nil {
 			var err error
-			if c, err = changeFromJSON(*edited); err != nil {
+			if c, err = changeFromJSON(*edited, fields); err != nil {
 				return nil, info, err
 			}
 			info.Edited = true

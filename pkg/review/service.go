@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
+
+	"github.com/contactsync/contactsync/pkg/contact"
 )
 
 // Producer sends records to Kafka; *kgo.Client is one.
@@ -45,6 +47,9 @@ type Deps struct {
 	Persons PersonReader
 	// Split, when set, lets a person split a person found to be two.
 	Split SplitStore
+	// Fields is the configured field set (built-in and custom); an edited
+	// change may carry only these. nil: the built-in fields.
+	Fields *contact.FieldSet
 }
 
 // Errors that map to a client's mistake rather than a failure.
@@ -112,6 +117,7 @@ type Service struct {
 	pairs      PairWriter
 	persons    PersonReader
 	split      SplitStore
+	fields     *contact.FieldSet
 }
 
 // NewService checks deps and registers the metrics.
@@ -121,7 +127,7 @@ func NewService(deps Deps) (*Service, error) {
 	}
 	s := &Service{store: deps.Store, producer: deps.Producer, codec: deps.Codec, src: deps.Sources.withDefaults(),
 		maxReplays: deps.MaxReplays, decode: deps.Decode, log: deps.Log, now: deps.Now,
-		pairs: deps.Pairs, persons: deps.Persons, split: deps.Split}
+		pairs: deps.Pairs, persons: deps.Persons, split: deps.Split, fields: deps.Fields}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -302,7 +308,7 @@ func (s *Service) replay(ctx context.Context, id, who string, edited *string) (R
 		return ReplayResult{}, conflictf("%s cannot be replayed: %s", id, why)
 	}
 	facts := factsOf(s.src, s.codec, k.KickOut)
-	rec, info, err := replayRecord(s.src, s.codec, k.KickOut, facts, edited)
+	rec, info, err := replayRecord(s.src, s.codec, s.fields, k.KickOut, facts, edited)
 	if err != nil {
 		return ReplayResult{}, invalidf("%w", err)
 	}
