@@ -56,7 +56,7 @@ func TestOfflineEdgeEndToEnd(t *testing.T) {
 		}
 		t.Skip("CONNECT_URL is unset: this test needs the Kafka Connect worker with Debezium that `make test` starts")
 	}
-	e := newOfflineEdge(t, connectURL)
+	e := newOfflineEdge(t, connectURL, offlineEdgeSetup{})
 	topics := e.p.cfg.Topics
 	at := func() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
@@ -162,7 +162,15 @@ func TestOfflineEdgeEndToEnd(t *testing.T) {
 	e.stopApplier()
 }
 
-func newOfflineEdge(t *testing.T, connectURL string) *offlineEdge {
+// offlineEdgeSetup is what a run adds to the reference one: statements run
+// after the reference schema (before any row exists), and environment
+// settings (e.g. a rules file) for the pipeline and the applier.
+type offlineEdgeSetup struct {
+	ddl []string
+	env map[string]string
+}
+
+func newOfflineEdge(t *testing.T, connectURL string, setup offlineEdgeSetup) *offlineEdge {
 	dsn := testenv.Postgres(t)
 	brokers := testenv.RealKafka(t)
 	e := &offlineEdge{t: t, ctx: testenv.Context(t, 5*time.Minute), name: testenv.Unique("e2e_offline_")}
@@ -184,6 +192,9 @@ func newOfflineEdge(t *testing.T, connectURL string) *offlineEdge {
 	})
 	e.exec("CREATE SCHEMA " + pgx.Identifier{e.name}.Sanitize())
 	e.exec(string(ddl))
+	for _, stmt := range setup.ddl {
+		e.exec(stmt)
+	}
 	e.exec(`INSERT INTO contacts (id, first_name, last_name, email, phone, reference_source)
 	VALUES ('OFF-1', 'Anna', 'Adams', 'anna@mailbox.org', '+1 217 384 0101', 'online')`)
 
@@ -200,6 +211,9 @@ func newOfflineEdge(t *testing.T, connectURL string) *offlineEdge {
 		"CONTACTSYNC_PARTITIONS":        "3",
 		EnvDeliverDSN:                   dsn,
 		EnvApplySchema:                  e.name,
+	}
+	for k, v := range setup.env {
+		e.env[k] = v
 	}
 	e.p = startPipeline(t, e.env) // creates the topics, the Debezium one included
 	topo, err := topologyOf(e.p.cfg, rules.Default().Systems())
