@@ -152,4 +152,13 @@ func TestOfflineEdgeCustomFields(t *testing.T) {
 		t.Errorf("the applier's echo caused records: before %+v, after %+v; want none", before, after)
 	}
 	e.stopApplier()
+
+	// The dashboard's fix & resubmit knows the same fields.
+	deps, err := e.p.app.DashboardDeps(e.p.prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := deps.Fields.Lookup("membership_level"); !ok {
+		t.Error("the dashboard's field set lacks the declared custom field membership_level")
+	}
 }
