@@ -135,16 +135,8 @@ func (h *Handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		h.serveStripe(w, r, src, body)
 		return
 	}
-	if err := Verify(src.secrets, r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), body, h.opts.Now(), h.opts.Tolerance); err != nil {
-		msg, known := signatureErrorMessage[err]
-		if !known { // cannot happen with a checked source; never answer 2xx
-			h.opts.Log.Error("webhook verification failed", zap.String("source", src.Name), zap.Error(err))
-			h.reject(w, src.Name, rejection{http.StatusInternalServerError, "internal", "verification failed"})
-			return
-		}
-		h.opts.Metrics.SignatureFailures.WithLabelValues(src.Name, err.Error()).Inc()
-		h.opts.Log.Info("webhook rejected", zap.String("source", src.Name), zap.String("reason", err.Error()), zap.String("remote", r.RemoteAddr))
-		h.reject(w, src.Name, rejection{http.StatusUnauthorized, err.Error(), msg})
+	err := Verify(src.secrets, r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), body, h.opts.Now(), h.opts.Tolerance)
+	if !h.verified(w, r, src, err, signatureErrorMessage) {
 		return
 	}
 	if !h.allow(w, src) {
@@ -261,4 +253,25 @@ func (h *Handler) respond(w http.ResponseWriter, source string, status int, v an
 // retryAfterSeconds formats d as whole seconds, at least 1.
 func retryAfterSeconds(d time.Duration) string {
 	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
+}
+
+// verified reports whether a request passed its source's signature check
+// (err from the scheme's Verify) and otherwise answers it: 401 with the
+// reason's code and message (messages, the scheme's), or 500 for an error
+// the scheme does not list, which a checked source cannot produce (never
+// 2xx).
+func (h *Handler) verified(w http.ResponseWriter, r *http.Request, src *boundSource, err error, messages map[error]string) bool {
+	if err == nil {
+		return true
+	}
+	msg, known := messages[err]
+	if !known {
+		h.opts.Log.Error("webhook verification failed", zap.String("source", src.Name), zap.String("kind", src.Kind), zap.Error(err))
+		h.reject(w, src.Name, rejection{http.StatusInternalServerError, "internal", "verification failed"})
+		return false
+	}
+	h.opts.Metrics.SignatureFailures.WithLabelValues(src.Name, err.Error()).Inc()
+	h.opts.Log.Info("webhook rejected", zap.String("source", src.Name), zap.String("reason", err.Error()), zap.String("remote", r.RemoteAddr))
+	h.reject(w, src.Name, rejection{http.StatusUnauthorized, err.Error(), msg})
+	return false
 }

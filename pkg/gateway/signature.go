@@ -1,13 +1,12 @@
 package gateway
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/contactsync/contactsync/pkg/webhooksig"
 )
 
 // The signature scheme (like Stripe's, in two headers):
@@ -24,13 +23,12 @@ import (
 const (
 	HeaderTimestamp = "X-Contactsync-Timestamp"
 	HeaderSignature = "X-Contactsync-Signature"
-	schemeV1        = "v1"
+	schemeV1        = webhooksig.SchemeV1
 )
 
 // Limits that keep parsing cheap whatever a client sends.
 const (
-	maxTimestampDigits = 12 // Unix seconds until the year 33658
-	maxSignatureItems  = 8
+	maxSignatureItems = 8
 )
 
 // Reasons a request fails authentication; each is a stable error code.
@@ -57,7 +55,7 @@ var (
 // Sign returns the v1 signature of body sent at timestamp ts (the
 // X-Contactsync-Timestamp value) under secret, without the "v1=" prefix.
 func Sign(secret []byte, ts string, body []byte) string {
-	return hex.EncodeToString(mac(secret, ts, body))
+	return webhooksig.Sign(secret, ts, body)
 }
 
 // SignatureHeader returns the X-Contactsync-Timestamp and
@@ -71,33 +69,17 @@ func SignatureHeader(t time.Time, body []byte, secrets ...[]byte) (timestamp, si
 	return timestamp, strings.Join(items, ", ")
 }
 
-func mac(secret []byte, ts string, body []byte) []byte {
-	h := hmac.New(sha256.New, secret)
-	h.Write([]byte(ts))
-	h.Write([]byte{'.'})
-	h.Write(body)
-	return h.Sum(nil)
-}
-
 // ParseTimestamp reads a timestamp header: Unix seconds, digits only. The
 // canonical form is required because the header is signed as sent.
 func ParseTimestamp(h string) (time.Time, error) {
 	if h == "" {
 		return time.Time{}, ErrNoTimestamp
 	}
-	if len(h) > maxTimestampDigits {
+	t, ok := webhooksig.ParseUnix(h)
+	if !ok {
 		return time.Time{}, ErrBadTimestamp
 	}
-	for i := 0; i < len(h); i++ {
-		if h[i] < '0' || h[i] > '9' {
-			return time.Time{}, ErrBadTimestamp
-		}
-	}
-	secs, err := strconv.ParseInt(h, 10, 64)
-	if err != nil {
-		return time.Time{}, ErrBadTimestamp
-	}
-	return time.Unix(secs, 0), nil
+	return t, nil
 }
 
 // ParseSignatures reads a signature header into its v1 MACs. Items of other
@@ -120,11 +102,8 @@ func ParseSignatures(h string) ([][]byte, error) {
 		if scheme != schemeV1 {
 			continue
 		}
-		if len(value) != 2*sha256.Size {
-			return nil, ErrBadSignature
-		}
-		m, err := hex.DecodeString(value)
-		if err != nil {
+		m, ok := webhooksig.DecodeV1(value)
+		if !ok {
 			return nil, ErrBadSignature
 		}
 		macs = append(macs, m)
@@ -151,24 +130,12 @@ func Verify(secrets [][]byte, timestampHeader, signatureHeader string, body []by
 	if err != nil {
 		return err
 	}
-	matched := false
-	for _, s := range secrets {
-		want := mac(s, timestampHeader, body)
-		for _, got := range macs {
-			// Every pair is compared, in constant time, so the timing does
-			// not tell which secret or item matched.
-			if hmac.Equal(want, got) {
-				matched = true
-			}
-		}
-	}
-	if !matched {
+	switch webhooksig.Check(secrets, timestampHeader, ts, macs, body, now, tolerance) {
+	case webhooksig.Mismatch:
 		return ErrSignatureMismatch
-	}
-	switch age := now.Sub(ts); {
-	case age > tolerance:
+	case webhooksig.TooOld:
 		return ErrTimestampTooOld
-	case age < -tolerance:
+	case webhooksig.InFuture:
 		return ErrTimestampInFuture
 	}
 	return nil

@@ -15,16 +15,8 @@ import (
 // like any other event. The event id is Stripe's, so a redelivery is
 // recognised downstream (and by the dedupe cache).
 func (h *Handler) serveStripe(w http.ResponseWriter, r *http.Request, src *boundSource, body []byte) {
-	if err := stripe.Verify(src.secrets, r.Header.Get(stripe.HeaderSignature), body, h.opts.Now(), h.opts.Tolerance); err != nil {
-		msg, known := stripe.Messages[err]
-		if !known { // cannot happen with a checked source; never answer 2xx
-			h.opts.Log.Error("stripe webhook verification failed", zap.String("source", src.Name), zap.Error(err))
-			h.reject(w, src.Name, rejection{http.StatusInternalServerError, "internal", "verification failed"})
-			return
-		}
-		h.opts.Metrics.SignatureFailures.WithLabelValues(src.Name, err.Error()).Inc()
-		h.opts.Log.Info("webhook rejected", zap.String("source", src.Name), zap.String("reason", err.Error()), zap.String("remote", r.RemoteAddr))
-		h.reject(w, src.Name, rejection{http.StatusUnauthorized, err.Error(), msg})
+	err := stripe.Verify(src.secrets, r.Header.Get(stripe.HeaderSignature), body, h.opts.Now(), h.opts.Tolerance)
+	if !h.verified(w, r, src, err, stripe.Messages) {
 		return
 	}
 	if !h.allow(w, src) {

@@ -5,13 +5,12 @@
 package stripe
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/contactsync/contactsync/pkg/webhooksig"
 )
 
 // Stripe's signature scheme (docs.stripe.com/webhooks, "verify manually"):
@@ -25,7 +24,7 @@ import (
 // ignored.
 const (
 	HeaderSignature = "Stripe-Signature"
-	schemeV1        = "v1"
+	schemeV1        = webhooksig.SchemeV1
 	// DefaultTolerance is the accepted age of a signature, as Stripe's
 	// libraries default it.
 	DefaultTolerance = 5 * time.Minute
@@ -33,9 +32,8 @@ const (
 
 // Limits that keep parsing cheap whatever a client sends.
 const (
-	maxHeaderBytes     = 4096
-	maxItems           = 16
-	maxTimestampDigits = 12
+	maxHeaderBytes = 4096
+	maxItems       = 16
 )
 
 // Reasons a request fails verification; each is a stable error code.
@@ -99,17 +97,14 @@ func ParseHeader(h string) (Header, error) {
 				return Header{}, ErrBadTimestamp
 			}
 			seenT = true
-			ts, err := parseUnix(value)
-			if err != nil {
-				return Header{}, err
+			ts, ok := webhooksig.ParseUnix(value)
+			if !ok {
+				return Header{}, ErrBadTimestamp
 			}
 			out.Timestamp, out.Time = value, ts
 		case schemeV1:
-			if len(value) != 2*sha256.Size {
-				return Header{}, ErrNoV1
-			}
-			m, err := hex.DecodeString(value)
-			if err != nil {
+			m, ok := webhooksig.DecodeV1(value)
+			if !ok {
 				return Header{}, ErrNoV1
 			}
 			out.V1 = append(out.V1, m)
@@ -122,22 +117,6 @@ func ParseHeader(h string) (Header, error) {
 		return Header{}, ErrNoV1
 	}
 	return out, nil
-}
-
-func parseUnix(s string) (time.Time, error) {
-	if s == "" || len(s) > maxTimestampDigits {
-		return time.Time{}, ErrBadTimestamp
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return time.Time{}, ErrBadTimestamp
-		}
-	}
-	secs, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return time.Time{}, ErrBadTimestamp
-	}
-	return time.Unix(secs, 0), nil
 }
 
 // Verify checks a Stripe-Signature header against body and the endpoint's
@@ -153,24 +132,12 @@ func Verify(secrets [][]byte, header string, body []byte, now time.Time, toleran
 	if err != nil {
 		return err
 	}
-	matched := false
-	for _, s := range secrets {
-		want := mac(s, h.Timestamp, body)
-		for _, got := range h.V1 {
-			// Every pair is compared in constant time, so the timing does
-			// not tell which secret or item matched.
-			if hmac.Equal(want, got) {
-				matched = true
-			}
-		}
-	}
-	if !matched {
+	switch webhooksig.Check(secrets, h.Timestamp, h.Time, h.V1, body, now, tolerance) {
+	case webhooksig.Mismatch:
 		return ErrMismatch
-	}
-	switch age := now.Sub(h.Time); {
-	case age > tolerance:
+	case webhooksig.TooOld:
 		return ErrTimestampTooOld
-	case age < -tolerance:
+	case webhooksig.InFuture:
 		return ErrTimestampInFuture
 	}
 	return nil
@@ -182,15 +149,7 @@ func SignHeader(t time.Time, body []byte, secrets ...[]byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
 	items := []string{"t=" + ts}
 	for _, s := range secrets {
-		items = append(items, schemeV1+"="+hex.EncodeToString(mac(s, ts, body)))
+		items = append(items, schemeV1+"="+webhooksig.Sign(s, ts, body))
 	}
 	return strings.Join(items, ",")
-}
-
-func mac(secret []byte, ts string, body []byte) []byte {
-	h := hmac.New(sha256.New, secret)
-	h.Write([]byte(ts))
-	h.Write([]byte{'.'})
-	h.Write(body)
-	return h.Sum(nil)
 }
