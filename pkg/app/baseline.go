@@ -19,6 +19,7 @@ import (
 	"github.com/contactsync/contactsync/pkg/baseline"
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/decode"
+	"github.com/contactsync/contactsync/pkg/fieldmap"
 	"github.com/contactsync/contactsync/pkg/obs"
 )
 
@@ -78,7 +79,7 @@ func runBaseline(ctx context.Context, cfg Config, opts BaselineOptions, progress
 				}
 				rest = append(rest, part)
 			}
-			m, err := baseline.ParseFieldMap(strings.Join(rest, ","))
+			m, err := fieldmap.Parse(strings.Join(rest, ","))
 			if err != nil {
 				return nil, func() {}, err
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/fieldmap"
 )
 
 // Record is one contact of an export: its id in its system, its raw
@@ -44,36 +45,6 @@ type Sizer interface {
 // going and lists it in rejected.csv.
 var ErrBadRecord = errors.New("unreadable record")
 
-// ParseFieldMap parses a FIELD=COLUMN,... list (the spelling of match-eval's
-// --map): "given_name=first_name,family_name=surname".
-func ParseFieldMap(spec string) (map[contact.Field]string, error) {
-	out := map[contact.Field]string{}
-	for part := range strings.SplitSeq(spec, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		field, column, ok := strings.Cut(part, "=")
-		field, column = strings.TrimSpace(field), strings.TrimSpace(column)
-		if !ok || field == "" || column == "" {
-			return nil, fmt.Errorf("--map: %q is not FIELD=COLUMN", part)
-		}
-		if _, known := contact.Lookup(contact.Field(field)); !known {
-			return nil, fmt.Errorf("--map: unknown field %q (fields: %s)", field, fieldNames())
-		}
-		out[contact.Field(field)] = column
-	}
-	return out, nil
-}
-
-func fieldNames() string {
-	names := make([]string, len(contact.Fields))
-	for i, f := range contact.Fields {
-		names[i] = string(f.Name)
-	}
-	return strings.Join(names, ", ")
-}
-
 // Columns says which columns of an export hold what: the record id, the
 // optional last-changed time, and the fields. Fields not in Fields are read
 // from the column of the field's own name when there is one.
@@ -92,13 +63,8 @@ type CSVSource struct {
 	idCol   int
 	timeCol int
 	refCol  int
-	fields  []fieldColumn
+	fields  []fieldmap.Column
 	line    int
-}
-
-type fieldColumn struct {
-	field contact.Field
-	col   int
 }
 
 type countingReader struct {
@@ -123,12 +89,7 @@ func NewCSVSource(r io.Reader, size int64, cols Columns) (*CSVSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("csv header: %w", err)
 	}
-	if len(header) > 0 {
-		header[0] = strings.TrimPrefix(header[0], "\ufeff") // a spreadsheet's byte-order mark
-	}
-	for i := range header {
-		header[i] = strings.TrimSpace(header[i])
-	}
+	fieldmap.CleanHeader(header)
 	s := &CSVSource{r: cr, counter: counter, total: size, timeCol: -1, line: 1}
 	idName := cols.ID
 	if idName == "" {
@@ -152,23 +113,11 @@ func NewCSVSource(r io.Reader, size int64, cols Columns) (*CSVSource, error) {
 	if s.refCol = slices.Index(header, refName); s.refCol < 0 && cols.ReferenceSource != "" {
 		return nil, fmt.Errorf("csv: no reference-source column %q in header %v", refName, header)
 	}
-	for _, info := range contact.Fields {
-		name, mapped := cols.Fields[info.Name]
-		if !mapped {
-			name = string(info.Name)
-		}
-		col := slices.Index(header, name)
-		if col < 0 {
-			if mapped {
-				return nil, fmt.Errorf("csv: --map %s=%s: no such column in header %v", info.Name, name, header)
-			}
-			continue
-		}
-		s.fields = append(s.fields, fieldColumn{field: info.Name, col: col})
+	fields, err := fieldmap.Columns(header, cols.Fields)
+	if err != nil {
+		return nil, fmt.Errorf("csv: %w", err)
 	}
-	if len(s.fields) == 0 {
-		return nil, fmt.Errorf("csv: no column maps to a contact field; use --map FIELD=COLUMN (fields: %s)", fieldNames())
-	}
+	s.fields = fields
 	return s, nil
 }
 
@@ -191,8 +140,8 @@ func (s *CSVSource) Next() (Record, error) {
 		return Record{}, fmt.Errorf("line %d: %w: empty record id", s.line, ErrBadRecord)
 	}
 	for _, fc := range s.fields {
-		if v := row[fc.col]; v != "" {
-			rec.Values[fc.field] = v
+		if v := row[fc.Index]; v != "" {
+			rec.Values[fc.Field] = v
 		}
 	}
 	if s.refCol >= 0 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/fieldmap"
 )
 
 func TestCSVSource(t *testing.T) {
@@ -17,7 +18,7 @@ func TestCSVSource(t *testing.T) {
 		",Cy,,,\n" + // no id
 		"A-3,Di,yesterday,,\n" +
 		"A-4,Ed,2026-11-03,,\n"
-	fields, err := ParseFieldMap("given_name=First")
+	fields, err := fieldmap.Parse("given_name=First")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +50,8 @@ func TestCSVSource(t *testing.T) {
 	}
 
 	for _, bad := range []string{"given_name", "nickname=x", "=col"} {
-		if _, err := ParseFieldMap(bad); err == nil {
-			t.Errorf("ParseFieldMap(%q) accepted", bad)
+		if _, err := fieldmap.Parse(bad); err == nil {
+			t.Errorf("Parse(%q) accepted", bad)
 		}
 	}
 	if _, err := NewCSVSource(strings.NewReader("record_id,colour\n"), 0, Columns{}); err == nil {

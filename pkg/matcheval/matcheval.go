@@ -20,6 +20,7 @@ import (
 
 	"github.com/contactsync/contactsync/pkg/cli"
 	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/fieldmap"
 	"github.com/contactsync/contactsync/pkg/match"
 	"github.com/contactsync/contactsync/pkg/normalize"
 )
@@ -86,7 +87,7 @@ func Command() *cobra.Command {
 			if *idColumn == "" || *entityColumn == "" {
 				return cli.Usagef("--format csv needs --id COLUMN and --entity COLUMN")
 			}
-			fields, err := parseFieldMap(*fieldMap)
+			fields, err := fieldmap.Parse(*fieldMap)
 			if err != nil {
 				return cli.Usagef("%v", err)
 			}

@@ -14,7 +14,7 @@ const module = "github.com/contactsync/contactsync/pkg/"
 
 // pure are the domain packages: standard library, other pure packages and
 // small pure libraries only.
-var pure = []string{"contact", "normalize", "match", "rules", "decode", "window", "backoff", "failpoint", "sampledata", "offlineapply", "history", "stripe", "webhooksig", "digest", "baseline"}
+var pure = []string{"contact", "normalize", "match", "rules", "decode", "window", "backoff", "failpoint", "sampledata", "offlineapply", "history", "stripe", "webhooksig", "fieldmap", "digest", "baseline"}
 
 // ioImports are imports that mean I/O, logging or metrics: never in a pure package.
 var ioImports = []string{
