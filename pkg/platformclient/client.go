@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -125,32 +124,20 @@ func (c *Client) call(ctx context.Context, method, path, key string, body any) (
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := apply.NewRequest(ctx, method, c.base+path, rd, "application/json", key)
 	if err != nil {
-		return nil, &apply.Rejected{Message: "build request: " + err.Error()}
+		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
 	req.Header.Set("X-Change-Origin", OriginSync)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	resp, err := c.http.Do(req)
+	resp, out, err := apply.Exchange(c.http, req, method+" "+path)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err) // transient
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+		return nil, err
 	}
 	switch st := resp.StatusCode; {
 	case st >= 200 && st < 300:
 		return out, nil
 	case st == http.StatusTooManyRequests:
-		return nil, &apply.Throttled{Wait: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		return nil, apply.ThrottledBy(resp.Header, time.Now())
 	case st >= 500 || st == http.StatusRequestTimeout || st == http.StatusPreconditionFailed:
 		// 412: the record changed under a conditional write; retry.
 		return nil, fmt.Errorf("%s %s: platform answered %d", method, path, st)
@@ -163,17 +150,4 @@ func (c *Client) call(ctx context.Context, method, path, key string, body any) (
 		}
 		return nil, &apply.Rejected{Status: st, Code: e.Error, Message: msg}
 	}
-}
-
-// retryAfter reads a Retry-After header (seconds or an HTTP date); 1s when
-// missing or unreadable.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return time.Second
 }

@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -139,26 +138,14 @@ func (c *Client) call(ctx context.Context, method, path, key string, form url.Va
 	if form != nil {
 		rd = strings.NewReader(form.Encode())
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := apply.NewRequest(ctx, method, c.base+path, rd, "application/x-www-form-urlencoded", key)
 	if err != nil {
-		return nil, &apply.Rejected{Message: "build request: " + err.Error()}
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Accept", "application/json")
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	resp, err := c.http.Do(req)
+	resp, out, err := apply.Exchange(c.http, req, "stripe "+method+" "+path)
 	if err != nil {
-		return nil, fmt.Errorf("stripe %s %s: %w", method, path, err) // transient
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("stripe %s %s: read answer: %w", method, path, err)
+		return nil, err
 	}
 	st := resp.StatusCode
 	if st >= 200 && st < 300 {
@@ -168,7 +155,7 @@ func (c *Client) call(ctx context.Context, method, path, key string, form url.Va
 	switch resp.Header.Get("Stripe-Should-Retry") {
 	case "true":
 		if st == http.StatusTooManyRequests {
-			return nil, &apply.Throttled{Wait: retryAfter(resp.Header.Get("Retry-After"), c.now())}
+			return nil, apply.ThrottledBy(resp.Header, c.now())
 		}
 		return nil, transient()
 	case "false":
@@ -176,7 +163,7 @@ func (c *Client) call(ctx context.Context, method, path, key string, form url.Va
 	}
 	switch {
 	case st == http.StatusTooManyRequests:
-		return nil, &apply.Throttled{Wait: retryAfter(resp.Header.Get("Retry-After"), c.now())}
+		return nil, apply.ThrottledBy(resp.Header, c.now())
 	case st >= 500, st == http.StatusConflict, st == http.StatusFailedDependency,
 		st == http.StatusUnauthorized, st == http.StatusForbidden, st == http.StatusRequestTimeout:
 		return nil, transient()
@@ -200,17 +187,4 @@ func rejected(status int, body []byte) *apply.Rejected {
 	}
 	r.Message = strings.Join(parts, ", ")
 	return r
-}
-
-// retryAfter reads a Retry-After header (seconds or an HTTP date); 1s when
-// missing or unreadable.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return time.Second
 }
