@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,8 +11,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/contactsync/contactsync/pkg/apply"
-	"github.com/contactsync/contactsync/pkg/avrocodec"
 	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/internal/applytest"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/kafkaops"
 	"github.com/contactsync/contactsync/pkg/platformclient"
@@ -26,24 +25,9 @@ import (
 func TestAppliesExactlyOnceAcrossARestart(t *testing.T) {
 	brokers, _ := testenv.Kafka(t)
 	ctx := testenv.Context(t, 2*time.Minute)
-	sinkTopic, koTopic, group := testenv.Unique("applytest.sink."), testenv.Unique("applytest.ko."), testenv.Unique("applytest-")
-	if err := kafkaops.EnsureTopics(ctx, brokers, []string{sinkTopic, koTopic}, 3, -1); err != nil {
-		t.Fatal(err)
-	}
-	p, err := platformsim.New(platformsim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(p.Handler())
-	t.Cleanup(srv.Close)
-	client, err := platformclient.New(srv.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := avrocodec.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sinkTopic, koTopic, group := applytest.Topics(ctx, t, brokers, "applytest", 3)
+	p, client := newPlatform(t)
+	codec := applytest.Codec(t)
 
 	// Three contacts the platform has already; their updates are in the sink.
 	existing := map[string]string{} // person -> platform id
@@ -84,14 +68,7 @@ func TestAppliesExactlyOnceAcrossARestart(t *testing.T) {
 	add(contact.SinkRecord{EventID: "create-bad", PersonID: "bad", TargetSystem: "online", Entity: contact.EntityContact,
 		Op: contact.SinkCreate, Set: contact.Values{contact.Email: "not an address"}})
 
-	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(producer.Close)
-	if err := producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	applytest.Produce(ctx, t, brokers, recs...)
 	if err := p.SetFaults(platformsim.Faults{RateLimit: 2, RetryAfter: platformsim.Duration(time.Second), ServerErrors: 3,
 		Delay: platformsim.Duration(20 * time.Millisecond)}); err != nil {
 		t.Fatal(err)
@@ -105,24 +82,16 @@ func TestAppliesExactlyOnceAcrossARestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		runCtx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			if err := a.Run(runCtx); err != nil {
-				t.Error(err)
-			}
-		})
+		stop := applytest.Start(ctx, t, a)
 		deadline := time.Now().Add(90 * time.Second)
 		for !stopWhen() {
 			if time.Now().After(deadline) {
-				cancel()
-				wg.Wait()
+				stop()
 				t.Fatal("the applier did not get there in time")
 			}
 			time.Sleep(20 * time.Millisecond) // polling the platform's state, with a deadline
 		}
-		cancel()
-		wg.Wait()
+		stop()
 	}
 	created := func() int {
 		n := 0
@@ -149,7 +118,7 @@ func TestAppliesExactlyOnceAcrossARestart(t *testing.T) {
 		return n
 	}
 	kickOuts := make(chan contact.KickOut, 10)
-	go consumeKickOuts(ctx, t, brokers, koTopic, codec, kickOuts)
+	go applytest.ConsumeKickOuts(ctx, t, brokers, koTopic, codec, kickOuts)
 	var ko contact.KickOut
 	run(func() bool {
 		select {
@@ -199,37 +168,10 @@ func TestAppliesExactlyOnceAcrossARestart(t *testing.T) {
 	t.Logf("%d API calls, %d answered from the idempotency memory", len(p.Calls()), replayed)
 }
 
-func consumeKickOuts(ctx context.Context, t *testing.T, brokers []string, topic string, codec *avrocodec.Codec, out chan<- contact.KickOut) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	defer cl.Close()
-	for ctx.Err() == nil {
-		fs := cl.PollFetches(ctx)
-		fs.EachRecord(func(r *kgo.Record) {
-			ko, err := codec.DecodeKickOut(r.Value)
-			if err != nil {
-				t.Errorf("kick-out: %v", err)
-				return
-			}
-			out <- ko
-		})
-	}
-}
-
-// The router writes sink topics in transactions, so a commit marker follows
-// the last record of each partition: the applier must commit past it, or
-// its group stays one record behind the end offsets forever (the lag gauge
-// never reaches 0 and waiting for the pipeline to be idle never ends).
-func TestCommitsPastTransactionMarkers(t *testing.T) {
-	brokers, _ := testenv.Kafka(t)
-	ctx := testenv.Context(t, 2*time.Minute)
-	sinkTopic, koTopic, group := testenv.Unique("applytest.sink."), testenv.Unique("applytest.ko."), testenv.Unique("applytest-")
-	if err := kafkaops.EnsureTopics(ctx, brokers, []string{sinkTopic, koTopic}, 2, -1); err != nil {
-		t.Fatal(err)
-	}
+// newPlatform returns the platform simulator behind a test server and the
+// adapter that writes to it.
+func newPlatform(t *testing.T) (*platformsim.Platform, *platformclient.Client) {
+	t.Helper()
 	p, err := platformsim.New(platformsim.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -240,10 +182,19 @@ func TestCommitsPastTransactionMarkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codec, err := avrocodec.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	return p, client
+}
+
+// The router writes sink topics in transactions, so a commit marker follows
+// the last record of each partition: the applier must commit past it, or
+// its group stays one record behind the end offsets forever (the lag gauge
+// never reaches 0 and waiting for the pipeline to be idle never ends).
+func TestCommitsPastTransactionMarkers(t *testing.T) {
+	brokers, _ := testenv.Kafka(t)
+	ctx := testenv.Context(t, 2*time.Minute)
+	sinkTopic, koTopic, group := applytest.Topics(ctx, t, brokers, "applytest", 2)
+	p, client := newPlatform(t)
+	codec := applytest.Codec(t)
 	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID(testenv.Unique("applytest-tx-")))
 	if err != nil {
 		t.Fatal(err)
@@ -274,15 +225,7 @@ func TestCommitsPastTransactionMarkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := a.Run(runCtx); err != nil {
-			t.Error(err)
-		}
-	})
-	defer wg.Wait()
-	defer cancel()
+	defer applytest.Start(ctx, t, a)()
 	waitCtx, stop := context.WithTimeout(ctx, 30*time.Second)
 	defer stop()
 	if err := kafkaops.WaitIdle(waitCtx, brokers, []kafkaops.GroupInputs{{Group: group, Topics: []string{sinkTopic}}}); err != nil {

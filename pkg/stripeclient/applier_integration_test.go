@@ -1,7 +1,6 @@
 package stripeclient_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,10 +16,9 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/contactsync/contactsync/pkg/apply"
-	"github.com/contactsync/contactsync/pkg/avrocodec"
 	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/internal/applytest"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
-	"github.com/contactsync/contactsync/pkg/kafkaops"
 	"github.com/contactsync/contactsync/pkg/stripeclient"
 )
 
@@ -88,10 +86,7 @@ func TestApplierWritesStripe(t *testing.T) {
 	mock := testenv.StripeMock(t)
 	brokers, _ := testenv.Kafka(t)
 	ctx := testenv.Context(t, 2*time.Minute)
-	sinkTopic, koTopic, group := testenv.Unique("stripetest.sink."), testenv.Unique("stripetest.ko."), testenv.Unique("stripetest-")
-	if err := kafkaops.EnsureTopics(ctx, brokers, []string{sinkTopic, koTopic}, 3, -1); err != nil {
-		t.Fatal(err)
-	}
+	sinkTopic, koTopic, group := applytest.Topics(ctx, t, brokers, "stripetest", 3)
 	target, _ := url.Parse(mock)
 	fake := &faultyStripe{throttle: 2, errors: 2, proxy: httputil.NewSingleHostReverseProxy(target)}
 	srv := httptest.NewServer(fake)
@@ -100,10 +95,7 @@ func TestApplierWritesStripe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codec, err := avrocodec.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	codec := applytest.Codec(t)
 
 	var recs []*kgo.Record
 	var wantWritten []string
@@ -134,17 +126,10 @@ func TestApplierWritesStripe(t *testing.T) {
 	add(contact.SinkRecord{EventID: "update-guest", PersonID: "g", Entity: contact.EntityContact, Op: contact.SinkUpdate,
 		TargetRecordID: "guest:pi_1", Set: contact.Values{contact.Email: "guest@example.org"}})
 
-	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(producer.Close)
-	if err := producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	applytest.Produce(ctx, t, brokers, recs...)
 
 	kickOuts := make(chan contact.KickOut, 10)
-	go consumeKickOuts(ctx, t, brokers, koTopic, codec, kickOuts)
+	go applytest.ConsumeKickOuts(ctx, t, brokers, koTopic, codec, kickOuts)
 	a, err := apply.New(apply.Config{System: "stripe", Brokers: brokers, Group: group, Topic: sinkTopic, KickOutTopic: koTopic,
 		Concurrency: 4, RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 		BreakerThreshold: 10, BreakerCooldown: 200 * time.Millisecond, SessionTimeout: 6 * time.Second},
@@ -152,13 +137,7 @@ func TestApplierWritesStripe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := a.Run(runCtx); err != nil {
-			t.Error(err)
-		}
-	})
+	stop := applytest.Start(ctx, t, a)
 	written := func() map[string]int {
 		n := map[string]int{}
 		for _, a := range fake.snapshot() {
@@ -177,13 +156,11 @@ func TestApplierWritesStripe(t *testing.T) {
 		case <-time.After(20 * time.Millisecond): // polling the calls made, with a deadline
 		}
 		if time.Now().After(deadline) {
-			cancel()
-			wg.Wait()
+			stop()
 			t.Fatalf("not there in time: written %v, kick-outs %d", written(), len(kos))
 		}
 	}
-	cancel()
-	wg.Wait()
+	stop()
 
 	got := written()
 	for _, key := range wantWritten {
@@ -216,25 +193,5 @@ func TestApplierWritesStripe(t *testing.T) {
 	sort.Strings(koIDs)
 	if strings.Join(koIDs, ",") != "gift-1,update-guest" {
 		t.Errorf("kick-outs %v, want the gift and the guest update", koIDs)
-	}
-}
-
-func consumeKickOuts(ctx context.Context, t *testing.T, brokers []string, topic string, codec *avrocodec.Codec, out chan<- contact.KickOut) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	defer cl.Close()
-	for ctx.Err() == nil {
-		fs := cl.PollFetches(ctx)
-		fs.EachRecord(func(r *kgo.Record) {
-			ko, err := codec.DecodeKickOut(r.Value)
-			if err != nil {
-				t.Errorf("kick-out: %v", err)
-				return
-			}
-			out <- ko
-		})
 	}
 }
