@@ -390,7 +390,10 @@ kafka_healthy() {
 }
 
 # kafka_started FROM: "Kafka Server started" was logged after byte FROM of server.log.
-kafka_started() { tail -c "+$(($1 + 1))" "$LOGS/kafka/server.log" 2>/dev/null | grep -q 'Kafka Server started'; }
+# grep -c, not -q: -q stops reading at the match, and when the broker has
+# logged more than a pipe's worth after it, tail dies of SIGPIPE and, under
+# pipefail, a started broker reads as not started until the timeout.
+kafka_started() { tail -c "+$(($1 + 1))" "$LOGS/kafka/server.log" 2>/dev/null | grep -c 'Kafka Server started' >/dev/null; }
 
 # Start the broker on the existing data dir and wait until it serves metadata.
 kafka_launch() {
