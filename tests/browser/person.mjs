@@ -82,6 +82,10 @@ try {
   const listed = page.waitForResponse((r) => r.url().includes('/api/kickouts?') && r.url().includes('status=resolved'));
   await page.selectOption('#f-status', 'resolved');
   await listed;
+  // The link is set when the page has drawn the answer, a moment after it
+  // arrived: wait for it (bounded), then check.
+  await page.waitForFunction(() => (document.querySelector('#export-kickouts')?.getAttribute('href') || '').includes('status=resolved'),
+    null, { timeout: 10000 }).catch(() => {});
   const href = await page.getAttribute('#export-kickouts', 'href');
   check(href.includes('status=resolved'), `export link ${href} does not carry the status filter`);
   const csv = await page.request.get(url + href);
