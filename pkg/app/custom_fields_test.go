@@ -20,17 +20,7 @@ import (
 // custom fields: an appeal code that flows online -> offline, a membership
 // level offline -> online.
 func customRulesFile(t *testing.T) string {
-	t.Helper()
-	doc := string(rules.DefaultYAML())
-	for _, r := range [][2]string{
-		{"\nfields:\n", `
-custom_fields:
-  - name: appeal_code
-    type: text
-  - name: membership_level
-    type: enum
-    values: [Bronze, Silver, Gold]
-
+	return rulesFileWithCustomFields(t, `
 mapping:
   offline:
     table: constituents
@@ -42,7 +32,25 @@ mapping:
   online:
     contact:
       appealCode: appeal_code
+`)
+}
 
+// rulesFileWithCustomFields writes the default rules with two custom
+// fields and their rules (appeal_code online -> offline, membership_level
+// offline -> online, the offline system deciding) and the given mapping
+// section, checks that they parse, and returns the file's path.
+func rulesFileWithCustomFields(t *testing.T, mapping string) string {
+	t.Helper()
+	doc := string(rules.DefaultYAML())
+	for _, r := range [][2]string{
+		{"\nfields:\n", `
+custom_fields:
+  - name: appeal_code
+    type: text
+  - name: membership_level
+    type: enum
+    values: [Bronze, Silver, Gold]
+` + mapping + `
 fields:
 `},
 		{"\ngifts:\n", `
@@ -66,6 +74,9 @@ gifts:
 			t.Fatalf("default rules lack %q", r[0])
 		}
 		doc = strings.Replace(doc, r[0], r[1], 1)
+	}
+	if _, err := rules.Parse([]byte(doc), "custom.yaml"); err != nil {
+		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {

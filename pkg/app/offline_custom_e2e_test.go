@@ -7,69 +7,24 @@ package app
 
 import (
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
-	"github.com/contactsync/contactsync/pkg/rules"
 )
 
 // customEdgeRules are the default rules with an appeal code that flows
 // online -> offline (column "appeal") and a membership level that flows
 // offline -> online (column "member_level"), the offline system deciding.
 func customEdgeRules(t *testing.T) string {
-	t.Helper()
-	doc := string(rules.DefaultYAML())
-	for _, r := range [][2]string{
-		{"\nfields:\n", `
-custom_fields:
-  - name: appeal_code
-    type: text
-  - name: membership_level
-    type: enum
-    values: [Bronze, Silver, Gold]
-
+	return rulesFileWithCustomFields(t, `
 mapping:
   offline:
     columns:
       appeal: appeal_code
       member_level: membership_level
-
-fields:
-`},
-		{"\ngifts:\n", `
-  - rule: appeal
-    fields: [appeal_code]
-    from: [online]
-    to: [offline]
-    conflict: latest
-
-  - rule: membership
-    fields: [membership_level]
-    from: [offline]
-    to: [online]
-    conflict: authority
-    authority: offline
-
-gifts:
-`},
-	} {
-		if !strings.Contains(doc, r[0]) {
-			t.Fatalf("default rules lack %q", r[0])
-		}
-		doc = strings.Replace(doc, r[0], r[1], 1)
-	}
-	if _, err := rules.Parse([]byte(doc), "custom-edge.yaml"); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "rules.yaml")
-	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+`)
 }
 
 func TestOfflineEdgeCustomFields(t *testing.T) {
