@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -173,25 +172,8 @@ type offlineEdgeSetup struct {
 func newOfflineEdge(t *testing.T, connectURL string, setup offlineEdgeSetup) *offlineEdge {
 	dsn := testenv.Postgres(t)
 	brokers := testenv.RealKafka(t)
-	e := &offlineEdge{t: t, ctx: testenv.Context(t, 5*time.Minute), name: testenv.Unique("e2e_offline_")}
-	ddl, err := os.ReadFile(filepath.Join("..", "..", "deploy", "postgres", "offline-schema.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal("cannot parse PG_DSN")
-	}
-	pcfg.ConnConfig.RuntimeParams["search_path"] = e.name
-	if e.db, err = pgxpool.NewWithConfig(e.ctx, pcfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = e.db.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{e.name}.Sanitize()+" CASCADE")
-		e.db.Close()
-	})
-	e.exec("CREATE SCHEMA " + pgx.Identifier{e.name}.Sanitize())
-	e.exec(string(ddl))
+	e := &offlineEdge{t: t, ctx: testenv.Context(t, 5*time.Minute)}
+	e.db, e.name = testenv.OfflineSchema(t, e.ctx, "e2e_offline_")
 	for _, stmt := range setup.ddl {
 		e.exec(stmt)
 	}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap/zaptest"
 
@@ -23,36 +22,6 @@ import (
 	"github.com/contactsync/contactsync/pkg/pgstore"
 	"github.com/contactsync/contactsync/pkg/window"
 )
-
-// offlineSchema creates the reference offline schema in a schema of its own.
-func offlineSchema(t *testing.T, ctx context.Context, dsn string) (*pgxpool.Pool, string) {
-	t.Helper()
-	ddl, err := os.ReadFile(filepath.Join("..", "..", "deploy", "postgres", "offline-schema.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := testenv.Unique("test_apply_")
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal("cannot parse PG_DSN")
-	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		pool.Close()
-	})
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, string(ddl)); err != nil {
-		t.Fatalf("offline-schema.sql: %v", err)
-	}
-	return pool, schema
-}
 
 type offlineRun struct {
 	brokers        []string
@@ -139,7 +108,7 @@ func TestOfflineApplyThroughTheLoader(t *testing.T) {
 	ctx := testenv.Context(t, 2*time.Minute)
 	dsn := testenv.Postgres(t)
 	run := newOfflineRun(t, ctx, 2)
-	pool, schema := offlineSchema(t, ctx, dsn)
+	pool, schema := testenv.OfflineSchema(t, ctx, "test_apply_")
 	store, err := pgstore.OpenOffline(ctx, dsn, pgstore.OfflineConfig{Schema: schema, Columns: decode.DefaultColumns()})
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +308,7 @@ func TestWindowBacklogIsCoalescedAcrossPolls(t *testing.T) {
 		return run
 	}
 	t.Run("table", func(t *testing.T) {
-		pool, schema := offlineSchema(t, ctx, dsn)
+		pool, schema := testenv.OfflineSchema(t, ctx, "test_apply_")
 		store, err := pgstore.OpenOffline(ctx, dsn, pgstore.OfflineConfig{Schema: schema, Columns: decode.DefaultColumns()})
 		if err != nil {
 			t.Fatal(err)

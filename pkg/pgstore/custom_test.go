@@ -14,7 +14,7 @@ import (
 // empties them (a custom boolean too: NULL, not false).
 func TestOfflineApplyCustomColumns(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
-	pool, schema := offlineDB(t, ctx)
+	pool, schema := testenv.OfflineSchema(t, ctx, "test_offline_")
 	if _, err := pool.Exec(ctx, `ALTER TABLE contacts ADD COLUMN appeal text, ADD COLUMN gift_aid boolean,
 		ADD COLUMN member_since date, ADD COLUMN lifetime_value numeric(12,2), ADD COLUMN level text`); err != nil {
 		t.Fatal(err)

@@ -3,8 +3,6 @@ package pgstore_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,38 +16,6 @@ import (
 	"github.com/contactsync/contactsync/pkg/offlineapply"
 	"github.com/contactsync/contactsync/pkg/pgstore"
 )
-
-// offlineDB creates the reference offline schema (deploy/postgres) in a
-// schema of its own and returns a pool on it and the schema's name.
-func offlineDB(t *testing.T, ctx context.Context) (*pgxpool.Pool, string) {
-	t.Helper()
-	dsn := testenv.Postgres(t)
-	ddl, err := os.ReadFile(filepath.Join("..", "..", "deploy", "postgres", "offline-schema.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := testenv.Unique("test_offline_")
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal("cannot parse PG_DSN")
-	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		pool.Close()
-	})
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, string(ddl)); err != nil {
-		t.Fatalf("offline-schema.sql: %v", err)
-	}
-	return pool, schema
-}
 
 func openOffline(t *testing.T, ctx context.Context, schema string) *pgstore.Offline {
 	t.Helper()
@@ -99,7 +65,7 @@ func str(p *string) string {
 // batch changes nothing, and every write is the sync's.
 func TestOfflineApplyCreatesUpdatesGifts(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
-	pool, schema := offlineDB(t, ctx)
+	pool, schema := testenv.OfflineSchema(t, ctx, "test_offline_")
 	o := openOffline(t, ctx, schema)
 	received := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	create := contact.SinkRecord{EventID: "e-create", PersonID: "p-ada", TargetSystem: "offline", Entity: contact.EntityContact,
@@ -159,7 +125,7 @@ func TestOfflineApplyCreatesUpdatesGifts(t *testing.T) {
 // the same id); the other fields of the change are written.
 func TestOfflineApplyConcurrentEditNotLost(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
-	pool, schema := offlineDB(t, ctx)
+	pool, schema := testenv.OfflineSchema(t, ctx, "test_offline_")
 	o := openOffline(t, ctx, schema)
 	create := contact.SinkRecord{EventID: "c1", PersonID: "p-bob", Entity: contact.EntityContact, Op: contact.SinkCreate,
 		ReferenceSource: "online", Set: contact.Values{contact.GivenName: "Bob", contact.Email: "bob@example.org", contact.Locality: "York"}}
@@ -218,7 +184,7 @@ func TestOfflineApplyConcurrentEditNotLost(t *testing.T) {
 // keeps the desk's value too but goes to a person with both values.
 func TestOfflineApplyOfflineAuthorityByFieldRule(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
-	pool, schema := offlineDB(t, ctx)
+	pool, schema := testenv.OfflineSchema(t, ctx, "test_offline_")
 	o, err := pgstore.OpenOffline(ctx, testenv.Postgres(t), pgstore.OfflineConfig{Schema: schema, Columns: decode.DefaultColumns(),
 		Rules: offlineapply.FieldRules{contact.Locality: offlineapply.OfflineWins}})
 	if err != nil {
@@ -257,7 +223,7 @@ func TestOfflineApplyOfflineAuthorityByFieldRule(t *testing.T) {
 // desk's value is kept and kicked out instead of overwritten.
 func TestOfflineApplyEditDuringTheApply(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
-	pool, schema := offlineDB(t, ctx)
+	pool, schema := testenv.OfflineSchema(t, ctx, "test_offline_")
 	o := openOffline(t, ctx, schema)
 	create := contact.SinkRecord{EventID: "c1", PersonID: "p-cy", Entity: contact.EntityContact, Op: contact.SinkCreate,
 		Set: contact.Values{contact.GivenName: "Cy", contact.Email: "cy@example.org"}}
@@ -325,7 +291,7 @@ func TestOfflineApplyEditDuringTheApply(t *testing.T) {
 // without its gift.
 func TestOfflineApplyKicksOutWhatHasNoRow(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
-	_, schema := offlineDB(t, ctx)
+	_, schema := testenv.OfflineSchema(t, ctx, "test_offline_")
 	o := openOffline(t, ctx, schema)
 	recs := []contact.SinkRecord{
 		{EventID: "g-missing", PersonID: "p-x", Entity: contact.EntityGift, Op: contact.SinkCreate, TargetRecordID: "OFF-404",
@@ -360,7 +326,7 @@ func TestOfflineApplyKicksOutWhatHasNoRow(t *testing.T) {
 // the error; the rest of the batch is applied.
 func TestOfflineApplyRefusedValueKickedOut(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
-	pool, schema := offlineDB(t, ctx)
+	pool, schema := testenv.OfflineSchema(t, ctx, "test_offline_")
 	o := openOffline(t, ctx, schema)
 	recs := []contact.SinkRecord{
 		{EventID: "big", PersonID: "p-big", Entity: contact.EntityContact, Op: contact.SinkCreate,
