@@ -38,10 +38,11 @@ const (
 // schema gets a new id here.
 var EmbeddedIDs = map[string]int{
 	// ContactChange, MatchedChange and ReviewItem were 1, 2 and 5 until
-	// ContactFields got its custom map (LegacyIDs).
+	// ContactFields got its custom map (LegacyIDs); MatchedChange then 10
+	// and SinkRecord 3 until they got household_id.
 	ContactChange: 9,
-	MatchedChange: 10,
-	SinkRecord:    3,
+	MatchedChange: 13,
+	SinkRecord:    14,
 	KickOut:       7, // 4 until value_size, value_sha256 and truncated were added (LegacyIDs)
 	ReviewItem:    11,
 	GiftEvent:     6,
@@ -56,11 +57,13 @@ var legacyFiles embed.FS
 // they were written with (legacy/<name>.<id>.avsc, self-contained): fields
 // added since take their defaults. Nothing is written with them.
 var LegacyIDs = map[int]string{
-	1: ContactChange,
-	2: MatchedChange,
-	4: KickOut,
-	5: ReviewItem,
-	8: AuditRecord,
+	1:  ContactChange,
+	2:  MatchedChange,
+	3:  SinkRecord,
+	4:  KickOut,
+	5:  ReviewItem,
+	8:  AuditRecord,
+	10: MatchedChange,
 }
 
 // Legacy returns the text of the earlier schema version with embedded id

@@ -218,13 +218,14 @@ func (c *Codec) DecodeChange(b []byte) (contact.Change, error) {
 // EncodeMatched encodes a MatchedChange.
 func (c *Codec) EncodeMatched(m contact.Matched) ([]byte, error) {
 	return c.encode(schemas.MatchedChange, map[string]any{
-		"change":      changeToNative(m.Change),
-		"person_id":   m.Match.PersonID,
-		"decision":    string(m.Match.Decision),
-		"score":       m.Match.Score,
-		"explanation": m.Match.Explanation,
-		"candidates":  stringsToNative(m.Match.Candidates),
-		"links":       mapToNative(m.Links),
+		"change":       changeToNative(m.Change),
+		"person_id":    m.Match.PersonID,
+		"decision":     string(m.Match.Decision),
+		"score":        m.Match.Score,
+		"explanation":  m.Match.Explanation,
+		"candidates":   stringsToNative(m.Match.Candidates),
+		"links":        mapToNative(m.Links),
+		"household_id": optional(m.Match.HouseholdID),
 	})
 }
 
@@ -247,6 +248,7 @@ func (c *Codec) DecodeMatched(b []byte) (contact.Matched, error) {
 			Score:       r.float("score"),
 			Explanation: r.str("explanation"),
 			Candidates:  r.strs("candidates"),
+			HouseholdID: r.optStr("household_id"), // absent in records written before it: none
 		},
 		Links: r.strMap("links"),
 	}
@@ -274,6 +276,7 @@ func (c *Codec) EncodeSink(s contact.SinkRecord) ([]byte, error) {
 		"links":            mapToNative(s.Links),
 		"source_ts":        s.SourceTime,
 		"reason":           s.Reason,
+		"household_id":     optional(s.HouseholdID),
 	})
 }
 
@@ -298,6 +301,7 @@ func (c *Codec) DecodeSink(b []byte) (contact.SinkRecord, error) {
 		Links:           r.strMap("links"),
 		SourceTime:      r.time("source_ts"),
 		Reason:          r.str("reason"),
+		HouseholdID:     r.optStr("household_id"), // absent in records written before it: none
 	}
 	if set := r.strMap("set"); len(set) > 0 {
 		s.Set = make(contact.Values, len(set))

@@ -51,7 +51,8 @@ func TestRoundTrip(t *testing.T) {
 	})
 	t.Run("matched", func(t *testing.T) {
 		in := contact.Matched{Change: sampleChange(),
-			Match: contact.Match{PersonID: "p-1", Decision: contact.DecisionLinked, Score: 17.5, Explanation: "email=exact", Candidates: []string{"p-1", "p-2"}},
+			Match: contact.Match{PersonID: "p-1", Decision: contact.DecisionLinked, Score: 17.5, Explanation: "email=exact", Candidates: []string{"p-1", "p-2"},
+				HouseholdID: "hh-0123456789abcdef01234567"},
 			Links: map[string]string{"offline": "OFF-1", "online": "web-0001"}}
 		b, err := c.EncodeMatched(in)
 		if err != nil {
@@ -69,7 +70,8 @@ func TestRoundTrip(t *testing.T) {
 		in := contact.SinkRecord{EventID: "s-1", CausationID: "evt-1", PersonID: "p-1", TargetSystem: "offline",
 			Entity: contact.EntityContact, Op: contact.SinkCreate, ReferenceSource: "online",
 			Set: contact.Values{contact.FamilyName: "Adams"}, Clear: []contact.Field{contact.Phone},
-			Gift: sampleChange().Gift, Links: map[string]string{"online": "web-1"}, SourceTime: at, Reason: "name: latest"}
+			Gift: sampleChange().Gift, Links: map[string]string{"online": "web-1"}, SourceTime: at, Reason: "name: latest",
+			HouseholdID: "hh-0123456789abcdef01234567"}
 		b, err := c.EncodeSink(in)
 		if err != nil {
 			t.Fatal(err)

@@ -217,6 +217,11 @@ type Match struct {
 	Explanation string
 	// Candidates are the person ids that were considered, best first.
 	Candidates []string
+	// HouseholdID is the record's household id (match.HouseholdKey: a
+	// hash of family name and home address, "hh-..."), "" when the record
+	// lacks either. Two persons ruled out as members of one household
+	// share it when they are recorded at one address under one family name.
+	HouseholdID string
 }
 
 // Matched is a change resolved to a person, with the person's known record
@@ -270,6 +275,9 @@ type SinkRecord struct {
 	SourceTime time.Time
 	// Reason explains which rule produced the record.
 	Reason string
+	// HouseholdID is the person's household id (the latest the matcher
+	// gave one of the person's records, Match.HouseholdID), "" when none.
+	HouseholdID string
 }
 
 // Header is a Kafka record header kept with a kick-out.

@@ -165,6 +165,7 @@ func (r Result) ContactMatch() contact.Match {
 		Score:       r.Probability,
 		Explanation: r.Explanation.String(),
 		Candidates:  ids,
+		HouseholdID: r.HouseholdKey,
 	}
 }
 
@@ -301,6 +302,9 @@ func (m *Matcher) decide(in Incoming, q Query, f Found) (Result, *Write) {
 	freq := m.frequencies(in, q, f)
 	res.Candidates = m.scoreCandidates(in, q, f, freq)
 
+	// Known records too: an update with a new address or family name
+	// moves the person to another household.
+	res.HouseholdKey = HouseholdKey(in.Record)
 	if f.KnownPerson != "" {
 		// The record is already linked: its new values refresh the member
 		// and add any new keys; re-matching it would let one edit move a
@@ -312,7 +316,6 @@ func (m *Matcher) decide(in Incoming, q Query, f Found) (Result, *Write) {
 		return res, write
 	}
 
-	res.HouseholdKey = HouseholdKey(in.Record)
 	for _, c := range res.Candidates {
 		if c.Relation == RelationHousehold {
 			res.Household = append(res.Household, c.PersonID)

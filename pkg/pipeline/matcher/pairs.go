@@ -105,9 +105,11 @@ func (r *IndexResolver) linkDecided(ctx context.Context, idx match.Index, in mat
 	case err != nil:
 		return match.Result{}, false, err
 	}
-	e := match.Explanation{Decision: contact.DecisionLinked, Reason: ReasonDecidedSame, PersonID: personID, Probability: 1}
+	hh := match.HouseholdKey(in.Record)
+	e := match.Explanation{Decision: contact.DecisionLinked, Reason: ReasonDecidedSame, PersonID: personID, Probability: 1,
+		HouseholdKey: hh}
 	return match.Result{RecordID: in.RecordID, Decision: contact.DecisionLinked, PersonID: personID, Probability: 1,
-		Explanation: e}, true, nil
+		HouseholdKey: hh, Explanation: e}, true, nil
 }
 
 // pairFilter is the index as a record with cannot-link pairs sees it: the

@@ -119,6 +119,7 @@ type decisionMemo struct {
 	Score       float64          `json:"s"`
 	Explanation string           `json:"e"`
 	Candidates  []string         `json:"c"` // no omitempty: [] and nil stay apart
+	HouseholdID string           `json:"h,omitempty"`
 }
 
 // Resolve implements Resolver in a fixed number of round trips for the whole
@@ -158,7 +159,7 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 				return nil, fmt.Errorf("decision memo of event %q of %s: %w", c.EventID, ids[i], err)
 			}
 			out[i].Match = contact.Match{PersonID: m.PersonID, Decision: m.Decision, Score: m.Score,
-				Explanation: m.Explanation, Candidates: m.Candidates}
+				Explanation: m.Explanation, Candidates: m.Candidates, HouseholdID: m.HouseholdID}
 		case c.Op == contact.OpDelete:
 			deletes = append(deletes, i)
 		default:
@@ -282,7 +283,7 @@ func (r *IndexResolver) finish(ctx context.Context, changes []contact.Change, id
 		m := out[i].Match
 		if c.EventID != "" && once.Fresh(i) {
 			b, err := json.Marshal(decisionMemo{PersonID: m.PersonID, Decision: m.Decision, Score: m.Score,
-				Explanation: m.Explanation, Candidates: m.Candidates})
+				Explanation: m.Explanation, Candidates: m.Candidates, HouseholdID: m.HouseholdID})
 			if err != nil {
 				return fmt.Errorf("encode decision memo: %w", err)
 			}
