@@ -107,6 +107,12 @@ type State struct {
 	// Gifts are the gifts sent on ("system/gift id"), newest last, so a
 	// gift that comes again is not recorded twice.
 	Gifts []string `json:"gifts,omitempty"`
+	// HouseholdID is the person's household: the latest non-empty one the
+	// matcher gave a change of the person (contact.Match.HouseholdID). A
+	// person is in one household at a time; a change without a family name
+	// and full address (a partial update) leaves it as it is. Every sink
+	// record of the person carries it.
+	HouseholdID string `json:"household_id,omitempty"`
 }
 
 // Golden is the current best value of one field and where it came from.
@@ -276,6 +282,9 @@ func (e *Engine) Apply(state []byte, m contact.Matched) (Result, error) {
 	before := maps.Clone(st.Golden)
 	r.ss = st.system(src.Name)
 	r.learnRecords()
+	if m.Match.HouseholdID != "" {
+		st.HouseholdID = m.Match.HouseholdID
+	}
 	ins := r.incoming()
 	if c.Origin == contact.OriginSync {
 		r.ownWrite(ins)
@@ -298,6 +307,9 @@ func (e *Engine) Apply(state []byte, m contact.Matched) (Result, error) {
 	}
 	if r.echoed {
 		r.res.EchoSystems = []string{src.Name}
+	}
+	for i := range r.res.Sinks {
+		r.res.Sinks[i].HouseholdID = st.HouseholdID
 	}
 	b, err := json.Marshal(st)
 	if err != nil {

@@ -687,3 +687,63 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+// The person's household id is the latest non-empty one a change brought,
+// kept in the golden state, and every sink record of the person (contact,
+// gift, link-only) carries it.
+func TestHouseholdIDIsCarried(t *testing.T) {
+	e := NewEngine(Default())
+	apply := func(state []byte, c contact.Change, d contact.Decision, household string, links map[string]string) Result {
+		t.Helper()
+		res, err := e.Apply(state, contact.Matched{Change: c, Match: contact.Match{PersonID: "p-1", Decision: d, HouseholdID: household}, Links: links})
+		if err != nil || res.KickOutReason != "" {
+			t.Fatalf("apply: %v %s %v", err, res.KickOutReason, res.KickOutError)
+		}
+		return res
+	}
+	householdOf := func(state []byte) string {
+		st, err := DecodeState(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.HouseholdID
+	}
+	tests := []struct {
+		name      string
+		change    contact.Change
+		decision  contact.Decision
+		household string
+		links     map[string]string
+		want      string // the state's and every sink record's
+		sinks     int
+	}{
+		{"offline load", offlineRow("OFF-1", t0, anna), contact.DecisionNew, "hh-a", map[string]string{"offline": "OFF-1"}, "hh-a", 0},
+		{"online record linked, no address", onlineEv("web-1", at(1), contact.OriginAPI, contact.Values{contact.GivenName: "Anna", contact.FamilyName: "Adams",
+			contact.Email: "anna@example.org"}), contact.DecisionLinked, "", linked, "hh-a", 1},
+		{"a gift", withGift(onlineEv("web-1", at(2), contact.OriginAPI, contact.Values{}), "g-1", 500), contact.DecisionKnown, "", linked, "hh-a", 1},
+		{"a move", offlineRow("OFF-1", at(3), with(anna, string(contact.AddressLine1), "2 Low Road", string(contact.Postcode), "62704")),
+			contact.DecisionKnown, "hh-b", linked, "hh-b", 1},
+	}
+	var state []byte
+	for _, tt := range tests {
+		res := apply(state, tt.change, tt.decision, tt.household, tt.links)
+		if got := householdOf(res.State); got != tt.want {
+			t.Fatalf("%s: state household %q, want %q", tt.name, got, tt.want)
+		}
+		if len(res.Sinks) < tt.sinks {
+			t.Fatalf("%s: %d sink records, want at least %d", tt.name, len(res.Sinks), tt.sinks)
+		}
+		for _, sk := range res.Sinks {
+			if sk.HouseholdID != tt.want {
+				t.Fatalf("%s: sink record %s carries household %q, want %q", tt.name, describe(sk), sk.HouseholdID, tt.want)
+			}
+		}
+		state = res.State
+	}
+	// A state written before household ids existed reads as none, and
+	// a change without one leaves it so.
+	res := apply([]byte(`{"version":1}`), offlineRow("OFF-2", t0, anna), contact.DecisionKnown, "", nil)
+	if householdOf(res.State) != "" {
+		t.Fatal("a household id appeared from nowhere")
+	}
+}
