@@ -218,7 +218,11 @@ func openDeliveryStore(ctx context.Context, dc DeliverConfig, rc *rules.Config, 
 		}
 		return o, o.Close, nil
 	case ModeFiles:
-		d, err := filedrop.OpenWithFields(dc.Dir, dc.System, rc.Fields())
+		var opts []filedrop.Option
+		if h := rc.Mapping().Offline.HouseholdColumn; h != "" {
+			opts = append(opts, filedrop.WithHouseholdColumn(h))
+		}
+		d, err := filedrop.OpenWithFields(dc.Dir, dc.System, rc.Fields(), opts...)
 		if err != nil {
 			return nil, nil, err
 		}

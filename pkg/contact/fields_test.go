@@ -123,6 +123,10 @@ func TestMappingCheck(t *testing.T) {
 		{"online two keys", func(m *Mapping) { m.Online.Contact["mail"] = Email }, `"contact.email" and "contact.mail" both map`},
 		{"consent on text", func(m *Mapping) { m.Online.Consent["sms"] = "appeal_code" }, "not an opt-out flag"},
 		{"consent on custom bool", func(m *Mapping) { m.Online.Consent["sms"] = "gift_aid" }, ""},
+		{"household column", func(m *Mapping) { m.Offline.HouseholdColumn = "household_id" }, ""},
+		{"bad household column", func(m *Mapping) { m.Offline.HouseholdColumn = "Household" }, "household_id column"},
+		{"household column of a field", func(m *Mapping) { m.Offline.HouseholdColumn = "email" }, "already the column"},
+		{"household column is the id", func(m *Mapping) { m.Offline.HouseholdColumn = "id" }, "already the column"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := DefaultMapping().Clone()

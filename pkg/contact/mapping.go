@@ -24,6 +24,10 @@ type OfflineMapping struct {
 	ReferenceSourceColumn string
 	UpdatedByColumn       string
 	UpdatedAtColumn       string
+	// HouseholdColumn, when set, is the column the offline applier writes
+	// the person's household id to (SinkRecord.HouseholdID); "" (the
+	// default): the household id is not written.
+	HouseholdColumn string
 	// Columns maps a column to the field it holds (built-in or custom).
 	Columns map[string]Field
 }
@@ -102,6 +106,14 @@ func (m Mapping) Check(fs *FieldSet) error {
 		"updated_at column": o.UpdatedAtColumn} {
 		if !ValidSQLName(n) {
 			return fmt.Errorf("offline %s %q: want a lower-case SQL name", what, n)
+		}
+	}
+	if h := o.HouseholdColumn; h != "" {
+		if !ValidSQLName(h) {
+			return fmt.Errorf("offline household_id column %q: want a lower-case SQL name", h)
+		}
+		if _, taken := o.Columns[h]; taken || h == o.IDColumn || h == o.ReferenceSourceColumn || h == o.UpdatedByColumn || h == o.UpdatedAtColumn {
+			return fmt.Errorf("offline household_id column %q is already the column of something else", h)
 		}
 	}
 	byField := map[Field]string{}

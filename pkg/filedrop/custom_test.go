@@ -50,3 +50,42 @@ func TestDropWritesCustomFieldColumns(t *testing.T) {
 		t.Fatalf("clear column %q", got)
 	}
 }
+
+// With a household column in the mapping, the drop has it last, with the
+// person's household id; without one, no such column.
+func TestDropWritesTheHouseholdColumn(t *testing.T) {
+	for _, column := range []string{"household", ""} {
+		dir := t.TempDir()
+		var opts []filedrop.Option
+		if column != "" {
+			opts = append(opts, filedrop.WithHouseholdColumn(column))
+		}
+		d, err := filedrop.OpenWithFields(dir, "offline", contact.BuiltIn(), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := contact.SinkRecord{EventID: "c1", PersonID: "p-hh", Entity: contact.EntityContact, Op: contact.SinkUpdate,
+			TargetRecordID: "OFF-1", Set: contact.Values{contact.Email: "mel@example.org"}, HouseholdID: "hh-a"}
+		if n, err := d.Apply(context.Background(), batch(5, rec)); err != nil || n != 1 {
+			t.Fatalf("apply: %d %v", n, err)
+		}
+		body, err := os.ReadFile(filepath.Join(dir, "offline-p0.5-5.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := filedrop.Columns()
+		if column == "" {
+			if !slices.Equal(rows[0], header) {
+				t.Fatalf("header without a household column %v", rows[0])
+			}
+			continue
+		}
+		if !slices.Equal(rows[0], append(header, column)) || rows[1][len(header)] != "hh-a" {
+			t.Fatalf("header %v, row %v", rows[0], rows[1])
+		}
+	}
+}

@@ -91,7 +91,17 @@ type Drop struct {
 	// the manifest itself is in place.
 	pending *Manifest
 	fields  *contact.FieldSet
+	// household names the last column, the person's household id, when
+	// the mapping names a column for it ("": no such column).
+	household string
 }
+
+// Option configures OpenWithFields.
+type Option func(*Drop)
+
+// WithHouseholdColumn adds a last column, named name, with the person's
+// household id (the rules file's mapping offline.household_id).
+func WithHouseholdColumn(name string) Option { return func(d *Drop) { d.household = name } }
 
 // state is the content of StateFile. Pending is the manifest of the file
 // being finished: the state (with the file's offsets) is written after the
@@ -112,7 +122,7 @@ func Open(dir, system string) (*Drop, error) { return OpenWithFields(dir, system
 
 // OpenWithFields is Open for a rules file with custom fields: each gets a
 // column after the built-in ones (ColumnsOf).
-func OpenWithFields(dir, system string, fs *contact.FieldSet) (*Drop, error) {
+func OpenWithFields(dir, system string, fs *contact.FieldSet, opts ...Option) (*Drop, error) {
 	if system == "" || strings.ContainsAny(system, `/\`) {
 		return nil, fmt.Errorf("filedrop: bad system name %q", system)
 	}
@@ -120,6 +130,9 @@ func OpenWithFields(dir, system string, fs *contact.FieldSet) (*Drop, error) {
 		return nil, fmt.Errorf("filedrop: %w", err)
 	}
 	d := &Drop{dir: dir, system: system, next: map[string]int64{}, fields: fs}
+	for _, o := range opts {
+		o(d)
+	}
 	if raw, err := os.ReadFile(filepath.Join(dir, StateFile)); err == nil {
 		var st state
 		if err := json.Unmarshal(raw, &st); err != nil {
@@ -238,7 +251,7 @@ func (d *Drop) Apply(_ context.Context, batch []deliver.Delivery) (int, error) {
 	for i, r := range fresh {
 		recs[i] = r.Record
 	}
-	body, m, err := render(offlineapply.Coalesce(recs), d.fields)
+	body, m, err := render(offlineapply.Coalesce(recs), d.fields, d.household)
 	if err != nil {
 		return 0, err
 	}
@@ -297,11 +310,15 @@ func fileName(system string, parts []Partition) string {
 }
 
 // render writes the steps as CSV rows, deterministically.
-func render(steps []offlineapply.Step, fs *contact.FieldSet) ([]byte, Manifest, error) {
+func render(steps []offlineapply.Step, fs *contact.FieldSet, household string) ([]byte, Manifest, error) {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	var m Manifest
-	if err := w.Write(ColumnsOf(fs)); err != nil {
+	header := ColumnsOf(fs)
+	if household != "" {
+		header = append(header, household)
+	}
+	if err := w.Write(header); err != nil {
 		return nil, m, err
 	}
 	for _, s := range steps {
@@ -321,6 +338,9 @@ func render(steps []offlineapply.Step, fs *contact.FieldSet) ([]byte, Manifest, 
 		} else {
 			row = append(row, "", "", "", "", "", "", "")
 			m.Contacts++
+		}
+		if household != "" {
+			row = append(row, s.HouseholdID)
 		}
 		if err := w.Write(row); err != nil {
 			return nil, m, err

@@ -28,6 +28,9 @@ type Step struct {
 	Gift            *contact.Gift
 	// Links are the person's ids in other systems (later records win).
 	Links map[string]string
+	// HouseholdID is the person's household id: the latest non-empty one
+	// among the merged records.
+	HouseholdID string
 	// EventIDs are the sink records this step stands for, in delivery order.
 	EventIDs []string
 	// Indexes are the positions of those records in the input.
@@ -94,6 +97,9 @@ func merge(s *Step, r contact.SinkRecord, index int) {
 			s.Links = map[string]string{}
 		}
 		s.Links[sys] = id
+	}
+	if r.HouseholdID != "" {
+		s.HouseholdID = r.HouseholdID
 	}
 	s.EventIDs = append(s.EventIDs, r.EventID)
 	s.Indexes = append(s.Indexes, index)

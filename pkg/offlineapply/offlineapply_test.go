@@ -60,6 +60,20 @@ func TestCoalesce(t *testing.T) {
 				EventIDs: []string{"u2"}, Indexes: []int{2}},
 		}},
 	}
+	household := func(r contact.SinkRecord, h string) contact.SinkRecord { r.HouseholdID = h; return r }
+	tests = append(tests, struct {
+		name string
+		in   []contact.SinkRecord
+		want []Step
+	}{"the latest household id that is given", []contact.SinkRecord{
+		household(rec("u1", "ada", contact.SinkUpdate, contact.Values{contact.GivenName: "Ada"}), "hh-a"),
+		household(rec("u2", "ada", contact.SinkUpdate, contact.Values{contact.Locality: "Leeds"}), "hh-b"),
+		rec("u3", "ada", contact.SinkUpdate, contact.Values{contact.Email: "a@x.org"}),
+	}, []Step{
+		{Entity: contact.EntityContact, PersonID: "ada", Op: contact.SinkUpdate, HouseholdID: "hh-b",
+			Set:      contact.Values{contact.GivenName: "Ada", contact.Locality: "Leeds", contact.Email: "a@x.org"},
+			EventIDs: []string{"u1", "u2", "u3"}, Indexes: []int{0, 1, 2}},
+	}})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Coalesce(tc.in)

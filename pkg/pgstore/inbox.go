@@ -86,6 +86,8 @@ type payload struct {
 	Gift   *contact.Gift     `json:"gift,omitempty"`
 	Links  map[string]string `json:"links,omitempty"`
 	Reason string            `json:"reason,omitempty"`
+	// HouseholdID is the person's household id (SinkRecord.HouseholdID).
+	HouseholdID string `json:"household_id,omitempty"`
 }
 
 // Apply inserts the batch in one transaction in the given (partition)
@@ -106,7 +108,7 @@ ON CONFLICT (event_id) DO NOTHING`, in.table)
 	var rows pgx.Batch
 	for _, d := range batch {
 		s := d.Record
-		p := payload{Set: s.Set, Clear: s.Clear, Gift: s.Gift, Links: s.Links, Reason: s.Reason}
+		p := payload{Set: s.Set, Clear: s.Clear, Gift: s.Gift, Links: s.Links, Reason: s.Reason, HouseholdID: s.HouseholdID}
 		doc, err := json.Marshal(p)
 		if err != nil {
 			return 0, fmt.Errorf("event %s: %w", s.EventID, err)

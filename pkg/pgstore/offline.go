@@ -53,12 +53,18 @@ type OfflineConfig struct {
 	// Fields are the fields Columns may name: the built-in ones and the
 	// rules file's custom fields. Nil: the built-in ones.
 	Fields *contact.FieldSet
+	// HouseholdColumn, when set, is the contacts table's column for the
+	// person's household id (contact.OfflineMapping.HouseholdColumn):
+	// written on create and whenever a contact step brings another one.
+	// Empty: not written.
+	HouseholdColumn string
 }
 
 // OfflineConfigFor is the configuration of the contact table and columns
 // as the rules file's mapping names them, with its custom fields.
 func OfflineConfigFor(schema string, m contact.OfflineMapping, fs *contact.FieldSet) OfflineConfig {
-	return OfflineConfig{Schema: schema, ContactsTable: m.ContactsTable, Columns: m.Columns, Fields: fs}
+	return OfflineConfig{Schema: schema, ContactsTable: m.ContactsTable, Columns: m.Columns, Fields: fs,
+		HouseholdColumn: m.HouseholdColumn}
 }
 
 // Offline applies an offline system's sink records to its own tables: the
@@ -96,6 +102,9 @@ func OpenOffline(ctx context.Context, dsn string, cfg OfflineConfig) (*Offline, 
 	}
 	if cfg.Schema != "" && !tableName.MatchString(cfg.Schema) {
 		return nil, fmt.Errorf("offline schema %q: want a lower-case SQL name", cfg.Schema)
+	}
+	if h := cfg.HouseholdColumn; h != "" && (!tableName.MatchString(h) || cfg.Columns[h] != "") {
+		return nil, fmt.Errorf("offline household column %q: want a lower-case SQL name that no field is mapped to", h)
 	}
 	if cfg.Fields == nil {
 		cfg.Fields = contact.BuiltIn()
@@ -401,6 +410,8 @@ type offlineRow struct {
 	version   int64
 	updatedAt time.Time
 	updatedBy string
+	// householdID is the household column's value ("" without one).
+	householdID string
 }
 
 func (o *Offline) readRow(ctx context.Context, tx pgx.Tx, id string) (*offlineRow, contact.Values, error) {
@@ -408,17 +419,21 @@ func (o *Offline) readRow(ctx context.Context, tx pgx.Tx, id string) (*offlineRo
 	for i, c := range o.columns {
 		cols[i] = c.name + "::text"
 	}
-	q := fmt.Sprintf(`SELECT %s, c.row_version, c.updated_at, c.updated_by, s.base::text
+	household := "NULL::text"
+	if o.cfg.HouseholdColumn != "" {
+		household = "c." + o.cfg.HouseholdColumn + "::text"
+	}
+	q := fmt.Sprintf(`SELECT %s, c.row_version, c.updated_at, c.updated_by, s.base::text, %s
 	FROM %s c LEFT JOIN contactsync_synced_rows s ON s.contact_id = c.id WHERE c.id = $1`,
-		strings.Join(cols, ", "), o.cfg.ContactsTable)
+		strings.Join(cols, ", "), household, o.cfg.ContactsTable)
 	vals := make([]*string, len(o.columns))
 	dest := make([]any, 0, len(vals)+4)
 	for i := range vals {
 		dest = append(dest, &vals[i])
 	}
 	row := &offlineRow{values: contact.Values{}}
-	var base *string
-	dest = append(dest, &row.version, &row.updatedAt, &row.updatedBy, &base)
+	var base, householdID *string
+	dest = append(dest, &row.version, &row.updatedAt, &row.updatedBy, &base, &householdID)
 	if err := tx.QueryRow(ctx, q, id).Scan(dest...); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil, nil
@@ -430,6 +445,7 @@ func (o *Offline) readRow(ctx context.Context, tx pgx.Tx, id string) (*offlineRo
 			row.values[c.info.Name] = *vals[i]
 		}
 	}
+	row.householdID = deref(householdID)
 	var known contact.Values
 	if base != nil {
 		if err := json.Unmarshal([]byte(*base), &known); err != nil {
@@ -505,8 +521,9 @@ func (o *Offline) applyContact(ctx context.Context, tx pgx.Tx, step offlineapply
 		o.respell(r.Current, step.Target())
 		o.respell(r.Base, step.Target())
 		d := offlineapply.Decide(step, r, o.cfg.Rules)
-		if !d.Empty() {
-			ok, err := o.update(ctx, tx, id, row.version, d)
+		household := o.householdChange(row, step)
+		if !d.Empty() || household != "" {
+			ok, err := o.update(ctx, tx, id, row.version, d, household)
 			if err != nil {
 				return "", nil, err
 			}
@@ -558,10 +575,26 @@ func (o *Offline) respell(current, want contact.Values) {
 	}
 }
 
+// householdChange is the household id the step writes to the row: the
+// step's, when the table has a household column and the row holds another
+// one; else "". The household id is the sync's own data: no offline edit
+// of the column is kept against it.
+func (o *Offline) householdChange(row *offlineRow, step offlineapply.Step) string {
+	if o.cfg.HouseholdColumn == "" || step.HouseholdID == "" || row.householdID == step.HouseholdID {
+		return ""
+	}
+	return step.HouseholdID
+}
+
 func (o *Offline) insert(ctx context.Context, tx pgx.Tx, id string, step offlineapply.Step) (bool, error) {
 	names := []string{"id", "reference_source", "updated_by"}
 	args := []any{id, nullIfEmpty(step.ReferenceSource), SyncWriter}
 	exprs := []string{"$1", "$2", "$3"}
+	if o.cfg.HouseholdColumn != "" && step.HouseholdID != "" {
+		names = append(names, o.cfg.HouseholdColumn)
+		args = append(args, step.HouseholdID)
+		exprs = append(exprs, fmt.Sprintf("$%d", len(args)))
+	}
 	for _, c := range o.columns {
 		v, ok := step.Set[c.info.Name]
 		if !ok {
@@ -590,9 +623,13 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
-func (o *Offline) update(ctx context.Context, tx pgx.Tx, id string, version int64, d offlineapply.Decision) (bool, error) {
+func (o *Offline) update(ctx context.Context, tx pgx.Tx, id string, version int64, d offlineapply.Decision, household string) (bool, error) {
 	sets := []string{"updated_at = now()", "updated_by = $3"}
 	args := []any{id, version, SyncWriter}
+	if household != "" {
+		args = append(args, household)
+		sets = append(sets, fmt.Sprintf("%s = $%d", o.cfg.HouseholdColumn, len(args)))
+	}
 	add := func(f contact.Field, v string) {
 		c, ok := o.column(f)
 		if !ok {

@@ -88,10 +88,10 @@ func (c *Config) readMapping(p *problems, n *yaml.Node) {
 	}
 	m := &c.mapping
 	if off := child(n, "offline"); off != nil {
-		if strictKeys(p, off, "table", "id", "reference_source", "updated_by", "updated_at", "columns", "omit") {
+		if strictKeys(p, off, "table", "id", "reference_source", "updated_by", "updated_at", "household_id", "columns", "omit") {
 			for key, dst := range map[string]*string{"table": &m.Offline.ContactsTable, "id": &m.Offline.IDColumn,
 				"reference_source": &m.Offline.ReferenceSourceColumn, "updated_by": &m.Offline.UpdatedByColumn,
-				"updated_at": &m.Offline.UpdatedAtColumn} {
+				"updated_at": &m.Offline.UpdatedAtColumn, "household_id": &m.Offline.HouseholdColumn} {
 				v := child(off, key)
 				if v == nil {
 					continue

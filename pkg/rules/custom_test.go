@@ -147,6 +147,10 @@ func TestParseRejectsCustomFieldsAndMapping(t *testing.T) {
 		{"a typo in the mapping", []string{"+", "mapping:\n  offline:\n    colums: {}\n"}, `x.yaml:21: unknown key "colums"`},
 		{"consent key on a text field", []string{"+", "mapping:\n  online:\n    consent:\n      sms: appeal_code\n"},
 			`mapping online consent key "sms": "appeal_code" is not an opt-out flag`},
+		{"a household column that is not an SQL name", []string{"+", "mapping:\n  offline:\n    household_id: Household\n"},
+			`x.yaml:21: mapping offline household_id: want a lower-case SQL name, not "Household"`},
+		{"a household column that is a field's", []string{"+", "mapping:\n  offline:\n    household_id: email\n"},
+			`offline household_id column "email" is already the column of something else`},
 		{"omit an unknown field", []string{"+", "mapping:\n  offline:\n    omit: [nickname]\n"}, `x.yaml:21: mapping offline omit: unknown field "nickname"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,6 +177,7 @@ func TestMappingMergesByField(t *testing.T) {
   offline:
     table: constituents
     id: constituent_id
+    household_id: household
     columns:
       forename: given_name
       appeal: appeal_code
@@ -192,7 +197,7 @@ func TestMappingMergesByField(t *testing.T) {
 	}
 	m := c.Mapping()
 	off := m.Offline
-	if off.ContactsTable != "constituents" || off.IDColumn != "constituent_id" || off.UpdatedByColumn != "updated_by" {
+	if off.ContactsTable != "constituents" || off.IDColumn != "constituent_id" || off.UpdatedByColumn != "updated_by" || off.HouseholdColumn != "household" {
 		t.Fatalf("offline names %+v", off)
 	}
 	for col, want := range map[string]contact.Field{"forename": contact.GivenName, "appeal": "appeal_code", "gift_aid_flag": "gift_aid",
@@ -218,7 +223,8 @@ func TestMappingMergesByField(t *testing.T) {
 		t.Fatalf("custom field %+v %v", info, ok)
 	}
 	// Without a mapping section, the reference names.
-	if d := Default().Mapping(); d.Offline.ContactsTable != "contacts" || d.Offline.Columns["first_name"] != contact.GivenName || len(d.Online.Address) != 6 {
+	if d := Default().Mapping(); d.Offline.ContactsTable != "contacts" || d.Offline.Columns["first_name"] != contact.GivenName || len(d.Online.Address) != 6 ||
+		d.Offline.HouseholdColumn != "" {
 		t.Fatalf("default mapping %+v", d)
 	}
 }
