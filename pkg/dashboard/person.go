@@ -11,13 +11,16 @@ import (
 )
 
 // People is what the person page reads: a person's field history from the
-// audit topic (pkg/history) and the records linked to the person now (the
-// identity index). The composition root implements it; without it the
-// dashboard has no person pages.
+// audit topic (pkg/history), the records linked to the person now (the
+// identity index) and the person's household id (the golden state). The
+// composition root implements it; without it the dashboard has no person
+// pages.
 type People interface {
 	History(ctx context.Context, personID string) (history.History, error)
 	// Links returns system -> record id of the person (empty: none known).
 	Links(ctx context.Context, personID string) (map[string]string, error)
+	// HouseholdID returns the person's household id ("" when none is known).
+	HouseholdID(ctx context.Context, personID string) (string, error)
 }
 
 // Option configures a Server beyond its Config.
@@ -52,10 +55,13 @@ type PersonEntry struct {
 
 // PersonView is the person page: links and the timeline, oldest first.
 type PersonView struct {
-	PersonID   string        `json:"person_id"`
-	Links      []PersonLink  `json:"links"`
-	Entries    []PersonEntry `json:"entries"`
-	Unreadable int           `json:"unreadable"`
+	PersonID string `json:"person_id"`
+	// HouseholdID is the person's household id, "" when none is known: the
+	// persons recorded under one family name at one address share it.
+	HouseholdID string        `json:"household_id"`
+	Links       []PersonLink  `json:"links"`
+	Entries     []PersonEntry `json:"entries"`
+	Unreadable  int           `json:"unreadable"`
 }
 
 // maxPersonEntries bounds the page: a person with more decisions than that
@@ -79,12 +85,19 @@ func (s *Server) handlePerson(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, r, nil, err)
 		return
 	}
+	household, err := s.people.HouseholdID(r.Context(), id)
+	if err != nil {
+		s.reply(w, r, nil, err)
+		return
+	}
 	h, err := s.people.History(r.Context(), id)
 	if err != nil {
 		s.reply(w, r, nil, err)
 		return
 	}
-	s.reply(w, r, personViewOf(id, links, h), nil)
+	v := personViewOf(id, links, h)
+	v.HouseholdID = household
+	s.reply(w, r, v, nil)
 }
 
 func personViewOf(id string, links map[string]string, h history.History) PersonView {

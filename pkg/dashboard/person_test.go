@@ -21,6 +21,7 @@ func (brokenPeople) History(context.Context, string) (history.History, error) {
 	return history.History{}, errors.New("broker at kafka-secret-host:9092 unreachable")
 }
 func (brokenPeople) Links(context.Context, string) (map[string]string, error) { return nil, nil }
+func (brokenPeople) HouseholdID(context.Context, string) (string, error)      { return "", nil }
 
 func TestPersonAPI(t *testing.T) {
 	e := dashboardtest.NewEnv(t)
@@ -68,6 +69,9 @@ func TestPersonAPI(t *testing.T) {
 		v.Links[1] != (dashboard.PersonLink{System: "online", RecordID: "web-0412"}) {
 		t.Errorf("links %+v", v.Links)
 	}
+	if v.HouseholdID != "hh-5f0c2a9e41d7b3c8a6e1f024" {
+		t.Errorf("household id %q", v.HouseholdID)
+	}
 	var outcomes []string
 	for _, en := range v.Entries {
 		outcomes = append(outcomes, en.Outcome)
@@ -80,7 +84,7 @@ func TestPersonAPI(t *testing.T) {
 		t.Errorf("first entry %+v", en)
 	}
 	v = dashboard.PersonView{}
-	if code := get(with, "/api/people/p-nobody", &v); code != http.StatusOK || len(v.Entries) != 0 || len(v.Links) != 0 {
+	if code := get(with, "/api/people/p-nobody", &v); code != http.StatusOK || len(v.Entries) != 0 || len(v.Links) != 0 || v.HouseholdID != "" {
 		t.Errorf("unknown person: %d %+v", code, v)
 	}
 

@@ -65,6 +65,8 @@ try {
   }
   const links = await page.textContent('#person-links');
   for (const want of ['offline', 'OFF-01012', 'online', 'web-0412']) check(links.includes(want), `the links lack ${want}`);
+  const household = await page.textContent('#person-household');
+  check(household.includes('hh-5f0c2a9e41d7b3c8a6e1f024'), `the person's household is ${JSON.stringify(household)}`);
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(shots, 'person.png'), fullPage: true });
 

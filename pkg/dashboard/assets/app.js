@@ -578,9 +578,13 @@ async function loadPerson(id) {
     el('td', {}, `${e.source_system}/${e.origin}`, el('div', { class: 'muted mono' }, e.source_record_id)),
     el('td', {}, e.rule ? code(e.rule + (e.policy ? '/' + e.policy : '')) : '–'),
     el('td', { class: 'outcome' }, e.outcome)));
+  const household = p.household_id
+    ? el('p', { id: 'person-household' }, 'Household: ', code(p.household_id),
+      el('span', { class: 'muted' }, ' (shared by the persons recorded under one family name at one address)'))
+    : el('p', { class: 'muted', id: 'person-household' }, 'No household is known for this person.');
   box.replaceChildren(
     el('div', { class: 'rec-head' }, el('h1', {}, 'Person'), code(p.person_id)),
-    el('div', { class: 'card' }, el('h2', {}, 'Linked records now'), links),
+    el('div', { class: 'card' }, el('h2', {}, 'Linked records now'), links, household),
     el('div', { class: 'card' },
       el('div', { class: 'card-h' }, el('h2', {}, 'Why did this field change?'),
         el('span', { class: 'muted' }, `${fmt.n(p.entries.length)} decision(s), oldest first · source time · UTC`)),

@@ -11,8 +11,9 @@ import (
 // People is an in-memory dashboard.People: histories built from audit
 // records, as the router writes them, and links.
 type People struct {
-	Histories map[string]history.History
-	LinksOf   map[string]map[string]string
+	Histories   map[string]history.History
+	LinksOf     map[string]map[string]string
+	HouseholdOf map[string]string
 }
 
 // History implements dashboard.People.
@@ -27,6 +28,11 @@ func (p *People) History(_ context.Context, personID string) (history.History, e
 // Links implements dashboard.People.
 func (p *People) Links(_ context.Context, personID string) (map[string]string, error) {
 	return p.LinksOf[personID], nil
+}
+
+// HouseholdID implements dashboard.People.
+func (p *People) HouseholdID(_ context.Context, personID string) (string, error) {
+	return p.HouseholdOf[personID], nil
 }
 
 // SeedPeople gives the persons of the seed's router kick-out (Routed) and
@@ -59,7 +65,7 @@ func SeedPeople(s Seeded) *People {
 	p := &People{Histories: map[string]history.History{}, LinksOf: map[string]map[string]string{
 		routed:   {"offline": "OFF-01012", "online": "web-0412"},
 		reviewed: {"online": "web-0003", "offline": "OFF-00388"},
-	}}
+	}, HouseholdOf: map[string]string{routed: "hh-5f0c2a9e41d7b3c8a6e1f024"}}
 	for id, as := range audits {
 		h := history.History{PersonID: id}
 		for _, a := range as {
