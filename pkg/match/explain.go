@@ -15,8 +15,8 @@ import (
 // personal data.
 type Explanation struct {
 	Decision contact.Decision
-	// Reason is a stable code: known_record, match, reference_id,
-	// id_conflict, multiple_persons, between_thresholds, below_review,
+	// Reason is a stable code: known_record, match, best_of_persons,
+	// reference_id, id_conflict, multiple_persons, between_thresholds, below_review,
 	// no_candidates, or, when every candidate was ruled out, the relation
 	// of the best one: household, other_organisation, person_organisation,
 	// names_disagree.
@@ -254,6 +254,8 @@ func (e Explanation) Words() []string {
 	switch e.Reason {
 	case "reference_id":
 		out = append(out, "linked on the reference id "+e.Reference+": the names fit that record")
+	case "best_of_persons":
+		out = append(out, fmt.Sprintf("linked to the best of %d persons that each reach the link threshold: it fits this one at least 100 times better than the next; the persons may be one (merging them is a person's decision)", e.AboveLink))
 	case "id_conflict":
 		out = append(out, "id conflict: the record carries the reference id "+e.Reference+" but names another person (a forwarded appeal?); not linked on it")
 	}

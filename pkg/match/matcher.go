@@ -327,7 +327,7 @@ func (m *Matcher) decide(in Incoming, q Query, f Found) (Result, *Write) {
 	}
 
 	t := m.opts.Thresholds
-	var best *Candidate
+	var best, runnerUp *Candidate
 	aboveLink := 0
 	for i := range res.Candidates {
 		c := &res.Candidates[i]
@@ -343,10 +343,19 @@ func (m *Matcher) decide(in Incoming, q Query, f Found) (Result, *Write) {
 		}
 		if c.Probability >= t.Link {
 			aboveLink++
+			if aboveLink == 2 {
+				runnerUp = c
+			}
 		}
 	}
 	var reason string
 	switch {
+	case aboveLink >= 2 && dominates(best, runnerUp):
+		// Several persons reach the link threshold, the best one by far
+		// (see DominanceMargin): the record links there, the persons
+		// stay apart.
+		res.Decision, reason = contact.DecisionLinked, "best_of_persons"
+		res.Moved = moved(best.score.Address)
 	case aboveLink >= 2:
 		// Two persons are each the same as this record: they may be one
 		// person. Merging them is a human decision.

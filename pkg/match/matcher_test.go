@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -581,4 +582,52 @@ func addressWeight(ps PairScore) float64 {
 		}
 	}
 	return w
+}
+
+// A record that reaches the link threshold with two persons links to the
+// best one when it is at least DominanceMargin bits better; within the
+// margin it waits for a person's decision.
+func TestMatcherBestOfPersons(t *testing.T) {
+	ctx := context.Background()
+	m := newTestMatcher(t)
+	typo := robert
+	typo.DOB = "19440901" // a typo in the date: a weaker, still linking match
+	tests := []struct {
+		name     string
+		second   Record
+		decision contact.Decision
+		reason   string
+	}{
+		{"one person fits far better", typo, contact.DecisionLinked, "best_of_persons"},
+		{"two persons fit alike", robert, contact.DecisionAmbiguous, "multiple_persons"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idx := NewMemIndex()
+			for id, r := range map[string]Record{"p1": robert, "p2": tt.second} {
+				errs, err := idx.Commit(ctx, []Write{{
+					PersonID: id, NewPerson: true, Member: Member{RecordID: "old/" + id, Record: r},
+					Keys: Keys(r), Terms: Terms(r), KeyVersions: anyVersions(len(Keys(r))),
+				}})
+				if err != nil || errs[0] != nil {
+					t.Fatal(err, errs)
+				}
+			}
+			res, err := m.Match(ctx, idx, Incoming{RecordID: "new/1", Record: robert})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Decision != tt.decision || res.Explanation.Reason != tt.reason || res.Explanation.AboveLink != 2 {
+				t.Fatalf("decision %s, want %s(%s): %s", res.Decision, tt.decision, tt.reason, res.Explanation)
+			}
+			if tt.decision == contact.DecisionLinked {
+				if res.PersonID != "p1" || res.Candidates[0].Weight-res.Candidates[1].Weight < DominanceMargin {
+					t.Errorf("linked to %s: %s", res.PersonID, res.Explanation)
+				}
+				if !slices.ContainsFunc(res.Explanation.Words(), func(w string) bool { return strings.Contains(w, "best of 2 persons") }) {
+					t.Errorf("words do not say why: %q", res.Explanation.Words())
+				}
+			}
+		})
+	}
 }

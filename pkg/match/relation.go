@@ -149,13 +149,28 @@ func otherNameDiffers(a, b *Record) bool {
 
 // givenNamesDiffer reports whether two known given names are different names,
 // not variants of one: below the Jaro-Winkler typo levels, not nicknames,
-// and not an initial of the other.
+// not an initial of the other, and not a typo of the other (see
+// givenNameTypo).
 func givenNamesDiffer(a, b *Record, lv Levels) bool {
 	l := lv[cmpGiven]
 	if l == NullLevel || l <= levelGivenJW88 {
 		return false
 	}
-	return !isInitialOf(a.Given, b.Given) && !isInitialOf(b.Given, a.Given)
+	return !isInitialOf(a.Given, b.Given) && !isInitialOf(b.Given, a.Given) && !givenNameTypo(a.Given, b.Given)
+}
+
+// givenNameTypo reports whether two given names are one edit apart (a
+// letter replaced, added, dropped or two swapped) and at least one of them
+// is not a known given name: "ben" and "bwn", "rachel" and "racxe". Short
+// names one edit apart fall below the Jaro-Winkler typo levels, yet a
+// household does not name a member with a misspelling of another's name;
+// two known names one edit apart ("john" and "joan", "mark" and "mary")
+// are two names.
+func givenNameTypo(a, b string) bool {
+	if a == "" || b == "" || a == b || osaDistance(a, b) != 1 {
+		return false
+	}
+	return !normalize.IsKnownGivenName(a) || !normalize.IsKnownGivenName(b)
 }
 
 // isInitialOf reports whether short is the initial of name ("j" and "john").

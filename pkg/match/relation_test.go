@@ -260,3 +260,55 @@ func TestAddressLevels(t *testing.T) {
 		}
 	}
 }
+
+func TestGivenNameTypo(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"ben", "bwn", true},    // a letter replaced, "bwn" is no name
+		{"tara", "tra", true},   // a letter dropped
+		{"zali", "zalk", true},  // neither is a known name
+		{"john", "joan", false}, // two known names one letter apart
+		{"mark", "mary", false}, // likewise
+		{"ben", "ben", false},   // the same name is no typo
+		{"jack", "jsk", false},  // two edits
+		{"ben", "", false},      // unknown
+		{"chloe", "jed", false}, // another name
+	}
+	for _, tt := range tests {
+		if got := givenNameTypo(tt.a, tt.b); got != tt.want {
+			t.Errorf("givenNameTypo(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+// A short given name with a typo (below the Jaro-Winkler typo levels) at
+// the same address is the same person, not a household member; another
+// known name one letter apart still is a household member.
+func TestGivenNameTypoIsNoHousehold(t *testing.T) {
+	ben := Record{Given: "ben", Family: "armiento", HouseNumber: "17", Street: "burnell pl",
+		Locality: "fairlight", Postcode: "3630"}
+	tests := []struct {
+		given string
+		want  Relation
+	}{
+		{"bwn", RelationNone},
+		{"bea", RelationHousehold},
+		{"joan", RelationHousehold},
+	}
+	s, err := NewScorer(BaseModel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		other := ben
+		other.Given = tt.given
+		if tt.given == "joan" {
+			ben.Given = "john"
+		}
+		if got := relate(&ben, &other, s.Score(&ben, &other), false); got != tt.want {
+			t.Errorf("%s vs %s: relation %q, want %q", ben.Given, tt.given, got, tt.want)
+		}
+	}
+}
