@@ -154,10 +154,12 @@ func TestSplinkFake1000(t *testing.T) {
 	if b3 := reportFigure(t, out, "b3_precision"); b3 < 0.99 {
 		t.Errorf("b3_precision=%.4f, want >= 0.99", b3)
 	}
-	// Issue 14 asks for cluster F1 >= 0.97; the matcher reaches about 0.92
-	// streaming in file order (records that match two persons wait for
-	// review). This holds what it does.
-	if f1 := reportFigure(t, out, "b3_f1"); f1 < 0.9 {
+	// Issue 14 asks for cluster F1 >= 0.97; the matcher reaches about
+	// 0.927 streaming in file order: an entity split into two persons by
+	// the arrival order stays split (merging persons is a person's
+	// decision), and records that fit two persons about equally wait for
+	// review. This holds what it does.
+	if f1 := reportFigure(t, out, "b3_f1"); f1 < 0.92 {
 		t.Errorf("b3_f1=%.4f, want >= 0.9", f1)
 	}
 	if precision < 0.99 {

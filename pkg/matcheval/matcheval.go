@@ -323,6 +323,7 @@ type report struct {
 	truePairs, blockedPairs int64
 	keysPerRecord           float64
 	decisions               map[contact.Decision]int
+	reasons                 map[string]int // per Explanation.Reason
 	candMean                float64
 	candP99, candMax        int
 	reachable, reached      int
@@ -365,7 +366,7 @@ func assignment(records []evalRecord, idx *match.MemIndex) []string {
 }
 
 func evaluate(records []evalRecord, results []match.Result, idx *match.MemIndex, link bool) report {
-	rep := report{link: link, decisions: map[contact.Decision]int{}}
+	rep := report{link: link, decisions: map[contact.Decision]int{}, reasons: map[string]int{}}
 	person := assignment(records, idx)
 
 	// Ground-truth pairs and blocking recall: a true pair is blocked when
@@ -398,6 +399,7 @@ func evaluate(records []evalRecord, results []match.Result, idx *match.MemIndex,
 	var candSum int
 	for i, res := range results {
 		rep.decisions[res.Decision]++
+		rep.reasons[res.Explanation.Reason]++
 		cands[i] = len(res.Candidates)
 		candSum += cands[i]
 		if len(res.Explanation.GenericRules) > 0 {
@@ -561,8 +563,9 @@ func shareKey(a, b []string) bool {
 func (r report) print(out io.Writer) {
 	fmt.Fprintf(out, "blocking: true_pairs=%d blocked=%d recall=%.4f keys/record=%.1f\n",
 		r.truePairs, r.blockedPairs, ratio(r.blockedPairs, r.truePairs), r.keysPerRecord)
-	fmt.Fprintf(out, "stream: new=%d linked=%d ambiguous=%d known=%d; candidates/record mean=%.2f p99=%d max=%d; lookups with generic keys=%d\n",
-		r.decisions[contact.DecisionNew], r.decisions[contact.DecisionLinked], r.decisions[contact.DecisionAmbiguous],
+	fmt.Fprintf(out, "stream: new=%d linked=%d (best_of_persons=%d) ambiguous=%d (multiple_persons=%d) known=%d; candidates/record mean=%.2f p99=%d max=%d; lookups with generic keys=%d\n",
+		r.decisions[contact.DecisionNew], r.decisions[contact.DecisionLinked], r.reasons["best_of_persons"],
+		r.decisions[contact.DecisionAmbiguous], r.reasons["multiple_persons"],
 		r.decisions[contact.DecisionKnown], r.candMean, r.candP99, r.candMax, r.genericLookups)
 	fmt.Fprintf(out, "margin: best wrong-person candidate p=%.5f; wrong-person candidates with p>=0.5: %d\n",
 		r.maxWrongProbability, r.wrongAboveHalf)
