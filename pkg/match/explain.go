@@ -217,7 +217,7 @@ var addressWords = map[string]string{
 
 // relationWords says why a ruled-out candidate is another person.
 var relationWords = map[Relation]string{
-	RelationHousehold:          "a member of the same household: same family name and home, but another given name or date of birth",
+	RelationHousehold:          "a member of the same household: same home (and family name), but another given name or date of birth",
 	RelationOtherOrganisation:  "another organisation: the organisation names differ",
 	RelationPersonOrganisation: "a person and an organisation are never one",
 	RelationNamesDisagree:      "the names rule it out and nothing else identifies the person",

@@ -45,10 +45,38 @@ func relate(a, b *Record, ps PairScore, strictHouseholds bool) Relation {
 	if householdMembers(a, b, lv, addr, strictHouseholds) {
 		return RelationHousehold
 	}
+	if sharedHomeOnly(a, b, lv, addr) {
+		return RelationHousehold
+	}
 	if namesDisagree(lv, addr) {
 		return RelationNamesDisagree
 	}
 	return RelationNone
+}
+
+// sharedHomeOnly reports whether two records share a home (the same address,
+// or one email or landline) while their given names differ (see
+// givenNamesDiffer) and their known dates of birth differ (see
+// datesOfBirthDiffer): two members of one household whose family name was
+// mistyped or entered in the wrong field, which householdMembers (it needs
+// one family name) misses. The home is one piece of evidence however many
+// ways it is shared: a household address and a household email together
+// would otherwise outweigh another given name and another birth date.
+func sharedHomeOnly(a, b *Record, lv Levels, addr int8) bool {
+	if !sharesHome(lv, addr) {
+		return false
+	}
+	return givenNamesDiffer(a, b, lv) && datesOfBirthDiffer(a, b, lv)
+}
+
+// sharesHome reports whether two records share a home: the same address
+// (or one a typo or a missing part away), or one email or phone.
+func sharesHome(lv Levels, addr int8) bool {
+	switch addr {
+	case levelAddressSame, levelAddressSameHouse, levelAddressSimilar, levelAddressPartial:
+		return true
+	}
+	return lv[cmpEmail] == levelExact || lv[cmpPhone] == levelExact
 }
 
 func hasPersonName(r *Record) bool { return r.Given != "" || r.Family != "" }
@@ -79,11 +107,7 @@ func householdMembers(a, b *Record, lv Levels, addr int8, strict bool) bool {
 	if !family && !otherMember {
 		return false
 	}
-	switch {
-	case addr == levelAddressSame, addr == levelAddressSameHouse, addr == levelAddressSimilar,
-		addr == levelAddressPartial,
-		lv[cmpEmail] == levelExact, lv[cmpPhone] == levelExact:
-	default:
+	if !sharesHome(lv, addr) {
 		return false
 	}
 	givenDiffers, dobDiffers := givenNamesDiffer(a, b, lv) || otherMember, datesOfBirthDiffer(a, b, lv)

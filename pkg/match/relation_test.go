@@ -312,3 +312,42 @@ func TestGivenNameTypoIsNoHousehold(t *testing.T) {
 		}
 	}
 }
+
+// A household member whose family name was mistyped or entered in the
+// wrong field shares no family name with the others, but a home (address
+// and household email) and nothing that identifies her: another given name
+// and another birth date. The home counts once; she is never linked.
+func TestSharedHomeOnlyIsAHousehold(t *testing.T) {
+	theodora := Record{Given: "theodora", Family: "berdale", DOB: "19510605", EmailKey: "theberdales7@family.example.net",
+		HouseNumber: "27", Street: "juniper way", Locality: "chester", Postcode: "ch12jh"}
+	beatrice := theodora
+	beatrice.Given, beatrice.Family, beatrice.DOB = "beartice", "beatrice", "19960606"
+	tests := []struct {
+		name  string
+		other func(r *Record)
+		want  Relation
+	}{
+		{"address and household email shared", func(r *Record) {}, RelationHousehold},
+		{"address only", func(r *Record) { r.EmailKey = "" }, RelationHousehold},
+		{"nothing of the home shared", func(r *Record) {
+			r.EmailKey, r.HouseNumber, r.Street, r.Postcode = "", "3", "elm grove", "ch13aa"
+		}, RelationNone},
+		{"birth date a typo away", func(r *Record) { r.DOB = "19510650" }, RelationNone},
+	}
+	m := defaultMatcher(t, Options{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			other := beatrice
+			tt.other(&other)
+			ps := m.Scorer().Score(&theodora, &other)
+			if got := relate(&theodora, &other, ps, false); got != tt.want {
+				t.Errorf("relation %q, want %q (p=%.5f)", got, tt.want, ps.Probability())
+			}
+		})
+	}
+	// Through the matcher: never linked, recorded as the household.
+	_, res := matchPair(t, m, theodora, beatrice)
+	if res.Decision == contact.DecisionLinked || len(res.Household) != 1 {
+		t.Errorf("household member: %s", res.Explanation)
+	}
+}
