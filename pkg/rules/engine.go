@@ -3,7 +3,6 @@ package rules
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -94,8 +93,8 @@ type Result struct {
 	Trail []contact.FieldAudit
 }
 
-// State is a person's golden record as the router stores it (JSON; Go
-// encodes map keys sorted, so equal states are equal bytes).
+// State is a person's golden record as the router stores it (EncodeState;
+// states written before the binary form are JSON, hence the tags).
 type State struct {
 	// Version counts accepted golden changes.
 	Version int `json:"version"`
@@ -173,23 +172,6 @@ type Engine struct {
 
 // NewEngine returns an engine for cfg.
 func NewEngine(cfg *Config) *Engine { return &Engine{cfg: cfg} }
-
-// DecodeState reads a stored state (empty: a new person).
-func DecodeState(b []byte) (*State, error) {
-	st := &State{}
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, st); err != nil {
-			return nil, fmt.Errorf("golden state: %w", err)
-		}
-	}
-	if st.Golden == nil {
-		st.Golden = map[contact.Field]Golden{}
-	}
-	if st.Systems == nil {
-		st.Systems = map[string]*SystemState{}
-	}
-	return st, nil
-}
 
 func (s *State) system(name string) *SystemState {
 	ss := s.Systems[name]
@@ -311,11 +293,7 @@ func (e *Engine) Apply(state []byte, m contact.Matched) (Result, error) {
 	for i := range r.res.Sinks {
 		r.res.Sinks[i].HouseholdID = st.HouseholdID
 	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return Result{}, fmt.Errorf("encode golden state: %w", err)
-	}
-	r.res.State = b
+	r.res.State = EncodeState(st)
 	r.res.Trail = trail(e.cfg, c, before, st.Golden, r.res.Decisions)
 	return r.res, nil
 }

@@ -113,8 +113,12 @@ func TestWriteBackAfterUpgradeSendsNoBurst(t *testing.T) {
 	state := play(t, Default(), []step{newBen,
 		{change: syncRow("OFF-77", at(1), with(ben, "rs", "online")), links: benLinked, echo: true,
 			sinks: []string{"online contact update web-9 links=offline:OFF-77,online:web-9"}}})
+	decoded, err := DecodeState(state)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var raw map[string]any
-	if err := json.Unmarshal(state, &raw); err != nil {
+	if err := json.Unmarshal(jsonForm(t, decoded), &raw); err != nil { // the states of then were JSON
 		t.Fatal(err)
 	}
 	for _, ss := range raw["systems"].(map[string]any) {
