@@ -114,3 +114,68 @@ func TestAuditHistoryOfBothSystems(t *testing.T) {
 		t.Fatalf("history\n got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Several changes of one person in one batch are applied in order to the
+// state in memory and written once; each event's outputs (and memo) are
+// exactly those it gets when every change comes in a batch of its own.
+func TestChangesOfOnePersonInOneBatchAsInSeparateBatches(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	topics := pipeline.DefaultTopics()
+	engine := rulesEngine{rules.NewEngine(rules.Default())}
+	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	change := func(id, person, system, record string, h int, v contact.Values, gift string) *kgo.Record {
+		m := contact.Matched{Change: contact.Change{EventID: id, SourceSystem: system, SourceRecordID: record, ReferenceSource: "online",
+			Origin: contact.OriginAPI, Op: contact.OpUpsert, SourceTime: t0.Add(time.Duration(h) * time.Hour), Values: v},
+			Match: contact.Match{PersonID: person, Decision: contact.DecisionKnown}, Links: map[string]string{"offline": "OFF-" + person, "online": "web-" + person}}
+		if gift != "" {
+			m.Change.Gift = &contact.Gift{GiftID: gift, AmountMinor: 1000, Currency: "USD", ReceivedAt: m.Change.SourceTime}
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &kgo.Record{Topic: topics.Matched, Key: []byte(person), Value: b}
+	}
+	batch := []*kgo.Record{
+		change("e1", "p-1", "offline", "OFF-p-1", 0, contact.Values{contact.GivenName: "Anna", contact.Phone: "+12175550101"}, ""),
+		change("e2", "p-2", "online", "web-p-2", 0, contact.Values{contact.GivenName: "Ben"}, "g-1"),
+		change("e3", "p-1", "online", "web-p-1", 1, contact.Values{contact.Phone: "+12175550199"}, "g-2"),
+		change("e4", "p-1", "online", "web-p-1", 2, contact.Values{contact.AddressLine1: "1 Main St", contact.Postcode: "61801"}, "g-3"),
+		change("e5", "p-2", "offline", "OFF-p-2", 1, contact.Values{contact.GivenName: "Benjamin"}, ""),
+		change("e6", "p-1", "offline", "OFF-p-1", 3, contact.Values{contact.Phone: "+12175550199", contact.GivenName: "Anna"}, ""),
+	}
+	for i, r := range batch {
+		r.Offset = int64(i)
+	}
+	oneBatch := router.New(topics, jsonCodec{}, engine, newMemStore(), nil)
+	together, err := oneBatch.Process(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := newMemStore()
+	apart := router.New(topics, jsonCodec{}, engine, store, nil)
+	var separate []*kgo.Record
+	for _, r := range batch {
+		out, err := apart.Process(ctx, []*kgo.Record{r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		separate = append(separate, out...)
+	}
+	if len(together) == 0 || len(together) != len(separate) {
+		t.Fatalf("one batch emitted %d records, separate batches %d", len(together), len(separate))
+	}
+	for i := range together {
+		if together[i].Topic != separate[i].Topic || string(together[i].Key) != string(separate[i].Key) || string(together[i].Value) != string(separate[i].Value) {
+			t.Errorf("output %d differs:\n one batch %s %s\nseparately %s %s", i, together[i].Topic, together[i].Value, separate[i].Topic, separate[i].Value)
+		}
+	}
+	if store.saves != len(batch) {
+		t.Errorf("%d saves for %d separate batches", store.saves, len(batch))
+	}
+	// The one batch wrote each person once, and its redo re-emits it all.
+	again, err := oneBatch.Process(ctx, batch)
+	if err != nil || len(again) != len(together) {
+		t.Fatalf("redo of the one batch: %d records, %v; want %d", len(again), err, len(together))
+	}
+}

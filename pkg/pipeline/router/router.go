@@ -7,7 +7,6 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -197,10 +196,7 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 		if err != nil {
 			return nil, err
 		}
-		memo, err := encodeMemo(position(it.in), recs)
-		if err != nil {
-			return nil, err
-		}
+		memo := encodeMemo(position(it.in), recs)
 		c.State = newState
 		c.Memos[it.m.Change.EventID] = memo
 		for _, r := range recs {
@@ -291,48 +287,4 @@ func (s *Stage) audit(out *pipeline.Output, m contact.Matched, v Verdict) error 
 	}
 	out.Emit(&kgo.Record{Topic: s.topics.Audit, Key: []byte(m.Match.PersonID), Value: val})
 	return nil
-}
-
-// memo is how an event's output is remembered, with the input record that
-// produced it.
-type memo struct {
-	Input   string       `json:"in"`
-	Records []memoRecord `json:"out"`
-}
-
-// memoRecord is how an output record is remembered.
-type memoRecord struct {
-	Topic   string             `json:"t"`
-	Key     []byte             `json:"k,omitempty"`
-	Value   []byte             `json:"v,omitempty"`
-	Headers []kgo.RecordHeader `json:"h,omitempty"`
-}
-
-// position names an input record uniquely within the stage's input.
-func position(r *kgo.Record) string {
-	return fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset)
-}
-
-func encodeMemo(input string, recs []*kgo.Record) ([]byte, error) {
-	m := memo{Input: input, Records: make([]memoRecord, len(recs))}
-	for i, r := range recs {
-		m.Records[i] = memoRecord{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("encode memo: %w", err)
-	}
-	return b, nil
-}
-
-func decodeMemo(b []byte) ([]*kgo.Record, string, error) {
-	var m memo
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, "", fmt.Errorf("decode memo: %w", err)
-	}
-	recs := make([]*kgo.Record, len(m.Records))
-	for i, r := range m.Records {
-		recs[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}
-	}
-	return recs, m.Input, nil
 }
