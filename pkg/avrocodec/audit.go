@@ -1,12 +1,53 @@
 package avrocodec
 
 import (
+	"encoding/binary"
+
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/schemas"
 )
 
-// EncodeAudit encodes an AuditRecord.
+// EncodeAudit encodes an AuditRecord. The router writes one per event, the
+// largest of its outputs: it is written straight to Avro's binary form
+// (auditNative and goavro gave the same bytes, and still do in the tests)
+// instead of through a map per field, which cost a fifth of the router's
+// allocations.
 func (c *Codec) EncodeAudit(a contact.Audit) ([]byte, error) {
+	b, err := c.header.AppendEncode(make([]byte, 0, 256+128*len(a.Fields)), c.ids[schemas.AuditRecord], nil)
+	if err != nil {
+		return nil, err
+	}
+	b = avroString(b, a.EventID)
+	b = avroString(b, a.PersonID)
+	b = avroString(b, a.SourceSystem)
+	b = avroString(b, a.SourceRecordID)
+	b = avroString(b, string(a.Origin))
+	b = avroLong(b, a.SourceTime.Unix()*1e3+int64(a.SourceTime.Nanosecond()/1e6)) // as goavro's timestamp-millis
+	b = avroString(b, string(a.MatchDecision))
+	if a.KickOutReason == "" {
+		b = avroLong(b, 0) // union branch null
+	} else {
+		b = avroString(avroLong(b, 1), a.KickOutReason)
+	}
+	b = avroArray(b, a.Fields, func(b []byte, f contact.FieldAudit) []byte {
+		b = avroString(b, f.Kind)
+		b = avroString(b, string(f.Field))
+		b = avroString(b, f.Old)
+		b = avroString(b, f.New)
+		b = avroBool(b, f.NewCleared)
+		b = avroString(b, f.Action)
+		b = avroString(b, f.Rule)
+		b = avroString(b, f.Policy)
+		b = avroBool(b, f.Approved)
+		return avroArray(b, f.Targets, func(b []byte, t contact.TargetAudit) []byte {
+			return avroString(avroString(b, t.System), t.Action)
+		})
+	})
+	return b, nil
+}
+
+// auditNative is an AuditRecord as goavro's native form.
+func auditNative(a contact.Audit) map[string]any {
 	fields := make([]any, len(a.Fields))
 	for i, f := range a.Fields {
 		targets := make([]any, len(f.Targets))
@@ -26,7 +67,7 @@ func (c *Codec) EncodeAudit(a contact.Audit) ([]byte, error) {
 			"targets":     targets,
 		}
 	}
-	return c.encode(schemas.AuditRecord, map[string]any{
+	return map[string]any{
 		"event_id":         a.EventID,
 		"person_id":        a.PersonID,
 		"source_system":    a.SourceSystem,
@@ -36,7 +77,36 @@ func (c *Codec) EncodeAudit(a contact.Audit) ([]byte, error) {
 		"match_decision":   string(a.MatchDecision),
 		"kickout_reason":   optional(a.KickOutReason),
 		"fields":           fields,
-	})
+	}
+}
+
+// Avro's binary encoding (the specification's "Binary Encoding"): longs
+// zigzag varints, strings their length and bytes, booleans one byte,
+// arrays blocks of items (counted, at most maxBlock each) ending with 0.
+
+func avroLong(b []byte, v int64) []byte { return binary.AppendVarint(b, v) }
+
+func avroString(b []byte, s string) []byte {
+	return append(avroLong(b, int64(len(s))), s...)
+}
+
+func avroBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func avroArray[T any](b []byte, items []T, item func([]byte, T) []byte) []byte {
+	for len(items) > 0 {
+		block := items[:min(len(items), maxBlock)]
+		b = avroLong(b, int64(len(block)))
+		for _, it := range block {
+			b = item(b, it)
+		}
+		items = items[len(block):]
+	}
+	return avroLong(b, 0)
 }
 
 // DecodeAudit decodes an AuditRecord.
