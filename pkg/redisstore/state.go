@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/klauspost/compress/s2"
@@ -77,64 +78,73 @@ func unpack(b []byte) ([]byte, error) {
 
 // Memos returns the remembered outputs of the given events (nil where none).
 func (s *StateStore) Memos(ctx context.Context, refs []router.EventRef) ([][]byte, error) {
-	if len(refs) == 0 {
-		return nil, nil
+	memos, _, err := s.Read(ctx, refs, nil)
+	return memos, err
+}
+
+// Load returns the stored state of each person.
+func (s *StateStore) Load(ctx context.Context, personIDs []string) (map[string]router.StoredState, error) {
+	_, states, err := s.Read(ctx, nil, personIDs)
+	return states, err
+}
+
+// Read returns the memos of the given events (nil where none) and the stored
+// state of each person, in one round trip.
+func (s *StateStore) Read(ctx context.Context, refs []router.EventRef, personIDs []string) ([][]byte, map[string]router.StoredState, error) {
+	if len(refs) == 0 && len(personIDs) == 0 {
+		return nil, map[string]router.StoredState{}, nil
 	}
-	cmds := make([]*redis.StringCmd, len(refs))
+	memoCmds := make([]*redis.StringCmd, len(refs))
+	stateCmds := make([]*redis.SliceCmd, len(personIDs))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range refs {
-			cmds[i] = p.Get(ctx, s.keys.Memo(r.PersonID, r.EventID))
+			memoCmds[i] = p.Get(ctx, s.keys.Memo(r.PersonID, r.EventID))
+		}
+		for i, id := range personIDs {
+			stateCmds[i] = p.HMGet(ctx, s.keys.State(id), "data", "version")
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("read memos: %w", err)
+		return nil, nil, fmt.Errorf("read memos and states: %w", err)
 	}
-	out := make([][]byte, len(refs))
-	for i, c := range cmds {
+	var memos [][]byte
+	if len(refs) > 0 {
+		memos = make([][]byte, len(refs))
+	}
+	for i, c := range memoCmds {
 		b, err := c.Bytes()
 		if errors.Is(err, redis.Nil) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read memo: %w", err)
+			return nil, nil, fmt.Errorf("read memo: %w", err)
 		}
-		if out[i], err = unpack(b); err != nil {
-			return nil, fmt.Errorf("memo of event %s: %w", refs[i].EventID, err)
+		if memos[i], err = unpack(b); err != nil {
+			return nil, nil, fmt.Errorf("memo of event %s: %w", refs[i].EventID, err)
 		}
 	}
-	return out, nil
-}
-
-// Load returns the stored state of each person.
-func (s *StateStore) Load(ctx context.Context, personIDs []string) (map[string]router.StoredState, error) {
-	cmds := make(map[string]*redis.SliceCmd, len(personIDs))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, id := range personIDs {
-			cmds[id] = p.HMGet(ctx, s.keys.State(id), "data", "version")
+	states := make(map[string]router.StoredState, len(personIDs))
+	for i, c := range stateCmds {
+		id := personIDs[i]
+		vals, err := c.Result()
+		if err != nil {
+			return nil, nil, fmt.Errorf("read state of %s: %w", id, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read states: %w", err)
-	}
-	out := make(map[string]router.StoredState, len(personIDs))
-	for id, c := range cmds {
-		vals := c.Val()
 		data, _ := vals[0].(string)
 		var version int64
 		if v, ok := vals[1].(string); ok {
-			if _, err := fmt.Sscan(v, &version); err != nil {
-				return nil, fmt.Errorf("state version of %s: %w", id, err)
+			if version, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return nil, nil, fmt.Errorf("state version of %s: %w", id, err)
 			}
 		}
 		b, err := unpack([]byte(data))
 		if err != nil {
-			return nil, fmt.Errorf("state of %s: %w", id, err)
+			return nil, nil, fmt.Errorf("state of %s: %w", id, err)
 		}
-		out[id] = router.StoredState{Data: b, Version: version}
+		states[id] = router.StoredState{Data: b, Version: version}
 	}
-	return out, nil
+	return memos, states, nil
 }
 
 // commitScript writes a state if its version is still the base version and

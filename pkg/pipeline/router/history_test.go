@@ -147,10 +147,14 @@ func TestChangesOfOnePersonInOneBatchAsInSeparateBatches(t *testing.T) {
 	for i, r := range batch {
 		r.Offset = int64(i)
 	}
-	oneBatch := router.New(topics, jsonCodec{}, engine, newMemStore(), nil)
+	oneStore := newMemStore()
+	oneBatch := router.New(topics, jsonCodec{}, engine, oneStore, nil)
 	together, err := oneBatch.Process(ctx, batch)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if oneStore.reads != 1 || oneStore.saves != 1 {
+		t.Errorf("one batch: %d reads and %d saves of the store, want one of each", oneStore.reads, oneStore.saves)
 	}
 	store := newMemStore()
 	apart := router.New(topics, jsonCodec{}, engine, store, nil)

@@ -17,8 +17,9 @@ type memStore struct {
 	mu     sync.Mutex
 	states map[string]router.StoredState
 	memos  map[router.EventRef][]byte
-	// saves counts Save calls, failNextSave makes the next one fail.
-	saves        int
+	// reads and saves count Read and Save calls, failNextSave makes the
+	// next save fail.
+	reads, saves int
 	failNextSave error
 }
 
@@ -27,6 +28,18 @@ func newMemStore() *memStore {
 }
 
 var _ router.StateStore = (*memStore)(nil)
+
+func (s *memStore) Read(ctx context.Context, refs []router.EventRef, personIDs []string) ([][]byte, map[string]router.StoredState, error) {
+	s.mu.Lock()
+	s.reads++
+	s.mu.Unlock()
+	memos, err := s.Memos(ctx, refs)
+	if err != nil {
+		return nil, nil, err
+	}
+	states, err := s.Load(ctx, personIDs)
+	return memos, states, err
+}
 
 func (s *memStore) Memos(_ context.Context, refs []router.EventRef) ([][]byte, error) {
 	s.mu.Lock()

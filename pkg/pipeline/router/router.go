@@ -46,6 +46,9 @@ type Engine interface {
 // finds its memo and re-emits its outputs instead of being swallowed by a
 // state that already contains it.
 type StateStore interface {
+	// Read returns the memos of the given events (nil where none) and the
+	// stored state of each person (zero when none), in one round trip.
+	Read(ctx context.Context, refs []EventRef, personIDs []string) ([][]byte, map[string]StoredState, error)
 	// Memos returns the remembered outputs of the given events (nil where
 	// none), in one round trip.
 	Memos(ctx context.Context, refs []EventRef) ([][]byte, error)
@@ -114,8 +117,10 @@ type item struct {
 	memo []byte
 }
 
-// Process implements stream.Processor with three Redis round trips per
-// batch: memos, states, and one atomic commit per person.
+// Process implements stream.Processor with two Redis round trips per batch:
+// one read of the memos and states, and one write (an atomic commit per
+// person, pipelined). A person's changes in the batch are applied in order
+// to its state in memory and written once, each with its own memo.
 func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record, error) {
 	out := pipeline.NewOutput(StageName, s.topics, s.codec, s.metrics)
 	var items []item
@@ -133,29 +138,37 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 		return out.Records, nil
 	}
 
+	// One round trip reads the memos of the batch's events and the states
+	// of its persons (a person whose events all have memos is read for
+	// nothing: that happens on redos only).
 	refs := make([]EventRef, len(items))
-	for i, it := range items {
-		refs[i] = EventRef{PersonID: it.m.Match.PersonID, EventID: it.m.Change.EventID}
-	}
-	once, err := pipeline.PlanOnce(ctx, refs, func(EventRef) bool { return true }, s.store.Memos)
-	if err != nil {
-		return nil, err
-	}
 	var persons []string
 	seen := map[string]bool{}
-	for i := range items {
-		if !s.UnsafeSkipMemos {
-			items[i].memo = once.Memos[i]
-		}
-		p := items[i].m.Match.PersonID
-		if items[i].memo == nil && !seen[p] {
+	for i, it := range items {
+		p := it.m.Match.PersonID
+		refs[i] = EventRef{PersonID: p, EventID: it.m.Change.EventID}
+		if !seen[p] {
 			seen[p] = true
 			persons = append(persons, p)
 		}
 	}
-	stored, err := s.store.Load(ctx, persons)
+	var stored map[string]StoredState
+	once, err := pipeline.PlanOnce(ctx, refs, func(EventRef) bool { return true },
+		func(ctx context.Context, distinct []EventRef) ([][]byte, error) {
+			memos, states, err := s.store.Read(ctx, distinct, persons)
+			stored = states
+			return memos, err
+		})
 	if err != nil {
 		return nil, err
+	}
+	if stored == nil {
+		return nil, errors.New("state store answered no states")
+	}
+	for i := range items {
+		if !s.UnsafeSkipMemos {
+			items[i].memo = once.Memos[i]
+		}
 	}
 
 	commits := map[string]*Commit{}
