@@ -190,9 +190,12 @@ func sourceSystems(sources []OnlineSource) []string {
 // canonicalizer rejects a change whose supplied values cannot be made
 // canonical (an unparseable phone or email): passing it on would spread
 // bad data to every system, dropping the field would lose it silently.
+// Phone numbers go through a cache: a stream repeats them, and parsing one
+// was most of ingest's CPU.
 func canonicalizer(region string) ingest.Canonicalizer {
+	phones := normalize.NewPhoneCache(100_000)
 	return func(v contact.Values) (contact.Values, error) {
-		out, problems := normalize.Canonical(v, region)
+		out, problems := phones.Canonical(v, region)
 		if len(problems) == 0 {
 			return out, nil
 		}

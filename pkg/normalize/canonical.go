@@ -68,6 +68,10 @@ var decimalPattern = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 // written to target systems. A value that cannot be canonicalised is left out
 // of the result and reported as a FieldError, in field order.
 func Canonical(values contact.Values, defaultRegion string) (contact.Values, []FieldError) {
+	return canonical(values, defaultRegion, Phone)
+}
+
+func canonical(values contact.Values, defaultRegion string, phone func(raw, region string) (string, error)) (contact.Values, []FieldError) {
 	out := make(contact.Values, len(values))
 	var errs []FieldError
 	for field, raw := range values {
@@ -88,7 +92,7 @@ func Canonical(values contact.Values, defaultRegion string) (contact.Values, []F
 		if !ok {
 			continue
 		}
-		canon, reason, err := canonicalValue(info, v, region)
+		canon, reason, err := canonicalValue(info, v, region, phone)
 		if err != nil {
 			delete(out, info.Name)
 			errs = append(errs, FieldError{Field: info.Name, Reason: reason, Err: err})
@@ -99,13 +103,13 @@ func Canonical(values contact.Values, defaultRegion string) (contact.Values, []F
 	return out, errs
 }
 
-func canonicalValue(info contact.FieldInfo, v, region string) (canon, reason string, err error) {
+func canonicalValue(info contact.FieldInfo, v, region string, phone func(raw, region string) (string, error)) (canon, reason string, err error) {
 	switch info.Name {
 	case contact.Email:
 		e, err := Email(v)
 		return e, "email", err
 	case contact.Phone:
-		p, err := Phone(v, region)
+		p, err := phone(v, region)
 		return p, "phone", err
 	case contact.Postcode:
 		return Postcode(v, region), "", nil
