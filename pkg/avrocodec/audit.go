@@ -1,8 +1,6 @@
 package avrocodec
 
 import (
-	"encoding/binary"
-
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/schemas"
 )
@@ -22,13 +20,9 @@ func (c *Codec) EncodeAudit(a contact.Audit) ([]byte, error) {
 	b = avroString(b, a.SourceSystem)
 	b = avroString(b, a.SourceRecordID)
 	b = avroString(b, string(a.Origin))
-	b = avroLong(b, a.SourceTime.Unix()*1e3+int64(a.SourceTime.Nanosecond()/1e6)) // as goavro's timestamp-millis
+	b = avroTimestampMillis(b, a.SourceTime)
 	b = avroString(b, string(a.MatchDecision))
-	if a.KickOutReason == "" {
-		b = avroLong(b, 0) // union branch null
-	} else {
-		b = avroString(avroLong(b, 1), a.KickOutReason)
-	}
+	b = avroOptionalString(b, a.KickOutReason)
 	b = avroArray(b, a.Fields, func(b []byte, f contact.FieldAudit) []byte {
 		b = avroString(b, f.Kind)
 		b = avroString(b, string(f.Field))
@@ -78,35 +72,6 @@ func auditNative(a contact.Audit) map[string]any {
 		"kickout_reason":   optional(a.KickOutReason),
 		"fields":           fields,
 	}
-}
-
-// Avro's binary encoding (the specification's "Binary Encoding"): longs
-// zigzag varints, strings their length and bytes, booleans one byte,
-// arrays blocks of items (counted, at most maxBlock each) ending with 0.
-
-func avroLong(b []byte, v int64) []byte { return binary.AppendVarint(b, v) }
-
-func avroString(b []byte, s string) []byte {
-	return append(avroLong(b, int64(len(s))), s...)
-}
-
-func avroBool(b []byte, v bool) []byte {
-	if v {
-		return append(b, 1)
-	}
-	return append(b, 0)
-}
-
-func avroArray[T any](b []byte, items []T, item func([]byte, T) []byte) []byte {
-	for len(items) > 0 {
-		block := items[:min(len(items), maxBlock)]
-		b = avroLong(b, int64(len(block)))
-		for _, it := range block {
-			b = item(b, it)
-		}
-		items = items[len(block):]
-	}
-	return avroLong(b, 0)
 }
 
 // DecodeAudit decodes an AuditRecord.
