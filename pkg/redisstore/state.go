@@ -76,12 +76,6 @@ func unpack(b []byte) ([]byte, error) {
 	return out, nil
 }
 
-// Memos returns the remembered outputs of the given events (nil where none).
-func (s *StateStore) Memos(ctx context.Context, refs []router.EventRef) ([][]byte, error) {
-	memos, _, err := s.Read(ctx, refs, nil)
-	return memos, err
-}
-
 // Load returns the stored state of each person.
 func (s *StateStore) Load(ctx context.Context, personIDs []string) (map[string]router.StoredState, error) {
 	_, states, err := s.Read(ctx, nil, personIDs)

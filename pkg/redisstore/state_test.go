@@ -64,7 +64,7 @@ func TestStatesAndMemosAreCompressedAndOldOnesStillRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	memos, err := store.Memos(ctx, []router.EventRef{{PersonID: "p", EventID: "e1"}, {PersonID: "p", EventID: "e2"}})
+	memos, _, err := store.Read(ctx, []router.EventRef{{PersonID: "p", EventID: "e1"}, {PersonID: "p", EventID: "e2"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestStatesAndMemosAreCompressedAndOldOnesStillRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	memos, err = store.Memos(ctx, []router.EventRef{{PersonID: "q", EventID: "e9"}})
+	memos, _, err = store.Read(ctx, []router.EventRef{{PersonID: "q", EventID: "e9"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,9 +49,6 @@ type StateStore interface {
 	// Read returns the memos of the given events (nil where none) and the
 	// stored state of each person (zero when none), in one round trip.
 	Read(ctx context.Context, refs []EventRef, personIDs []string) ([][]byte, map[string]StoredState, error)
-	// Memos returns the remembered outputs of the given events (nil where
-	// none), in one round trip.
-	Memos(ctx context.Context, refs []EventRef) ([][]byte, error)
 	// Load returns the stored state of each person (zero when none).
 	Load(ctx context.Context, personIDs []string) (map[string]StoredState, error)
 	// Save writes every commit, each atomically. It fails with an error
