@@ -23,13 +23,14 @@ const stateFormatBinary = 0x01
 // write and read, which matters because the router reads and writes a
 // person's state for every change.
 func EncodeState(st *State) []byte {
-	w := stateWriter{b: make([]byte, 0, 512)}
+	w := stateWriter{b: make([]byte, 0, 2048)}
 	w.b = append(w.b, stateFormatBinary)
 	w.int(st.Version)
 	w.str(st.ReferenceSource)
 	w.str(st.HouseholdID)
 	w.uint(len(st.Golden))
-	for _, f := range sortedMapKeys(st.Golden) {
+	w.fields = sortedKeysInto(w.fields, st.Golden)
+	for _, f := range w.fields {
 		g := st.Golden[f]
 		w.str(string(f))
 		w.str(g.Value)
@@ -39,7 +40,7 @@ func EncodeState(st *State) []byte {
 		w.int(g.Version)
 	}
 	w.uint(len(st.Systems))
-	for _, name := range sortedMapKeys(st.Systems) {
+	for _, name := range sortedKeysInto(nil, st.Systems) {
 		w.str(name)
 		ss := st.Systems[name]
 		w.bool(ss != nil)
@@ -50,19 +51,22 @@ func EncodeState(st *State) []byte {
 		w.bool(ss.PendingCreate)
 		w.strMap(ss.LastSeen)
 		w.uint(len(ss.LastSent))
-		for _, f := range sortedMapKeys(ss.LastSent) {
+		w.fields = sortedKeysInto(w.fields, ss.LastSent)
+		for _, f := range w.fields {
 			w.str(string(f))
 			w.strs(ss.LastSent[f])
 		}
 		w.strMap(ss.Holds)
 		w.uint(len(ss.Kept))
-		for _, f := range sortedMapKeys(ss.Kept) {
+		w.fields = sortedKeysInto(w.fields, ss.Kept)
+		for _, f := range w.fields {
 			w.str(string(f))
 			w.int(ss.Kept[f])
 		}
 		w.strMap(ss.Held)
 		w.uint(len(ss.LinksSent))
-		for _, k := range sortedMapKeys(ss.LinksSent) {
+		w.names = sortedKeysInto(w.names, ss.LinksSent)
+		for _, k := range w.names {
 			w.str(k)
 			w.str(ss.LinksSent[k])
 		}
@@ -153,8 +157,9 @@ func decodeBinaryState(b []byte, st *State) error {
 	return r.err
 }
 
-func sortedMapKeys[K ~string, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
+// sortedKeysInto returns m's keys sorted, in buf's storage.
+func sortedKeysInto[K ~string, V any](buf []K, m map[K]V) []K {
+	keys := buf[:0]
 	for k := range m {
 		keys = append(keys, k)
 	}
@@ -162,7 +167,13 @@ func sortedMapKeys[K ~string, V any](m map[K]V) []K {
 	return keys
 }
 
-type stateWriter struct{ b []byte }
+// stateWriter appends a state; fields and names are scratch for sorting
+// map keys (the systems' own loop has a list of its own).
+type stateWriter struct {
+	b      []byte
+	fields []contact.Field
+	names  []string
+}
 
 func (w *stateWriter) uint(n int)   { w.b = binary.AppendUvarint(w.b, uint64(n)) }
 func (w *stateWriter) int(n int)    { w.b = binary.AppendVarint(w.b, int64(n)) }
@@ -200,7 +211,8 @@ func (w *stateWriter) strs(l []string) {
 
 func (w *stateWriter) strMap(m map[contact.Field]string) {
 	w.uint(len(m))
-	for _, f := range sortedMapKeys(m) {
+	w.fields = sortedKeysInto(w.fields, m)
+	for _, f := range w.fields {
 		w.str(string(f))
 		w.str(m[f])
 	}

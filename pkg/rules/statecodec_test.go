@@ -175,3 +175,27 @@ func TestRichStateSetsEveryField(t *testing.T) {
 	unset(reflect.ValueOf(Golden{}), golden...)
 	unset(reflect.ValueOf(SystemState{}), systems...)
 }
+
+// BenchmarkStateCodec reads and writes a state as the router does per change.
+func BenchmarkStateCodec(b *testing.B) {
+	st := richState()
+	for i := range 100 {
+		st.Gifts = append(st.Gifts, fmt.Sprintf("online/g-%07d", i))
+	}
+	for name, data := range map[string][]byte{"binary": EncodeState(st), "json": jsonForm(b, st)} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				st, err := DecodeState(data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if name == "json" {
+					jsonForm(b, st)
+				} else {
+					EncodeState(st)
+				}
+			}
+		})
+	}
+}
