@@ -143,3 +143,26 @@ func TestDuplicateDeliveryEmitsNothing(t *testing.T) {
 		t.Fatalf("the same event twice in one batch: %d records, %v; want 1", len(both), err)
 	}
 }
+
+// A memo written before the binary form (JSON, base64 values) still works
+// after an upgrade: a redo of its input re-emits its records, another
+// delivery of the event emits nothing, and the rules are not applied.
+func TestMemoOfTheJSONFormIsStillHonoured(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	store := newMemStore()
+	store.memos[router.EventRef{PersonID: "p-1", EventID: "e1"}] = []byte(
+		`{"in":"matched/0/5","out":[{"t":"contactsync.sink.offline","k":"cC0x","v":"c2luaw=="},{"t":"contactsync.audit","k":"cC0x","v":"YXVkaXQ="}]}`)
+	engine := &countingEngine{}
+	st := router.New(pipeline.DefaultTopics(), jsonCodec{}, engine, store, nil)
+	redo, err := st.Process(ctx, []*kgo.Record{matchedRecord(t, "p-1", "e1", 5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(redo) != 2 || string(redo[0].Value) != "sink" || string(redo[0].Key) != "p-1" || redo[1].Topic != "contactsync.audit" || string(redo[1].Value) != "audit" {
+		t.Fatalf("redo of a JSON memo emitted %+v", redo)
+	}
+	again, err := st.Process(ctx, []*kgo.Record{matchedRecord(t, "p-1", "e1", 6)})
+	if err != nil || len(again) != 0 || engine.calls != 0 {
+		t.Fatalf("another delivery: %d records, %v, %d engine calls; want none", len(again), err, engine.calls)
+	}
+}
