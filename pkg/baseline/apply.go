@@ -45,33 +45,6 @@ type Applied struct {
 	Sinks   int `json:"sinks"`
 }
 
-// recordingIndex is the run's in-memory index, keeping the writes it
-// applied for the seeder.
-type recordingIndex struct {
-	*match.MemIndex
-	writes []match.Write
-}
-
-func (x *recordingIndex) Commit(ctx context.Context, writes []match.Write) ([]error, error) {
-	errs, err := x.MemIndex.Commit(ctx, writes)
-	if err != nil {
-		return nil, err
-	}
-	for i, e := range errs {
-		if e == nil {
-			w := writes[i]
-			// Seeded into an index that may have moved on (or holds this
-			// run already): the decision stands, only ownership is checked.
-			w.KeyVersions = make([]int64, len(w.Keys))
-			for k := range w.KeyVersions {
-				w.KeyVersions[k] = match.AnyVersion
-			}
-			x.writes = append(x.writes, w)
-		}
-	}
-	return errs, nil
-}
-
 // apply seeds what the run decided, in an order that a re-run repairs:
 // index and links first (a second commit conflicts harmlessly), then per
 // batch of persons without a state: their sink records, and only once they
@@ -80,19 +53,28 @@ func (x *recordingIndex) Commit(ctx context.Context, writes []match.Write) ([]er
 // state is never sent anything again.
 func (r *run) apply(ctx context.Context, s Seeder) (Applied, error) {
 	var out Applied
-	idx := r.index.(*recordingIndex)
-	for chunk := range slices.Chunk(idx.writes, r.cfg.BatchSize) {
+	for chunk := range slices.Chunk(r.writes, r.cfg.BatchSize) {
 		if err := s.Index(ctx, chunk); err != nil {
 			return out, fmt.Errorf("baseline apply: index: %w", err)
 		}
 		out.IndexWrites += len(chunk)
-		r.applyProgress("apply index", int64(out.IndexWrites), int64(len(idx.writes)))
+		r.applyProgress("apply index", int64(out.IndexWrites), int64(len(r.writes)))
 	}
-	persons := slices.Sorted(maps.Keys(r.states))
+	// The states are replayed from the run's history; apply is not a
+	// dry run's memory budget, so they are held together here.
+	allStates := map[string][]byte{}
+	allLinks := map[string]map[string]string{}
+	if err := r.personStates(func(p string, state []byte, links map[string]string) error {
+		allStates[p], allLinks[p] = state, links
+		return nil
+	}); err != nil {
+		return out, err
+	}
+	persons := slices.Sorted(maps.Keys(allStates))
 	var links []Link
 	for _, p := range persons {
-		for _, sys := range slices.Sorted(maps.Keys(r.links[p])) {
-			links = append(links, Link{PersonID: p, System: sys, RecordID: r.links[p][sys]})
+		for _, sys := range slices.Sorted(maps.Keys(allLinks[p])) {
+			links = append(links, Link{PersonID: p, System: sys, RecordID: allLinks[p][sys]})
 		}
 	}
 	for chunk := range slices.Chunk(links, r.cfg.BatchSize) {
@@ -114,7 +96,7 @@ func (r *run) apply(ctx context.Context, s Seeder) (Applied, error) {
 				continue
 			}
 			sinks = append(sinks, r.sinkLog[p]...)
-			states[p] = r.states[p]
+			states[p] = allStates[p]
 		}
 		if len(sinks) > 0 {
 			if err := s.Emit(ctx, sinks); err != nil {

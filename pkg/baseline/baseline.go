@@ -15,6 +15,7 @@
 package baseline
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -23,13 +24,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/match"
-	"github.com/contactsync/contactsync/pkg/normalize"
 	"github.com/contactsync/contactsync/pkg/rules"
 )
 
@@ -56,6 +57,12 @@ type Config struct {
 	// Seeder, when set, gets what the run decided once it is done
 	// (--apply); without it the run is a dry run.
 	Seeder Seeder
+	// Workers score a batch's records in parallel (default GOMAXPROCS);
+	// the report is the same byte for byte whatever their number.
+	Workers int
+	// verifyReplay (tests) checks every replayed golden state against
+	// the one the rules returned.
+	verifyReplay bool
 }
 
 // Progress is how far a run is.
@@ -71,13 +78,18 @@ type Progress struct {
 // escaped, "/", the record id), so an applied baseline is found by the
 // live matcher.
 func recordIndexID(system, id string) string {
-	return strings.NewReplacer("%", "%25", "/", "%2F").Replace(system) + "/" + id
+	return systemEscaper.Replace(system) + "/" + id
 }
+
+var (
+	systemEscaper   = strings.NewReplacer("%", "%25", "/", "%2F")
+	systemUnescaper = strings.NewReplacer("%2F", "/", "%25", "%")
+)
 
 // splitIndexID is recordIndexID's inverse.
 func splitIndexID(rid string) (system, id string) {
 	sys, id, _ := strings.Cut(rid, "/")
-	return strings.NewReplacer("%2F", "/", "%25", "%").Replace(sys), id
+	return systemUnescaper.Replace(sys), id
 }
 
 // EventID is the deterministic event id of a baseline record: the same
@@ -96,12 +108,20 @@ func EventID(system, id string, values contact.Values) string {
 type run struct {
 	cfg    Config
 	engine *rules.Engine
-	idx    *match.MemIndex
-	index  match.Index // idx, or idx recording its writes for the seeder
+	idx    *index
+	// writes are the index writes in order, kept for the seeder.
+	writes []match.Write
+	// redecided counts records decided again after their batch's parallel
+	// scoring (an earlier record of the batch changed what they see).
+	redecided int
 	// sinkLog keeps each person's sink records for the seeder.
 	sinkLog map[string][]contact.SinkRecord
-	states  map[string][]byte            // person -> golden state
-	links   map[string]map[string]string // person -> system -> record id
+	// hist holds the changes routed to each person, from which its golden
+	// state and links are replayed when a later record touches it.
+	hist *history
+	// verifyReplay (tests) keeps every state too, and fails a run whose
+	// replayed state differs from the kept one.
+	verifyReplay map[int32][]byte
 	rep     *report
 	ck      checkpoint
 	resume  *checkpoint // what to skip writing on a resumed run
@@ -128,14 +148,17 @@ func Run(ctx context.Context, cfg Config, offline, online Source, dir Dir, resum
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = 20
 	}
-	r := &run{
-		cfg: cfg, engine: rules.NewEngine(cfg.Rules), idx: match.NewMemIndex(),
-		states: map[string][]byte{}, links: map[string]map[string]string{}, dir: dir,
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
-	r.index = r.idx
+	r := &run{
+		cfg: cfg, engine: rules.NewEngine(cfg.Rules), idx: newIndex(), hist: newHistory(), dir: dir,
+	}
 	if cfg.Seeder != nil {
-		r.index = &recordingIndex{MemIndex: r.idx}
 		r.sinkLog = map[string][]contact.SinkRecord{}
+	}
+	if cfg.verifyReplay {
+		r.verifyReplay = map[int32][]byte{}
 	}
 	if resume {
 		ck, err := loadCheckpoint(dir)
@@ -182,8 +205,7 @@ func Run(ctx context.Context, cfg Config, offline, online Source, dir Dir, resum
 	if err := r.pass(ctx, 1, cfg.OnlineSystem, online); err != nil {
 		return Summary{}, err
 	}
-	persons, _ := r.idx.Stats()
-	rep.sum.Persons = persons
+	rep.sum.Persons = r.idx.persons
 	if err := rep.finish(); err != nil {
 		return Summary{}, err
 	}
@@ -277,49 +299,26 @@ func (r *run) checkpoint() error {
 
 // batch canonicalises, matches and routes one batch of one system.
 func (r *run) batch(ctx context.Context, system string, recs []Record) error {
-	type item struct {
-		rec    Record
-		change contact.Change
-		read   int64
-	}
-	items := make([]item, 0, len(recs))
-	ins := make([]match.Incoming, 0, len(recs))
+	phase := r.rep.position.Phase
 	first := r.rep.position.Records - int64(len(recs))
-	for i, rec := range recs {
-		pos := position{Phase: r.rep.position.Phase, Records: first + int64(i) + 1}
-		values, problems := normalize.Canonical(rec.Values, r.cfg.DefaultRegion)
-		if len(problems) > 0 {
-			// As ingest does: a value that cannot be made canonical stops
-			// the record rather than spread or vanish.
-			names := make([]string, len(problems))
-			for j, p := range problems {
-				names[j] = string(p.Field)
-			}
-			r.rep.rejected(r.writingAt(pos), system, rec.ID, "invalid "+strings.Join(names, ", "))
+	items := make([]*prepared, 0, len(recs))
+	for _, p := range r.prepare(system, recs, first) {
+		if p.rejected != "" {
+			r.rep.rejected(r.writingAt(position{Phase: phase, Records: p.read}), system, p.rec.ID, p.rejected)
 			continue
 		}
-		changed := rec.Changed
-		if changed.IsZero() {
-			changed = r.cfg.Now
-		}
-		c := contact.Change{
-			EventID: EventID(system, rec.ID, values), SourceSystem: system, SourceRecordID: rec.ID, ReferenceSource: rec.ReferenceSource,
-			Origin: contact.OriginImport, Op: contact.OpUpsert, SourceTime: changed, Values: values,
-		}
-		items = append(items, item{rec: rec, change: c, read: pos.Records})
-		ins = append(ins, match.Incoming{RecordID: recordIndexID(system, rec.ID), Record: match.FromValues(values)})
+		items = append(items, &p)
 	}
-	if len(ins) == 0 {
+	if len(items) == 0 {
 		return nil
 	}
-	results, err := r.cfg.Matcher.MatchBatch(ctx, r.index, ins)
+	results, err := r.matchBatch(ctx, items)
 	if err != nil {
 		return fmt.Errorf("baseline: match: %w", err)
 	}
 	for i, res := range results {
-		it := items[i]
-		write := r.writingAt(position{Phase: r.rep.position.Phase, Records: it.read})
-		if err := r.route(write, it.change, res); err != nil {
+		write := r.writingAt(position{Phase: phase, Records: items[i].read})
+		if err := r.route(write, items[i].change, res); err != nil {
 			return err
 		}
 	}
@@ -343,40 +342,97 @@ func (r *run) route(write bool, c contact.Change, res match.Result) error {
 		r.rep.ambiguous(write, c, res)
 		return nil
 	}
-	person := res.PersonID
-	l := r.links[person]
-	if l == nil {
-		l = map[string]string{}
-		r.links[person] = l
+	person, ok := r.idx.personIdx[res.PersonID]
+	if !ok {
+		return fmt.Errorf("baseline: %s/%s: person %s is not in the index", c.SourceSystem, c.SourceRecordID, res.PersonID)
 	}
-	if _, has := l[c.SourceSystem]; !has {
-		l[c.SourceSystem] = c.SourceRecordID
+	before, links, err := r.replay(person)
+	if err != nil {
+		return err
 	}
-	before := r.states[person]
-	out, err := r.engine.Apply(before, contact.Matched{Change: c, Match: m, Links: maps.Clone(l)})
+	if _, has := links[c.SourceSystem]; !has {
+		links[c.SourceSystem] = c.SourceRecordID
+	}
+	out, err := r.engine.Apply(before, contact.Matched{Change: c, Match: m, Links: links})
 	if err != nil {
 		return fmt.Errorf("baseline: rules on %s/%s: %w", c.SourceSystem, c.SourceRecordID, err)
+	}
+	if err := r.hist.add(&r.idx.arena, person, c, res.Decision); err != nil {
+		return err
 	}
 	if out.KickOutReason != "" {
 		r.rep.rejected(write, c.SourceSystem, c.SourceRecordID, out.KickOutReason+": "+errString(out.KickOutError))
 		return nil
 	}
-	r.states[person] = out.State
+	if r.verifyReplay != nil {
+		r.verifyReplay[person] = out.State
+	}
 	if r.sinkLog != nil && len(out.Sinks) > 0 {
-		r.sinkLog[person] = append(r.sinkLog[person], out.Sinks...)
+		r.sinkLog[res.PersonID] = append(r.sinkLog[res.PersonID], out.Sinks...)
 	}
 	if res.Decision == contact.DecisionLinked || res.Decision == contact.DecisionKnown {
 		prior, err := rules.DecodeState(before)
 		if err != nil {
-			return fmt.Errorf("baseline: state of %s: %w", person, err)
+			return fmt.Errorf("baseline: state of %s: %w", res.PersonID, err)
 		}
 		after, err := rules.DecodeState(out.State)
 		if err != nil {
-			return fmt.Errorf("baseline: state of %s: %w", person, err)
+			return fmt.Errorf("baseline: state of %s: %w", res.PersonID, err)
 		}
 		r.rep.linked(write, c, res, prior, after, out)
 	}
 	r.rep.sinks(write, c, out.Sinks)
+	return nil
+}
+
+// replay rebuilds a person's golden state and links from the changes
+// routed to it, as route made them: each change applied with the links
+// known at its time (a system's first record), kick-outs leaving the state
+// as it was.
+func (r *run) replay(person int32) (state []byte, links map[string]string, err error) {
+	links = map[string]string{}
+	h := r.hist
+	if int(person) >= len(h.first) {
+		return nil, links, nil
+	}
+	personID := r.idx.personID(person)
+	for e := h.first[person]; e >= 0; e = h.events[e].next {
+		ev := &h.events[e]
+		c := h.change(&r.idx.arena, ev)
+		if _, has := links[c.SourceSystem]; !has {
+			links[c.SourceSystem] = c.SourceRecordID
+		}
+		out, err := r.engine.Apply(state, contact.Matched{Change: c, Match: contact.Match{PersonID: personID, Decision: ev.decision}, Links: maps.Clone(links)})
+		if err != nil {
+			return nil, nil, fmt.Errorf("baseline: rules on %s/%s (replayed): %w", c.SourceSystem, c.SourceRecordID, err)
+		}
+		if out.KickOutReason == "" {
+			state = out.State
+		}
+	}
+	if r.verifyReplay != nil && !bytes.Equal(state, r.verifyReplay[person]) {
+		return nil, nil, fmt.Errorf("baseline: the replayed state of %s differs from the kept one:\n%s\nkept:\n%s", personID, state, r.verifyReplay[person])
+	}
+	return state, links, nil
+}
+
+// personStates replays every person's state (for --apply).
+func (r *run) personStates(yield func(personID string, state []byte, links map[string]string) error) error {
+	for p := range r.hist.first {
+		if r.hist.first[p] < 0 {
+			continue
+		}
+		state, links, err := r.replay(int32(p))
+		if err != nil {
+			return err
+		}
+		if state == nil {
+			continue // every change kicked out
+		}
+		if err := yield(r.idx.personID(int32(p)), state, links); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -98,6 +98,7 @@ func testConfig(t *testing.T) Config {
 	return Config{
 		OfflineSystem: "offline", OnlineSystem: "online", Matcher: m, Rules: rules.Default(),
 		DefaultRegion: "AU", Now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), Fingerprint: "test",
+		verifyReplay: true,
 	}
 }
 
