@@ -122,10 +122,10 @@ type run struct {
 	// verifyReplay (tests) keeps every state too, and fails a run whose
 	// replayed state differs from the kept one.
 	verifyReplay map[int32][]byte
-	rep     *report
-	ck      checkpoint
-	resume  *checkpoint // what to skip writing on a resumed run
-	dir     Dir
+	rep          *report
+	ck           checkpoint
+	resume       *checkpoint // what to skip writing on a resumed run
+	dir          Dir
 }
 
 // Run matches offline then online and writes the report into dir. With
