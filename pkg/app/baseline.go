@@ -66,7 +66,7 @@ func runBaseline(ctx context.Context, cfg Config, opts BaselineOptions, progress
 		return baseline.Summary{}, fmt.Errorf("report directory: %w", err)
 	}
 	var fingerprint []string
-	open := func(spec, sideMap string) (baseline.Source, func(), error) {
+	open := func(spec, sideMap, system string) (baseline.Source, func(), error) {
 		idColumn := opts.IDColumn
 		fields := map[contact.Field]string{}
 		for _, list := range []string{opts.Map, sideMap} {
@@ -89,16 +89,16 @@ func runBaseline(ctx context.Context, cfg Config, opts BaselineOptions, progress
 		}
 		sideOpts := opts
 		sideOpts.IDColumn = idColumn
-		src, close, id, err := openBaselineSource(ctx, spec, sideOpts, fields)
+		src, close, id, err := openBaselineSource(ctx, cfg, system, spec, sideOpts, fields)
 		fingerprint = append(fingerprint, id)
 		return src, close, err
 	}
-	offline, closeOffline, err := open(opts.Offline, opts.OfflineMap)
+	offline, closeOffline, err := open(opts.Offline, opts.OfflineMap, rc.SystemOfRecord())
 	if err != nil {
 		return baseline.Summary{}, fmt.Errorf("--offline: %w", err)
 	}
 	defer closeOffline()
-	online, closeOnline, err := open(opts.Online, opts.OnlineMap)
+	online, closeOnline, err := open(opts.Online, opts.OnlineMap, cfg.OnlineSystem)
 	if err != nil {
 		return baseline.Summary{}, fmt.Errorf("--online: %w", err)
 	}
@@ -132,9 +132,19 @@ func runBaseline(ctx context.Context, cfg Config, opts BaselineOptions, progress
 	return sum, err
 }
 
-// openBaselineSource opens a CSV file or a PostgreSQL table; id names it
-// for the checkpoint's fingerprint (a file by its path, size and time).
-func openBaselineSource(ctx context.Context, spec string, opts BaselineOptions, fields map[contact.Field]string) (baseline.Source, func(), string, error) {
+// openBaselineSource opens a CSV file, a PostgreSQL table or a topic as
+// the records of system; id names it for the checkpoint's fingerprint (a
+// file by its path, size and time, a topic by its offsets).
+func openBaselineSource(ctx context.Context, cfg Config, system, spec string, opts BaselineOptions, fields map[contact.Field]string) (baseline.Source, func(), string, error) {
+	if strings.HasPrefix(spec, KafkaSourcePrefix) {
+		// A topic is decoded as the pipeline decodes it: --map and --id
+		// are for exports.
+		src, id, err := openKafkaSource(ctx, cfg, spec, system)
+		if err != nil {
+			return nil, func() {}, "", err
+		}
+		return src, src.close, id, nil
+	}
 	if strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://") {
 		src, err := openPGSource(ctx, spec, opts.Table, opts.IDColumn, fields)
 		if err != nil {
