@@ -34,21 +34,27 @@ alone, so applying twice changes nothing.
 
 A SOURCE is a CSV export with a header row (a record_id column, columns named
 like the canonical fields, optional updated_at and reference_source; or --map
-FIELD=COLUMN,..., where record_id=COLUMN names the id column) or a postgres:// DSN, read from --table (columns of the
-offline schema, or --map). The rules, match model, system names and default
+FIELD=COLUMN,..., where record_id=COLUMN names the id column), a postgres:// DSN,
+read from --table (columns of the offline schema, or --map), or kafka://TOPIC:
+the current contents of one of the pipeline's input topics (kafka:// alone: the
+side's own input topic), each key's latest value up to the end each partition
+had at the start, read_committed, decoded as the ingest stage decodes it;
+tombstones and delete events delete. The brokers and their security come from
+the usual Kafka settings. The rules, match model, system names and default
 region come from the usual configuration (contactsync env).
 
 Checkpoints are kept in DIR; --resume continues an interrupted run of the same
 inputs and settings and gives the same files.`,
 		Example: `  contactsync baseline --offline offline.csv --online online.csv --report point-zero
   contactsync baseline --offline postgres://sync@db/crm --online online.csv \
-      --online-map record_id=id,given_name=first_name,family_name=last_name --report point-zero`,
+      --online-map record_id=id,given_name=first_name,family_name=last_name --report point-zero
+  contactsync baseline --offline kafka://contactsync.offline.cdc --online kafka:// --report point-zero`,
 		Args: cli.NoArgs,
 	}
 	var opts app.BaselineOptions
 	f := cmd.Flags()
-	f.StringVar(&opts.Offline, "offline", "", "the offline system's records: a CSV file or a postgres:// DSN")
-	f.StringVar(&opts.Online, "online", "", "the online system's records: a CSV file or a postgres:// DSN")
+	f.StringVar(&opts.Offline, "offline", "", "the offline system's records: a CSV file, a postgres:// DSN or kafka://TOPIC")
+	f.StringVar(&opts.Online, "online", "", "the online system's records: a CSV file, a postgres:// DSN or kafka://TOPIC")
 	f.StringVar(&opts.Report, "report", "", "directory to write the report into")
 	f.BoolVar(&opts.Apply, "apply", false, "seed Redis and emit the report's records to the sink topics (needs Kafka and Redis)")
 	f.BoolVar(&opts.Resume, "resume", false, "continue the interrupted run whose checkpoint is in the report directory")
