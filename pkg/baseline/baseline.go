@@ -27,6 +27,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/contactsync/contactsync/pkg/contact"
@@ -63,6 +64,17 @@ type Config struct {
 	// verifyReplay (tests) checks every replayed golden state against
 	// the one the rules returned.
 	verifyReplay bool
+	// stats (benchmarks), when set, is filled in by the run.
+	stats *runStats
+}
+
+// runStats are a run's costs, for the benchmark.
+type runStats struct {
+	// Compared counts the member records scored against incoming ones
+	// (parallel scoring and decisions made again both counted);
+	// Redecided the records decided again after their batch's parallel
+	// scoring.
+	Compared, Redecided int64
 }
 
 // Progress is how far a run is.
@@ -114,6 +126,7 @@ type run struct {
 	// redecided counts records decided again after their batch's parallel
 	// scoring (an earlier record of the batch changed what they see).
 	redecided int
+	compared  atomic.Int64
 	// sinkLog keeps each person's sink records for the seeder.
 	sinkLog map[string][]contact.SinkRecord
 	// hist holds the changes routed to each person, from which its golden
@@ -211,6 +224,9 @@ func Run(ctx context.Context, cfg Config, offline, online Source, dir Dir, resum
 	}
 	if err := writeHTML(dir, rep.sum, cfg); err != nil {
 		return Summary{}, err
+	}
+	if cfg.stats != nil {
+		*cfg.stats = runStats{Compared: r.compared.Load(), Redecided: int64(r.redecided)}
 	}
 	r.ck.Finished, r.ck.Summary = true, rep.sum
 	if err := r.ck.save(dir, rep.sizes()); err != nil {

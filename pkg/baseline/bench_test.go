@@ -84,6 +84,8 @@ func TestBenchBaseline(t *testing.T) {
 	}
 	cfg := testConfig(t)
 	cfg.verifyReplay = false
+	var stats runStats
+	cfg.stats = &stats
 	start := time.Now()
 	sum, err := Run(context.Background(), cfg, open(offPath), open(onPath), fileDir(report), false)
 	if err != nil {
@@ -98,6 +100,8 @@ func TestBenchBaseline(t *testing.T) {
 		offline, online, n, elapsed.Round(time.Millisecond), cpu.Round(time.Millisecond), float64(offline+online)/elapsed.Seconds(), peakRSS())
 	t.Logf("links %d of %d true, ambiguous %v, creates %v, pairs differing %d of %d, rejected %v",
 		sum.Links, len(truth.Links), sum.Ambiguous, sum.Creates, sum.PairsDiffering, len(truth.Differences), sum.Rejected)
+	t.Logf("%.1f member records scored per record read, %d records decided again after parallel scoring (%d workers)",
+		float64(stats.Compared)/float64(offline+online), stats.Redecided, runtime.GOMAXPROCS(0))
 }
 
 // peakRSS reads the process's high-water resident set size (Linux).

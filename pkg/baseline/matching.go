@@ -97,9 +97,35 @@ type decision struct {
 // added after all), the record is decided again. The writes are applied in
 // order.
 func (r *run) matchBatch(ctx context.Context, items []*prepared) ([]match.Result, error) {
+	// The more records are scored together, the more of them an earlier
+	// one changes: a window of a few dozen per worker keeps the workers
+	// busy and the records decided again few.
+	window := max(specPerWorker*r.cfg.Workers, 1)
+	out := make([]match.Result, 0, len(items))
+	for start := 0; start < len(items); start += window {
+		res, err := r.matchWindow(ctx, items[start:min(start+window, len(items))])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res...)
+	}
+	return out, nil
+}
+
+// specPerWorker is how many records each worker scores per window.
+const specPerWorker = 48
+
+func (r *run) matchWindow(ctx context.Context, items []*prepared) ([]match.Result, error) {
 	m, x := r.cfg.Matcher, r.idx
 	out := make([]match.Result, len(items))
 	decide := func(p *prepared, l lookup) decision {
+		if r.cfg.stats != nil {
+			n := 0
+			for _, cp := range l.persons {
+				n += len(cp.members)
+			}
+			r.compared.Add(int64(n))
+		}
 		res, w := m.Decide(p.in, p.q, x.found(l))
 		return decision{res: res, write: w, seen: l}
 	}
