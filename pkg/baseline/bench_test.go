@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -82,10 +84,31 @@ func TestBenchBaseline(t *testing.T) {
 	if err := os.Mkdir(report, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(GCPercent)) // as the command runs it
+	}
 	cfg := testConfig(t)
 	cfg.verifyReplay = false
 	var stats runStats
 	cfg.stats = &stats
+	// The live heap at the end of the online pass (the index and history
+	// complete), sampled then; BASELINE_HEAPPROFILE also writes its profile.
+	var liveHeap uint64
+	cfg.Progress = func(p Progress) {
+		if p.Phase != "online" || p.Total == 0 || p.Done < p.Total {
+			return
+		}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		liveHeap = ms.HeapAlloc
+		if path := os.Getenv("BASELINE_HEAPPROFILE"); path != "" {
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.WriteHeapProfile(f)
+				_ = f.Close()
+			}
+		}
+	}
 	start := time.Now()
 	sum, err := Run(context.Background(), cfg, open(offPath), open(onPath), fileDir(report), false)
 	if err != nil {
@@ -100,6 +123,7 @@ func TestBenchBaseline(t *testing.T) {
 		offline, online, n, elapsed.Round(time.Millisecond), cpu.Round(time.Millisecond), float64(offline+online)/elapsed.Seconds(), peakRSS())
 	t.Logf("links %d of %d true, ambiguous %v, creates %v, pairs differing %d of %d, rejected %v",
 		sum.Links, len(truth.Links), sum.Ambiguous, sum.Creates, sum.PairsDiffering, len(truth.Differences), sum.Rejected)
+	t.Logf("live heap at the end of the online pass %d MiB (%d bytes per record read)", liveHeap>>20, liveHeap/uint64(max(offline+online, 1)))
 	t.Logf("%.1f member records scored per record read, %d records decided again after parallel scoring (%d workers)",
 		float64(stats.Compared)/float64(offline+online), stats.Redecided, runtime.GOMAXPROCS(0))
 }

@@ -51,13 +51,20 @@ type ckey struct {
 }
 
 // keyEntry is one blocking key: how many persons it holds and which (the
-// first inline, the others in overflow), or generic past its cap.
+// first inline, the others in overflow), or generic past its cap. Twelve
+// bytes: there are about ten keys per person.
 type keyEntry struct {
-	count   int32
-	first   int32
-	more    int32 // index into overflow, -1 when the key holds one person
-	generic bool
+	count int32
+	first int32
+	more  int32 // index into overflow; noMore: the key holds one person; isGeneric
 }
+
+const (
+	noMore    = -1
+	isGeneric = -2
+)
+
+func (e keyEntry) generic() bool { return e.more == isGeneric }
 
 // span is a string in the arena.
 type span struct {
@@ -191,7 +198,7 @@ func (x *index) addTerm(t string) {
 
 // keyPersons calls fn with each person of a key, in insertion order.
 func (x *index) keyPersons(e keyEntry, fn func(p int32)) {
-	if e.count == 0 || e.generic {
+	if e.count == 0 || e.generic() {
 		return
 	}
 	fn(e.first)
@@ -264,7 +271,7 @@ func (x *index) look(q match.Query) lookup {
 		if !ok {
 			continue
 		}
-		l.keys[ki] = match.KeyState{Persons: int(e.count), Generic: e.generic}
+		l.keys[ki] = match.KeyState{Persons: int(e.count), Generic: e.generic()}
 		x.keyPersons(e, func(p int32) { add(p, ki) })
 	}
 	if l.known >= 0 {
@@ -376,9 +383,9 @@ func (x *index) commit(w *match.Write) error {
 	for _, key := range w.Keys {
 		e, ok := x.key(key)
 		if !ok {
-			e = keyEntry{first: -1, more: -1}
+			e = keyEntry{first: -1, more: noMore}
 		}
-		if e.generic || x.keyHas(e, p) {
+		if e.generic() || x.keyHas(e, p) {
 			continue
 		}
 		e.count++
@@ -387,10 +394,10 @@ func (x *index) commit(w *match.Write) error {
 			if e.more >= 0 {
 				x.overflow[e.more] = nil
 			}
-			e.generic, e.first, e.more = true, -1, -1
+			e.first, e.more = -1, isGeneric
 		case e.first < 0:
 			e.first = p
-		case e.more < 0:
+		case e.more == noMore:
 			e.more = int32(len(x.overflow))
 			x.overflow = append(x.overflow, []int32{p})
 		default:
