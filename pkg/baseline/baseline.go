@@ -379,7 +379,7 @@ func (r *run) route(write bool, c contact.Change, res match.Result) error {
 	if err != nil {
 		return fmt.Errorf("baseline: rules on %s/%s: %w", c.SourceSystem, c.SourceRecordID, err)
 	}
-	if err := r.hist.add(&r.idx.arena, person, c, res.Decision); err != nil {
+	if err := r.hist.add(&r.idx.arena, person, c, m.Decision, m.HouseholdID); err != nil {
 		return err
 	}
 	if out.KickOutReason != "" {
@@ -424,7 +424,8 @@ func (r *run) replay(person int32) (state []byte, links map[string]string, err e
 		if _, has := links[c.SourceSystem]; !has {
 			links[c.SourceSystem] = c.SourceRecordID
 		}
-		out, err := r.engine.Apply(state, contact.Matched{Change: c, Match: contact.Match{PersonID: personID, Decision: ev.decision}, Links: maps.Clone(links)})
+		m := contact.Match{PersonID: personID, Decision: ev.decision, HouseholdID: r.idx.arena.spanStr(ev.household)}
+		out, err := r.engine.Apply(state, contact.Matched{Change: c, Match: m, Links: maps.Clone(links)})
 		if err != nil {
 			return nil, nil, fmt.Errorf("baseline: rules on %s/%s (replayed): %w", c.SourceSystem, c.SourceRecordID, err)
 		}

@@ -34,6 +34,9 @@ type history struct {
 type event struct {
 	id       span  // the record id in its system
 	values   span  // the canonical values, packed
+	// household is the household id the matcher gave the record (the
+	// rules keep the latest in the state).
+	household span
 	time     int64 // the change time, Unix nanoseconds (UTC)
 	next     int32 // the person's next event, -1: none
 	ref      uint16
@@ -58,8 +61,9 @@ func (h *history) intern(s string, idx map[string]uint16, list *[]string) (uint1
 	return i, nil
 }
 
-// add records a change routed to person p.
-func (h *history) add(a *arena, p int32, c contact.Change, d contact.Decision) error {
+// add records a change routed to person p with the match decision and
+// household id it had.
+func (h *history) add(a *arena, p int32, c contact.Change, d contact.Decision, household string) error {
 	sys, ok := h.systemIdx[c.SourceSystem]
 	if !ok {
 		if len(h.systems) >= 255 {
@@ -82,7 +86,7 @@ func (h *history) add(a *arena, p int32, c contact.Change, d contact.Decision) e
 	}
 	e := int32(len(h.events))
 	h.events = append(h.events, event{
-		id: a.span(c.SourceRecordID), values: a.span(packed), time: c.SourceTime.UnixNano(), next: -1,
+		id: a.span(c.SourceRecordID), values: a.span(packed), household: a.span(household), time: c.SourceTime.UnixNano(), next: -1,
 		ref: ref, system: sys, decision: d,
 	})
 	if h.last[p] >= 0 {
