@@ -32,16 +32,16 @@ type history struct {
 
 // event is one change routed to a person.
 type event struct {
-	id       span  // the record id in its system
-	values   span  // the canonical values, packed
+	id     span // the record id in its system
+	values span // the canonical values, packed
 	// household is the household id the matcher gave the record (the
 	// rules keep the latest in the state).
 	household span
-	time     int64 // the change time, Unix nanoseconds (UTC)
-	next     int32 // the person's next event, -1: none
-	ref      uint16
-	system   uint8
-	decision contact.Decision
+	time      int64 // the change time, Unix nanoseconds (UTC)
+	next      int32 // the person's next event, -1: none
+	ref       uint16
+	system    uint8
+	decision  contact.Decision
 }
 
 func newHistory() *history {
