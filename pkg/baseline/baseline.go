@@ -379,7 +379,11 @@ func (r *run) route(write bool, c contact.Change, res match.Result) error {
 	if err != nil {
 		return fmt.Errorf("baseline: rules on %s/%s: %w", c.SourceSystem, c.SourceRecordID, err)
 	}
-	if err := r.hist.add(&r.idx.arena, person, c, m.Decision, m.HouseholdID); err != nil {
+	slot, ok := r.idx.owner[recordIndexID(c.SourceSystem, c.SourceRecordID)]
+	if !ok {
+		return fmt.Errorf("baseline: %s/%s is not in the index", c.SourceSystem, c.SourceRecordID)
+	}
+	if err := r.hist.add(&r.idx.arena, person, slot, c, res.Decision); err != nil {
 		return err
 	}
 	if out.KickOutReason != "" {
@@ -420,11 +424,12 @@ func (r *run) replay(person int32) (state []byte, links map[string]string, err e
 	personID := r.idx.personID(person)
 	for e := h.first[person]; e >= 0; e = h.events[e].next {
 		ev := &h.events[e]
-		c := h.change(&r.idx.arena, ev)
+		c := h.change(r.idx, ev)
 		if _, has := links[c.SourceSystem]; !has {
 			links[c.SourceSystem] = c.SourceRecordID
 		}
-		m := contact.Match{PersonID: personID, Decision: ev.decision, HouseholdID: r.idx.arena.spanStr(ev.household)}
+		// The household id is the matcher's for the record (a hash of it).
+		m := contact.Match{PersonID: personID, Decision: decisions[ev.decision], HouseholdID: match.HouseholdKey(r.idx.record(ev.slot))}
 		out, err := r.engine.Apply(state, contact.Matched{Change: c, Match: m, Links: maps.Clone(links)})
 		if err != nil {
 			return nil, nil, fmt.Errorf("baseline: rules on %s/%s (replayed): %w", c.SourceSystem, c.SourceRecordID, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/contactsync/contactsync/pkg/contact"
@@ -30,19 +31,23 @@ type history struct {
 	fieldIdx    map[contact.Field]uint16
 }
 
-// event is one change routed to a person.
+// event is one change routed to a person: no pointers, 40 bytes.
 type event struct {
-	id     span // the record id in its system
-	values span // the canonical values, packed
-	// household is the household id the matcher gave the record (the
-	// rules keep the latest in the state).
-	household span
-	time      int64 // the change time, Unix nanoseconds (UTC)
-	next      int32 // the person's next event, -1: none
-	ref       uint16
-	system    uint8
-	decision  contact.Decision
+	values span  // the canonical values, packed
+	time   int64 // the change time, Unix nanoseconds (UTC)
+	// slot is the index's slot of the record as this change gave it: its
+	// id, and the household id the matcher gave it (a hash of its
+	// record).
+	slot     int32
+	next     int32 // the person's next event, -1: none
+	ref      uint16
+	system   uint8
+	decision uint8 // index into decisions
 }
+
+// decisions are the match decisions a routed change can have.
+var decisions = []contact.Decision{contact.DecisionNew, contact.DecisionLinked, contact.DecisionKnown,
+	contact.DecisionAmbiguous, contact.DecisionIDConflict}
 
 func newHistory() *history {
 	return &history{systemIdx: map[string]uint8{}, refIdx: map[string]uint16{}, fieldIdx: map[contact.Field]uint16{}}
@@ -61,9 +66,13 @@ func (h *history) intern(s string, idx map[string]uint16, list *[]string) (uint1
 	return i, nil
 }
 
-// add records a change routed to person p with the match decision and
-// household id it had.
-func (h *history) add(a *arena, p int32, c contact.Change, d contact.Decision, household string) error {
+// add records a change routed to person p with the match decision it had;
+// slot is the index's slot of its record.
+func (h *history) add(a *arena, p, slot int32, c contact.Change, d contact.Decision) error {
+	decision := slices.Index(decisions, d)
+	if decision < 0 {
+		return fmt.Errorf("baseline: routed a %q decision", d)
+	}
 	sys, ok := h.systemIdx[c.SourceSystem]
 	if !ok {
 		if len(h.systems) >= 255 {
@@ -86,8 +95,8 @@ func (h *history) add(a *arena, p int32, c contact.Change, d contact.Decision, h
 	}
 	e := int32(len(h.events))
 	h.events = append(h.events, event{
-		id: a.span(c.SourceRecordID), values: a.span(packed), household: a.span(household), time: c.SourceTime.UnixNano(), next: -1,
-		ref: ref, system: sys, decision: d,
+		values: a.span(packed), time: c.SourceTime.UnixNano(), slot: slot, next: -1,
+		ref: ref, system: sys, decision: uint8(decision),
 	})
 	if h.last[p] >= 0 {
 		h.events[h.last[p]].next = e
@@ -133,9 +142,10 @@ func (h *history) unpack(s string) contact.Values {
 }
 
 // change rebuilds the change of event e, as the run made it.
-func (h *history) change(a *arena, e *event) contact.Change {
-	system, id := h.systems[e.system], a.spanStr(e.id)
-	values := h.unpack(a.spanStr(e.values))
+func (h *history) change(x *index, e *event) contact.Change {
+	system := h.systems[e.system]
+	_, id := splitIndexID(x.recordID(e.slot))
+	values := h.unpack(x.arena.spanStr(e.values))
 	return contact.Change{
 		EventID: EventID(system, id, values), SourceSystem: system, SourceRecordID: id, ReferenceSource: h.refs[e.ref],
 		Origin: contact.OriginImport, Op: contact.OpUpsert, SourceTime: time.Unix(0, e.time).UTC(), Values: values,
