@@ -338,13 +338,7 @@ func (r *run) batch(ctx context.Context, system string, recs []Record) error {
 	if err != nil {
 		return fmt.Errorf("baseline: match: %w", err)
 	}
-	for i, res := range results {
-		write := r.writingAt(position{Phase: phase, Records: items[i].read})
-		if err := r.route(write, items[i].change, res); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.route(phase, items, results)
 }
 
 func (r *run) writingAt(p position) bool {
@@ -355,60 +349,6 @@ func (r *run) writingAt(p position) bool {
 		return p.Phase > r.resume.Phase
 	}
 	return p.Records > r.resume.Records
-}
-
-// route applies the rules to one matched record and reports what they did.
-func (r *run) route(write bool, c contact.Change, res match.Result) error {
-	m := res.ContactMatch()
-	if res.Decision == contact.DecisionAmbiguous {
-		r.rep.ambiguous(write, c, res)
-		return nil
-	}
-	person, ok := r.idx.personIdx[res.PersonID]
-	if !ok {
-		return fmt.Errorf("baseline: %s/%s: person %s is not in the index", c.SourceSystem, c.SourceRecordID, res.PersonID)
-	}
-	before, links, err := r.replay(person)
-	if err != nil {
-		return err
-	}
-	if _, has := links[c.SourceSystem]; !has {
-		links[c.SourceSystem] = c.SourceRecordID
-	}
-	out, err := r.engine.Apply(before, contact.Matched{Change: c, Match: m, Links: links})
-	if err != nil {
-		return fmt.Errorf("baseline: rules on %s/%s: %w", c.SourceSystem, c.SourceRecordID, err)
-	}
-	slot, ok := r.idx.owner[recordIndexID(c.SourceSystem, c.SourceRecordID)]
-	if !ok {
-		return fmt.Errorf("baseline: %s/%s is not in the index", c.SourceSystem, c.SourceRecordID)
-	}
-	if err := r.hist.add(&r.idx.arena, person, slot, c, res.Decision); err != nil {
-		return err
-	}
-	if out.KickOutReason != "" {
-		r.rep.rejected(write, c.SourceSystem, c.SourceRecordID, out.KickOutReason+": "+errString(out.KickOutError))
-		return nil
-	}
-	if r.verifyReplay != nil {
-		r.verifyReplay[person] = out.State
-	}
-	if r.sinkLog != nil && len(out.Sinks) > 0 {
-		r.sinkLog[res.PersonID] = append(r.sinkLog[res.PersonID], out.Sinks...)
-	}
-	if res.Decision == contact.DecisionLinked || res.Decision == contact.DecisionKnown {
-		prior, err := rules.DecodeState(before)
-		if err != nil {
-			return fmt.Errorf("baseline: state of %s: %w", res.PersonID, err)
-		}
-		after, err := rules.DecodeState(out.State)
-		if err != nil {
-			return fmt.Errorf("baseline: state of %s: %w", res.PersonID, err)
-		}
-		r.rep.linked(write, c, res, prior, after, out)
-	}
-	r.rep.sinks(write, c, out.Sinks)
-	return nil
 }
 
 // replay rebuilds a person's golden state and links from the changes
