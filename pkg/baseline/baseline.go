@@ -9,9 +9,11 @@
 // It replays what the stream would do when both systems' existing records
 // flow in, the offline snapshot first and then the online accounts, so the
 // report is what go-live would produce, decided by the same code
-// (match.Matcher over an in-memory index, rules.Engine over the persons'
-// golden states). It does no I/O of its own: records come through Source,
-// files go through Dir.
+// (match.Matcher's decisions over a compact in-memory index that answers as
+// match.MemIndex, rules.Engine over the persons' golden states, replayed
+// from their changes). It uses every core and gives the same report
+// whatever their number. It does no I/O of its own: records come through
+// Source, files go through Dir.
 package baseline
 
 import (
