@@ -72,6 +72,7 @@ func runBaseline(ctx context.Context, cfg Config, opts BaselineOptions, progress
 	if err := os.MkdirAll(opts.Report, 0o755); err != nil {
 		return baseline.Summary{}, fmt.Errorf("report directory: %w", err)
 	}
+	printer := newProgressPrinter(progress)
 	var fingerprint []string
 	open := func(spec, sideMap, system string) (baseline.Source, func(), error) {
 		idColumn := opts.IDColumn
@@ -96,7 +97,7 @@ func runBaseline(ctx context.Context, cfg Config, opts BaselineOptions, progress
 		}
 		sideOpts := opts
 		sideOpts.IDColumn = idColumn
-		src, close, id, err := openBaselineSource(ctx, cfg, system, spec, sideOpts, fields)
+		src, close, id, err := openBaselineSource(ctx, cfg, system, spec, sideOpts, fields, printer.print)
 		fingerprint = append(fingerprint, id)
 		return src, close, err
 	}
@@ -130,7 +131,6 @@ func runBaseline(ctx context.Context, cfg Config, opts BaselineOptions, progress
 		defer producer.Close()
 		bcfg.Seeder = a.BaselineSeeder(producer)
 	}
-	printer := newProgressPrinter(progress)
 	bcfg.Progress = printer.print
 	sum, err := baseline.Run(ctx, bcfg, offline, online, osDir(opts.Report), opts.Resume)
 	if printer.terminal && printer.phase != "" {
@@ -142,11 +142,11 @@ func runBaseline(ctx context.Context, cfg Config, opts BaselineOptions, progress
 // openBaselineSource opens a CSV file, a PostgreSQL table or a topic as
 // the records of system; id names it for the checkpoint's fingerprint (a
 // file by its path, size and time, a topic by its offsets).
-func openBaselineSource(ctx context.Context, cfg Config, system, spec string, opts BaselineOptions, fields map[contact.Field]string) (baseline.Source, func(), string, error) {
+func openBaselineSource(ctx context.Context, cfg Config, system, spec string, opts BaselineOptions, fields map[contact.Field]string, progress func(baseline.Progress)) (baseline.Source, func(), string, error) {
 	if strings.HasPrefix(spec, KafkaSourcePrefix) {
 		// A topic is decoded as the pipeline decodes it: --map and --id
 		// are for exports.
-		src, id, err := openKafkaSource(ctx, cfg, spec, system)
+		src, id, err := openKafkaSource(ctx, cfg, spec, system, progress)
 		if err != nil {
 			return nil, func() {}, "", err
 		}

@@ -57,8 +57,9 @@ type keyAt struct {
 	offset    int64
 }
 
-// openKafkaSource opens spec (kafka://TOPIC) as the records of system.
-func openKafkaSource(ctx context.Context, cfg Config, spec, system string) (*kafkaSource, string, error) {
+// openKafkaSource opens spec (kafka://TOPIC) as the records of system,
+// telling progress how far its first pass is.
+func openKafkaSource(ctx context.Context, cfg Config, spec, system string, progress func(baseline.Progress)) (*kafkaSource, string, error) {
 	topic := strings.TrimPrefix(spec, KafkaSourcePrefix)
 	format, topicSystem, err := topicFormat(cfg, topic, system)
 	if err != nil {
@@ -84,7 +85,7 @@ func openKafkaSource(ctx context.Context, cfg Config, spec, system string) (*kaf
 	if err := s.offsets(); err != nil {
 		return nil, "", err
 	}
-	if err := s.learnLatest(); err != nil {
+	if err := s.learnLatest(progress); err != nil {
 		return nil, "", err
 	}
 	// The fingerprint names the contents: a resumed run must read the same.
@@ -209,7 +210,8 @@ func (s *kafkaSource) poll(cl *kgo.Client, p int32, reached *int64) ([]*kgo.Reco
 }
 
 // learnLatest is the first pass: where each key's latest record is.
-func (s *kafkaSource) learnLatest() error {
+func (s *kafkaSource) learnLatest(progress func(baseline.Progress)) error {
+	var read int64
 	for _, p := range s.partitions {
 		cl, err := s.consumer(p)
 		if err != nil {
@@ -229,6 +231,10 @@ func (s *kafkaSource) learnLatest() error {
 				if r.Key != nil {
 					s.latest[string(r.Key)] = keyAt{partition: p, offset: r.Offset}
 				}
+			}
+			read += int64(len(recs))
+			if progress != nil {
+				progress(baseline.Progress{Phase: "keys of " + s.topic, Records: read, Done: read, Total: s.total})
 			}
 		}
 	}
