@@ -124,6 +124,11 @@ type MatchIndex struct {
 	lockTTL  time.Duration
 	lockWait time.Duration
 	loaded   atomic.Bool
+	// ordered says the client sends a pipeline on one connection, which
+	// the server executes in order (a single server, not a cluster): a
+	// write's seal then rides in the pipeline of its last step instead of
+	// a round trip of its own (see owner.go).
+	ordered bool
 	// failpoint, when set (tests only), is called after each step of a
 	// wave; an error aborts Commit there without any clean-up, as if the
 	// process had died.
@@ -158,16 +163,19 @@ func NewMatchIndexWithOptions(rdb redis.UniversalClient, keys Keys, opts MatchIn
 	if opts.LockWait <= 0 {
 		opts.LockWait = 250 * time.Millisecond
 	}
-	return &MatchIndex{rdb: rdb, keys: keys, keyCap: opts.KeyCap, lockTTL: opts.LockTTL, lockWait: opts.LockWait}
+	_, ordered := rdb.(*redis.Client)
+	return &MatchIndex{rdb: rdb, keys: keys, keyCap: opts.KeyCap, lockTTL: opts.LockTTL, lockWait: opts.LockWait, ordered: ordered}
 }
 
 var _ match.Index = (*MatchIndex)(nil)
 
-// casOwnerScript sets a record's owner if it is still the expected one ("":
-// none). KEYS[1] = owner; ARGV[1] = expected, ARGV[2] = new ("": delete).
+// casOwnerScript sets a record's owner if its person is still the expected
+// one ("": none), dropping any fingerprint (see owner.go). KEYS[1] = owner;
+// ARGV[1] = expected person, ARGV[2] = new bare person ("": delete).
 var casOwnerScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1]) or ''
-if cur ~= ARGV[1] then return 0 end
+` + ownerPersonLua + `
+if person ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2]) end
 return 1`)
 
@@ -224,7 +232,7 @@ var unlockScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
 
-var matchScripts = []*redis.Script{casOwnerScript, addMemberScript, removeMemberScript, addToKeyScript, unlockScript}
+var matchScripts = []*redis.Script{casOwnerScript, addMemberScript, removeMemberScript, addToKeyScript, unlockScript, sealOwnerScript}
 
 // errScriptsReloaded reports that Redis had lost the index's scripts (a
 // restart or failover): they are loaded again and the caller retries. It
@@ -349,7 +357,7 @@ func (x *MatchIndex) Lookup(ctx context.Context, queries []match.Query) ([]match
 		}
 	}
 	for _, c := range owners {
-		if id := c.Val(); id != "" {
+		if id, _ := parseOwner(c.Val()); id != "" {
 			want(id)
 		}
 	}
@@ -397,7 +405,7 @@ func (x *MatchIndex) Lookup(ctx context.Context, queries []match.Query) ([]match
 			f.Persons = append(f.Persons, p)
 		}
 		if q.RecordID != "" {
-			f.KnownPerson = owners[q.RecordID].Val()
+			f.KnownPerson, _ = parseOwner(owners[q.RecordID].Val())
 		}
 		for ki, k := range q.Keys {
 			kr := keyReads[k]
@@ -481,16 +489,17 @@ func (x *MatchIndex) Owners(ctx context.Context, recordIDs []string) ([]string, 
 	}
 	out := make([]string, len(recordIDs))
 	for i, c := range cmds {
-		out[i] = c.Val()
+		out[i], _ = parseOwner(c.Val())
 	}
 	return out, nil
 }
 
 // pending is the progress of one write through its wave.
 type pending struct {
-	i      int
-	w      *match.Write
-	member string // encoded record
+	i           int
+	w           *match.Write
+	member      string // encoded record
+	fingerprint string // match.Fingerprint of the write's record, keys and terms
 	// Create only.
 	token    string
 	locks    []string // sorted lock keys
@@ -502,7 +511,6 @@ type pending struct {
 	hexists  *redis.BoolCmd
 	lockedAt time.Time
 	// Link only.
-	ownerIs *redis.StringCmd  // the owner, for a known record's refresh (no claim to make)
 	present []*redis.FloatCmd // the person's score under each key (redis.Nil: absent)
 	// Both.
 	step *redis.Cmd // the result of the last conditional step
@@ -510,7 +518,7 @@ type pending struct {
 }
 
 // refresh says a link write rewrites a record its person already holds: its
-// owner claim is a mere check.
+// owner claim keeps the person and only drops the fingerprint.
 func (p *pending) refresh() bool { return !p.w.NewPerson && p.w.ExpectPerson == p.w.PersonID }
 
 // alreadyUnder says a link's person was under the write's ki-th key when the
@@ -535,6 +543,8 @@ func (x *MatchIndex) Commit(ctx context.Context, writes []match.Write) ([]error,
 		switch {
 		case w.PersonID == "" || w.Member.RecordID == "":
 			errs[i] = errors.New("match index: write without person or record id")
+		case strings.Contains(w.PersonID, ownerSeparator) || strings.Contains(w.ExpectPerson, ownerSeparator):
+			errs[i] = fmt.Errorf("match index: person id with %q", ownerSeparator)
 		case len(w.KeyVersions) != len(w.Keys):
 			errs[i] = fmt.Errorf("match index: %d key versions for %d keys", len(w.KeyVersions), len(w.Keys))
 		default:
@@ -556,29 +566,52 @@ func (x *MatchIndex) Commit(ctx context.Context, writes []match.Write) ([]error,
 }
 
 // waves groups writes so that a write comes one wave after the last
-// earlier write it shares a key, record or person with; writes of one wave
-// are independent and can be applied together.
+// earlier write it depends on; writes of one wave are independent and can be
+// applied together. A write depends on earlier writes of its record or of a
+// person it touches, and on earlier writes under its blocking keys when one
+// of the two creates a person: a create checks (and locks) its keys, so it
+// must see every earlier write under them, and a later write must see the
+// person it created. Links under a shared key commute (each adds its own
+// person and bumps the version; no link checks a key), so they share a wave.
 func waves(writes []match.Write, valid []int) [][]int {
-	last := map[string]int{}
+	last := map[string]int{}       // record, person or key -> last wave of a write using it
+	lastCreate := map[string]int{} // key -> last wave of a create under it
 	var out [][]int
 	for _, i := range valid {
 		w := &writes[i]
-		res := make([]string, 0, len(w.Keys)+3)
-		for _, k := range w.Keys {
-			res = append(res, "k\x00"+k)
-		}
-		res = append(res, "r\x00"+w.Member.RecordID, "p\x00"+w.PersonID)
+		owned := []string{"r\x00" + w.Member.RecordID, "p\x00" + w.PersonID}
 		if w.ExpectPerson != "" {
-			res = append(res, "p\x00"+w.ExpectPerson)
+			owned = append(owned, "p\x00"+w.ExpectPerson)
 		}
 		wave := 0
-		for _, r := range res {
-			if l, ok := last[r]; ok && l+1 > wave {
+		after := func(seen map[string]int, r string) {
+			if l, ok := seen[r]; ok && l+1 > wave {
 				wave = l + 1
 			}
 		}
-		for _, r := range res {
-			last[r] = wave
+		for _, r := range owned {
+			after(last, r)
+		}
+		for _, k := range w.Keys {
+			if w.NewPerson {
+				after(last, "k\x00"+k)
+			} else {
+				after(lastCreate, "k\x00"+k)
+			}
+		}
+		use := func(seen map[string]int, r string) {
+			if l, ok := seen[r]; !ok || wave > l {
+				seen[r] = wave
+			}
+		}
+		for _, r := range owned {
+			use(last, r)
+		}
+		for _, k := range w.Keys {
+			use(last, "k\x00"+k)
+			if w.NewPerson {
+				use(lastCreate, "k\x00"+k)
+			}
 		}
 		for len(out) <= wave {
 			out = append(out, nil)
@@ -600,13 +633,14 @@ func newToken() string {
 // It returns the lock keys found taken by others.
 func (x *MatchIndex) applyWave(ctx context.Context, writes []match.Write, wave []int, errs []error) (contended []string, err error) {
 	ps := make([]*pending, 0, len(wave))
+	var sealed []*pending // applied writes whose owner is to be sealed
 	for _, i := range wave {
 		w := &writes[i]
 		member, err := encodeMember(w.Member.Record)
 		if err != nil {
 			return nil, err
 		}
-		p := &pending{i: i, w: w, member: member}
+		p := &pending{i: i, w: w, member: member, fingerprint: match.Fingerprint(w.Member.Record, w.Keys, w.Terms)}
 		if w.NewPerson {
 			p.token = newToken()
 			p.locks = append(p.locks, x.keys.recordLock(w.Member.RecordID))
@@ -636,11 +670,9 @@ func (x *MatchIndex) applyWave(ctx context.Context, writes []match.Write, wave [
 		for _, p := range ps {
 			w := p.w
 			if !w.NewPerson {
-				if p.refresh() {
-					p.ownerIs = pl.Get(ctx, x.keys.recordOwner(w.Member.RecordID))
-				} else {
-					p.step = casOwnerScript.EvalSha(ctx, pl, []string{x.keys.recordOwner(w.Member.RecordID)}, w.ExpectPerson, w.PersonID)
-				}
+				// A refresh too: its claim drops the fingerprint before
+				// the member changes.
+				p.step = casOwnerScript.EvalSha(ctx, pl, []string{x.keys.recordOwner(w.Member.RecordID)}, w.ExpectPerson, w.PersonID)
 				p.present = make([]*redis.FloatCmd, len(w.Keys))
 				for ki, k := range w.Keys {
 					p.present[ki] = pl.ZScore(ctx, x.keys.matchKeyPersons(k), w.PersonID)
@@ -671,14 +703,7 @@ func (x *MatchIndex) applyWave(ctx context.Context, writes []match.Write, wave [
 		for _, p := range ps {
 			w := p.w
 			if !w.NewPerson {
-				claimed := false
-				if p.refresh() {
-					claimed = p.ownerIs.Val() == w.PersonID
-				} else {
-					ok, _ := p.step.Int()
-					claimed = ok == 1
-				}
-				if !claimed {
+				if claimed, _ := p.step.Int(); claimed != 1 {
 					errs[p.i], p.done = conflict("record owner changed"), true
 					continue
 				}
@@ -725,6 +750,7 @@ func (x *MatchIndex) applyWave(ctx context.Context, writes []match.Write, wave [
 					continue
 				}
 				x.finish(ctx, pl, p)
+				sealed = append(sealed, p)
 				continue
 			}
 			if added != 1 {
@@ -761,12 +787,32 @@ func (x *MatchIndex) applyWave(ctx context.Context, writes []match.Write, wave [
 				x.release(ctx, pl, p, nil)
 			} else {
 				x.finish(ctx, pl, p)
+				sealed = append(sealed, p)
 			}
 		}
 	}); err != nil {
 		return nil, err
 	}
+	if err := x.fail("keys"); err != nil {
+		return nil, err
+	}
+	if !x.ordered {
+		// Step 5 (cluster): seal the owners once the keys are in place.
+		if err := x.exec(ctx, "commit seal", func(pl redis.Pipeliner) {
+			for _, p := range sealed {
+				x.seal(ctx, pl, p)
+			}
+		}); err != nil {
+			return nil, err
+		}
+	}
 	return contended, nil
+}
+
+// seal adds the fingerprint to the owner of a record whose write is
+// complete (see owner.go), if the write's claim still stands.
+func (x *MatchIndex) seal(ctx context.Context, pl redis.Pipeliner, p *pending) {
+	sealOwnerScript.EvalSha(ctx, pl, []string{x.keys.recordOwner(p.w.Member.RecordID)}, p.w.PersonID, sealedOwner(p.w.PersonID, p.fingerprint))
 }
 
 // recheck returns why a create must not go on ("" if it can).
@@ -781,7 +827,7 @@ func (p *pending) recheck(taken bool) string {
 			return "key version changed"
 		}
 	}
-	if p.owner.Val() != w.ExpectPerson {
+	if owner, _ := parseOwner(p.owner.Val()); owner != w.ExpectPerson {
 		return "record owner changed"
 	}
 	if n := p.hlen.Val(); n > 1 || (n == 1 && !p.hexists.Val()) {
@@ -849,6 +895,9 @@ func (x *MatchIndex) finish(ctx context.Context, pl redis.Pipeliner, p *pending)
 	}
 	if w.NewPerson {
 		x.release(ctx, pl, p, released)
+	}
+	if x.ordered {
+		x.seal(ctx, pl, p)
 	}
 }
 

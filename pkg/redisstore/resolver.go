@@ -32,33 +32,55 @@ func NewDecisionStore(rdb redis.UniversalClient, keys Keys, memoTTL time.Duratio
 	return &DecisionStore{rdb: rdb, keys: keys, memoTTL: memoTTL}
 }
 
-var _ matcher.DecisionStore = (*DecisionStore)(nil)
+var (
+	_ matcher.DecisionStore = (*DecisionStore)(nil)
+	_ matcher.Recaller      = (*DecisionStore)(nil)
+)
 
 // Memos implements matcher.DecisionStore in one round trip.
 func (s *DecisionStore) Memos(ctx context.Context, refs []matcher.EventRef) ([][]byte, error) {
-	out := make([][]byte, len(refs))
-	if len(refs) == 0 {
-		return out, nil
+	memos, _, err := s.Recall(ctx, refs, nil)
+	return memos, err
+}
+
+// Recall implements matcher.Recaller: the memos of the events and the
+// owners of the records (see owner.go), in one round trip.
+func (s *DecisionStore) Recall(ctx context.Context, refs []matcher.EventRef, recordIDs []string) ([][]byte, []matcher.Holding, error) {
+	memos := make([][]byte, len(refs))
+	held := make([]matcher.Holding, len(recordIDs))
+	if len(refs) == 0 && len(recordIDs) == 0 {
+		return memos, held, nil
 	}
-	cmds := make([]*redis.StringCmd, len(refs))
+	memoCmds := make([]*redis.StringCmd, len(refs))
+	ownerCmds := make([]*redis.StringCmd, len(recordIDs))
 	p := s.rdb.Pipeline()
 	for i, r := range refs {
-		cmds[i] = p.Get(ctx, s.keys.eventMemo(r.RecordID, r.EventID))
+		memoCmds[i] = p.Get(ctx, s.keys.eventMemo(r.RecordID, r.EventID))
+	}
+	for i, id := range recordIDs {
+		ownerCmds[i] = p.Get(ctx, s.keys.recordOwner(id))
 	}
 	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("read decision memos: %w", err)
+		return nil, nil, fmt.Errorf("read decision memos and record owners: %w", err)
 	}
-	for i, cmd := range cmds {
+	for i, cmd := range memoCmds {
 		b, err := cmd.Bytes()
 		switch {
 		case errors.Is(err, redis.Nil):
 		case err != nil:
-			return nil, fmt.Errorf("read decision memo: %w", err)
+			return nil, nil, fmt.Errorf("read decision memo: %w", err)
 		default:
-			out[i] = b
+			memos[i] = b
 		}
 	}
-	return out, nil
+	for i, cmd := range ownerCmds {
+		v, err := cmd.Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, nil, fmt.Errorf("read record owner: %w", err)
+		}
+		held[i].PersonID, held[i].Fingerprint = parseOwner(v)
+	}
+	return memos, held, nil
 }
 
 // Keep implements matcher.DecisionStore in one round trip: SET NX of each

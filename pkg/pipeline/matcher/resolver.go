@@ -50,6 +50,26 @@ type DecisionStore interface {
 	Keep(ctx context.Context, memos []Memo, links []Link, persons []string) (map[string]map[string]string, error)
 }
 
+// Holding is how the index held a record when a batch began: the person
+// holding it ("" when none) and the fingerprint (match.Fingerprint) of the
+// record as indexed, "" unless the index holds it completely (a write of it
+// under way or died half-way leaves none).
+type Holding struct{ PersonID, Fingerprint string }
+
+// Recaller is a DecisionStore that also reads how the index holds records,
+// in the same round trip as the memos. With one, the resolver answers a
+// known record whose incoming version is indexed already ("known", reason
+// ReasonKnownUnchanged) without a lookup or a commit.
+type Recaller interface {
+	// Recall returns the memos of the events (as DecisionStore.Memos) and
+	// the holding of each record id, in one round trip.
+	Recall(ctx context.Context, refs []EventRef, recordIDs []string) ([][]byte, []Holding, error)
+}
+
+// ReasonKnownUnchanged explains the answer on a known record whose values
+// are indexed already.
+const ReasonKnownUnchanged = "known_unchanged"
+
 // RecordID is a change's record id in the index: the system, with "%" and
 // "/" escaped, then "/" and the source record id. The system holds no bare
 // "/", so no two (system, record id) pairs share a record id ("online/web" +
@@ -79,6 +99,16 @@ var systemEscaper = strings.NewReplacer("%", "%25", "/", "%2F")
 // between a person's duplicates. They are written after the index commit; a
 // crash in between is repaired by the redo, which finds the record known and
 // writes the link then.
+//
+// Known and unchanged (the common case: a gift stream of known donors): with
+// a store that is a Recaller, the memos and the records' holdings are read
+// together, and an upsert of a record the index holds completely with the
+// fingerprint of its incoming version resolves as "known" to its holder
+// with no lookup and no commit: matching it would decide "known" and rewrite
+// what is there. A record a split moved is held by its new person, so it
+// follows. A record that also has an upsert on the full path in the batch
+// takes the full path for its later upserts (the index changes under it),
+// and its deletes read the owner after the batch's writes.
 //
 // Once per event (pipeline.PlanOnce): resolving the same event again (a
 // redelivery after a crash, a reprocessed partition) gives the same answer
@@ -123,9 +153,11 @@ type decisionMemo struct {
 }
 
 // Resolve implements Resolver in a fixed number of round trips for the whole
-// batch: one to read the events' memos, the matcher's lookup and commit (see
-// the index), one for the deletes' owners, and one to write links and memos
-// and read the persons' links.
+// batch: one to read the events' memos (and, with a Recaller, the records'
+// owners), the matcher's lookup and commit (see the index) for the records
+// that need them, one for the deletes' owners (with a Recaller, only for
+// records the batch wrote), and one to write links and memos and read the
+// persons' links. A batch of known, unchanged records costs two.
 func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) ([]Resolution, error) {
 	out := make([]Resolution, len(changes))
 	if len(changes) == 0 {
@@ -140,15 +172,17 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 		ids[i] = RecordID(c.SourceSystem, c.SourceRecordID)
 		refs[i] = EventRef{RecordID: ids[i], EventID: c.EventID}
 	}
-	once, err := pipeline.PlanOnce(ctx, refs, func(e EventRef) bool { return e.EventID != "" }, r.store.Memos)
+	once, held, err := r.recall(ctx, refs, ids)
 	if err != nil {
-		return nil, fmt.Errorf("read decision memos: %w", err)
+		return nil, err
 	}
 
 	var (
 		ins     []match.Incoming
 		inAt    []int
 		deletes []int
+		// full: records with an upsert on the full path in this batch.
+		full = map[string]bool{}
 	)
 	for i, c := range changes {
 		switch {
@@ -163,7 +197,13 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 		case c.Op == contact.OpDelete:
 			deletes = append(deletes, i)
 		default:
-			ins = append(ins, match.Incoming{RecordID: ids[i], Record: r.records.FromValues(c.Values)})
+			rec := r.records.FromValues(c.Values)
+			if held != nil && !full[ids[i]] && held[i].indexes(rec) {
+				out[i].Match = knownUnchanged(held[i].PersonID)
+				continue
+			}
+			full[ids[i]] = true
+			ins = append(ins, match.Incoming{RecordID: ids[i], Record: rec})
 			inAt = append(inAt, i)
 		}
 	}
@@ -197,7 +237,7 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 	}
 	// Deletes run after the batch's upserts, so a record created earlier
 	// in the batch is known to them.
-	if err := r.resolveDeletes(ctx, ids, deletes, out); err != nil {
+	if err := r.resolveDeletes(ctx, ids, deletes, held, full, out); err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -212,31 +252,92 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 	return out, nil
 }
 
+// recall reads the memos of the batch's events and, with a Recaller, how the
+// index holds the batch's records (nil without one), in one round trip.
+func (r *IndexResolver) recall(ctx context.Context, refs []EventRef, ids []string) (pipeline.Once, []Holding, error) {
+	identified := func(e EventRef) bool { return e.EventID != "" }
+	recaller, ok := r.store.(Recaller)
+	if !ok {
+		once, err := pipeline.PlanOnce(ctx, refs, identified, r.store.Memos)
+		if err != nil {
+			return pipeline.Once{}, nil, fmt.Errorf("read decision memos: %w", err)
+		}
+		return once, nil, nil
+	}
+	var held []Holding
+	read := func(ctx context.Context, distinct []EventRef) ([][]byte, error) {
+		memos, h, err := recaller.Recall(ctx, distinct, ids)
+		held = h
+		return memos, err
+	}
+	once, err := pipeline.PlanOnce(ctx, refs, identified, read)
+	if err != nil {
+		return pipeline.Once{}, nil, fmt.Errorf("read decision memos and record owners: %w", err)
+	}
+	if held == nil { // no event had an id: PlanOnce read nothing
+		if _, held, err = recaller.Recall(ctx, nil, ids); err != nil {
+			return pipeline.Once{}, nil, fmt.Errorf("read record owners: %w", err)
+		}
+	}
+	if len(held) != len(ids) {
+		return pipeline.Once{}, nil, fmt.Errorf("read record owners: answered %d of %d records", len(held), len(ids))
+	}
+	return once, held, nil
+}
+
+// indexes says the index holds the record completely as rec.
+func (h Holding) indexes(rec match.Record) bool {
+	return h.PersonID != "" && h.Fingerprint != "" && h.Fingerprint == match.Fingerprint(rec, match.Keys(rec), match.Terms(rec))
+}
+
+// knownUnchanged is the answer on a known record whose values are indexed
+// already: what the full path would decide, without its candidates.
+func knownUnchanged(personID string) contact.Match {
+	e := match.Explanation{Decision: contact.DecisionKnown, Reason: ReasonKnownUnchanged, PersonID: personID, Probability: 1}
+	return contact.Match{PersonID: personID, Decision: contact.DecisionKnown, Score: 1, Explanation: e.String(), Candidates: []string{}}
+}
+
 // resolveDeletes resolves deletes without touching the index: a known record
-// to its person, an unknown one to the person it would have created.
-func (r *IndexResolver) resolveDeletes(ctx context.Context, ids []string, deletes []int, out []Resolution) error {
+// to its person, an unknown one to the person it would have created. The
+// owner read with the batch's memos (held) stands for a record no upsert of
+// the batch went through the full path for (full); the others are read
+// again, after the batch's writes.
+func (r *IndexResolver) resolveDeletes(ctx context.Context, ids []string, deletes []int, held []Holding, full map[string]bool, out []Resolution) error {
 	if len(deletes) == 0 {
 		return nil
 	}
-	delIDs := make([]string, len(deletes))
+	owners := make([]string, len(deletes))
+	var delIDs []string
+	var readAt []int
 	for j, i := range deletes {
-		delIDs[j] = ids[i]
+		if held != nil && !full[ids[i]] {
+			owners[j] = held[i].PersonID
+			continue
+		}
+		delIDs = append(delIDs, ids[i])
+		readAt = append(readAt, j)
 	}
-	owners, err := r.index.Owners(ctx, delIDs)
-	if err != nil {
-		return fmt.Errorf("resolve deletes: %w", err)
-	}
-	if len(owners) != len(delIDs) {
-		return fmt.Errorf("resolve deletes: index answered %d of %d records", len(owners), len(delIDs))
+	if len(delIDs) > 0 {
+		read, err := r.index.Owners(ctx, delIDs)
+		if err != nil {
+			return fmt.Errorf("resolve deletes: %w", err)
+		}
+		if len(read) != len(delIDs) {
+			return fmt.Errorf("resolve deletes: index answered %d of %d records", len(read), len(delIDs))
+		}
+		for k, j := range readAt {
+			owners[j] = read[k]
+		}
 	}
 	for j, i := range deletes {
+		delID := ids[i]
 		e := match.Explanation{Decision: contact.DecisionKnown, Reason: "known_record", PersonID: owners[j], Probability: 1}
 		score := 1.0
 		if owners[j] == "" {
 			// Never indexed: the person it would have created (the
 			// matcher's NewPersonID, reached through Decide on an empty
 			// index), so a later redo or re-creation agrees.
-			res, _ := r.matcher.Decide(match.Incoming{RecordID: delIDs[j]}, match.Query{RecordID: delIDs[j]}, match.Found{})
+			res, _ := r.matcher.Decide(match.Incoming{RecordID: delID}, match.Query{RecordID: delID}, match.Found{})
 			e = match.Explanation{Decision: contact.DecisionNew, Reason: "deleted_unknown_record", PersonID: res.PersonID}
 			score = 0
 		}
