@@ -466,7 +466,11 @@ func TestIndexLookupRoundTrips(t *testing.T) {
 
 // TestIndexCrashSafety kills a creation (and a link) after each of its
 // steps, as a process dying would, and redoes the record: the redo must end
-// with one complete person, and the leftover locks must carry a TTL.
+// with one complete person, and the leftover locks must carry a TTL. A write
+// that died leaves its record's owner without a fingerprint (so that the
+// matcher's resolver does not take it as indexed), and the redo seals it.
+// Unordered is the index as it runs on a cluster, where the seal is a step
+// of its own.
 func TestIndexCrashSafety(t *testing.T) {
 	rdb, _ := testenv.Redis(t)
 	m, err := match.NewMatcher(match.BaseModel(), match.Options{})
@@ -477,9 +481,10 @@ func TestIndexCrashSafety(t *testing.T) {
 		Street: "degraves cres", Locality: "samford", Postcode: "6104"}
 	dup := robert
 	dup.Given = "robret"
-	for _, step := range []string{"locked", "member", "owner"} {
+	for _, step := range []string{"locked", "member", "owner", "keys unordered"} {
 		for _, what := range []string{"create", "link"} {
 			t.Run(what+" dies after "+step, func(t *testing.T) {
+				step, unordered := strings.CutSuffix(step, " unordered")
 				ctx := testenv.Context(t, time.Minute)
 				idx, keys := newRedisIndex(t, rdb, nil)
 				first := match.Incoming{RecordID: "a/1", Record: robert}
@@ -492,6 +497,7 @@ func TestIndexCrashSafety(t *testing.T) {
 					victim = second
 				}
 				crashed := NewMatchIndex(rdb, keys)
+				crashed.ordered = !unordered
 				crashed.failpoint = func(s string) error {
 					if s == step {
 						return errors.New("killed")
@@ -501,13 +507,20 @@ func TestIndexCrashSafety(t *testing.T) {
 				if _, err := m.Match(ctx, crashed, victim); err == nil {
 					t.Fatal("the simulated crash did not happen")
 				}
+				// A link is complete after its "owner" step (its keys are
+				// in that step's pipeline, and so is its seal but on a
+				// cluster); nothing else is.
+				complete := what == "link" && step == "owner"
+				if _, fp := parseOwner(rdb.Get(ctx, keys.recordOwner(victim.RecordID)).Val()); fp != "" && !complete {
+					t.Errorf("a write that died left its record sealed with fingerprint %q", fp)
+				}
 				// Locks left behind expire; we let them go now instead
 				// of waiting for the TTL.
 				locks, err := scanKeys(ctx, rdb, keys.p()+":*:lock")
 				if err != nil {
 					t.Fatal(err)
 				}
-				if what == "create" && len(locks) == 0 {
+				if what == "create" && step != "keys" && len(locks) == 0 {
 					t.Error("a creation that died holds no locks")
 				}
 				for _, l := range locks {
@@ -543,6 +556,11 @@ func TestIndexCrashSafety(t *testing.T) {
 				}
 				if n := countPersons(t, rdb, keys); n != 1 {
 					t.Errorf("%d persons, want 1", n)
+				}
+				q = m.Query(victim)
+				wantOwner := sealedOwner(want, match.Fingerprint(victim.Record, q.Keys, q.Terms))
+				if got := rdb.Get(ctx, keys.recordOwner(victim.RecordID)).Val(); got != wantOwner {
+					t.Errorf("owner after the redo %q, want %q", got, wantOwner)
 				}
 				if locks, _ := scanKeys(ctx, rdb, keys.p()+":*:lock"); len(locks) != 0 {
 					t.Errorf("locks left after the redo: %v", locks)
@@ -630,6 +648,91 @@ func TestWaves(t *testing.T) {
 	want := [][]int{{0, 1, 4}, {2}, {3, 5}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("waves %v, want %v", got, want)
+	}
+	// Links under one key share a wave; a create under it waits for them,
+	// and a link after that create waits for it.
+	writes = []match.Write{
+		link("p1", "", "b/1", match.Record{}, ks("pc:1", "nm:1")),
+		link("p2", "", "b/2", match.Record{}, ks("pc:1")),
+		link("p3", "", "b/3", match.Record{}, ks("pc:1", "nm:1")),
+		create("p4", "b/4", match.Record{}, ks("pc:1"), vs(0)),
+		link("p5", "", "b/5", match.Record{}, ks("pc:1")),
+		link("p6", "", "b/6", match.Record{}, ks("nm:1")),
+	}
+	got = waves(writes, []int{0, 1, 2, 3, 4, 5})
+	want = [][]int{{0, 1, 2, 5}, {3}, {4}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("waves %v, want %v", got, want)
+	}
+}
+
+// TestIndexOwnerFingerprint checks the owner's seal: every applied write
+// leaves its record sealed with the fingerprint of what it indexed, a
+// refresh with other values reseals it, a move seals it for the new person,
+// and an undone claim leaves it bare; Owners and Lookup read the person.
+func TestIndexOwnerFingerprint(t *testing.T) {
+	rdb, _ := testenv.Redis(t)
+	for _, unordered := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unordered=%v", unordered), func(t *testing.T) {
+			ctx := testenv.Context(t, time.Minute)
+			idx, keys := newRedisIndex(t, rdb, nil)
+			idx.ordered = !unordered
+			owner := func(id string) string { return rdb.Get(ctx, keys.recordOwner(id)).Val() }
+			sealed := func(w match.Write) string {
+				return sealedOwner(w.PersonID, match.Fingerprint(w.Member.Record, w.Keys, w.Terms))
+			}
+			commit := func(ws ...match.Write) {
+				t.Helper()
+				errs, err := idx.Commit(ctx, ws)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, e := range errs {
+					if e != nil {
+						t.Fatalf("write %d: %v", i, e)
+					}
+				}
+			}
+			c := create("p1", "a/1", rec("ann", "lee"), ks("nm:1"), vs(0))
+			l := link("p1", "", "a/2", rec("ann", "lee"), ks("nm:1"))
+			commit(c, l)
+			if owner("a/1") != sealed(c) || owner("a/2") != sealed(l) {
+				t.Fatalf("owners %q %q, want %q %q", owner("a/1"), owner("a/2"), sealed(c), sealed(l))
+			}
+			refresh := link("p1", "p1", "a/2", rec("anne", "lee"), ks("nm:1", "nm:2"))
+			commit(refresh)
+			if owner("a/2") != sealed(refresh) || sealed(refresh) == sealed(l) {
+				t.Errorf("owner after a refresh %q, want %q", owner("a/2"), sealed(refresh))
+			}
+			if err := idx.Move(ctx, "p1", "p9", []string{"a/2"}); err != nil {
+				t.Fatal(err)
+			}
+			// Move indexes the member under the keys and terms it derives.
+			r := refresh.Member.Record
+			if want := sealedOwner("p9", match.Fingerprint(r, match.Keys(r), match.Terms(r))); owner("a/2") != want {
+				t.Errorf("owner after a move %q, want %q", owner("a/2"), want)
+			}
+			if ids, err := idx.Owners(ctx, []string{"a/1", "a/2", "a/3"}); err != nil || !slices.Equal(ids, []string{"p1", "p9", ""}) {
+				t.Errorf("owners %v %v", ids, err)
+			}
+			f, err := idx.Lookup(ctx, []match.Query{{RecordID: "a/2"}})
+			if err != nil || f[0].KnownPerson != "p9" {
+				t.Errorf("lookup of a moved record: %+v %v", f, err)
+			}
+			// A link to a person that is gone undoes its claim: the
+			// record is free again, with no seal.
+			gone := link("p-gone", "", "a/3", rec("ann", "lee"), ks("nm:1"))
+			if errs, err := idx.Commit(ctx, []match.Write{gone}); err != nil || !errors.Is(errs[0], match.ErrConflict) {
+				t.Fatalf("link to a missing person: %v %v", errs, err)
+			}
+			if v := owner("a/3"); v != "" {
+				t.Errorf("owner after an undone claim %q", v)
+			}
+			bad := link("p|1", "", "a/4", rec("ann", "lee"), nil)
+			if errs, err := idx.Commit(ctx, []match.Write{bad}); err != nil || errs[0] == nil {
+				t.Errorf("a person id with a separator was accepted: %v %v", errs, err)
+			}
+		})
 	}
 }
 
