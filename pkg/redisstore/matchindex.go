@@ -640,7 +640,7 @@ func (x *MatchIndex) applyWave(ctx context.Context, writes []match.Write, wave [
 		if err != nil {
 			return nil, err
 		}
-		p := &pending{i: i, w: w, member: member, fingerprint: match.Fingerprint(w.Member.Record, w.Keys, w.Terms)}
+		p := &pending{i: i, w: w, member: member, fingerprint: match.Fingerprint(w.Member.Record)}
 		if w.NewPerson {
 			p.token = newToken()
 			p.locks = append(p.locks, x.keys.recordLock(w.Member.RecordID))

@@ -287,7 +287,7 @@ func (r *IndexResolver) recall(ctx context.Context, refs []EventRef, ids []strin
 
 // indexes says the index holds the record completely as rec.
 func (h Holding) indexes(rec match.Record) bool {
-	return h.PersonID != "" && h.Fingerprint != "" && h.Fingerprint == match.Fingerprint(rec, match.Keys(rec), match.Terms(rec))
+	return h.PersonID != "" && h.Fingerprint != "" && h.Fingerprint == match.Fingerprint(rec)
 }
 
 // knownUnchanged is the answer on a known record whose values are indexed
