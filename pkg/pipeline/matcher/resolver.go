@@ -208,6 +208,32 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 		}
 	}
 
+	if held != nil {
+		// Known records whose values changed: refreshed without a lookup.
+		var known []int // into ins
+		for j := range ins {
+			if held[inAt[j]].PersonID != "" {
+				known = append(known, j)
+			}
+		}
+		refreshed, err := r.refreshKnown(ctx, ins, known, inAt, held)
+		if err != nil {
+			return nil, err
+		}
+		if len(refreshed) > 0 {
+			var keepIns []match.Incoming
+			var keepAt []int
+			for j, in := range ins {
+				if m, ok := refreshed[j]; ok {
+					out[inAt[j]].Match = m
+					continue
+				}
+				keepIns, keepAt = append(keepIns, in), append(keepAt, inAt[j])
+			}
+			ins, inAt = keepIns, keepAt
+		}
+	}
+
 	idx, mustLink, err := r.decided(ctx, ins)
 	if err != nil {
 		return nil, err
@@ -283,6 +309,54 @@ func (r *IndexResolver) recall(ctx context.Context, refs []EventRef, ids []strin
 		return pipeline.Once{}, nil, fmt.Errorf("read record owners: answered %d of %d records", len(held), len(ids))
 	}
 	return once, held, nil
+}
+
+// refreshKnown writes the new values of known records (ins[j] for j in
+// known, held by held[inAt[j]]) in one commit, without a lookup: matching a
+// known record decides "known" whatever the candidates, and writes exactly
+// this (the record to its person, under its keys, no version checked). The
+// commit's claim checks that the person still holds the record; one that
+// does not (moved by a split since the batch read it) is left out of the
+// answer and goes through the matcher. Writes of one record apply in batch
+// order. It returns the answers by index into ins.
+func (r *IndexResolver) refreshKnown(ctx context.Context, ins []match.Incoming, known, inAt []int, held []Holding) (map[int]contact.Match, error) {
+	if len(known) == 0 {
+		return nil, nil
+	}
+	writes := make([]match.Write, len(known))
+	for k, j := range known {
+		in, person := ins[j], held[inAt[j]].PersonID
+		q := r.matcher.Query(in)
+		versions := make([]int64, len(q.Keys))
+		for v := range versions {
+			versions[v] = match.AnyVersion
+		}
+		writes[k] = match.Write{PersonID: person, Member: match.Member{RecordID: in.RecordID, Record: in.Record},
+			Keys: q.Keys, Terms: q.Terms, KeyVersions: versions, ExpectPerson: person}
+	}
+	errs, err := r.index.Commit(ctx, writes)
+	if err != nil {
+		return nil, fmt.Errorf("refresh %d known records: %w", len(writes), err)
+	}
+	if len(errs) != len(writes) {
+		return nil, fmt.Errorf("refresh known records: index answered %d of %d writes", len(errs), len(writes))
+	}
+	out := make(map[int]contact.Match, len(known))
+	failed := map[string]bool{} // a record with a refused write: its later ones go through the matcher too
+	for k, j := range known {
+		id := ins[j].RecordID
+		switch {
+		case errs[k] == nil && !failed[id]:
+			person := writes[k].PersonID
+			e := match.Explanation{Decision: contact.DecisionKnown, Reason: "known_record", PersonID: person, Probability: 1}
+			out[j] = contact.Match{PersonID: person, Decision: contact.DecisionKnown, Score: 1, Explanation: e.String(), Candidates: []string{}}
+		case errs[k] == nil || errors.Is(errs[k], match.ErrConflict):
+			failed[id] = true
+		default:
+			return nil, fmt.Errorf("refresh known record %s: %w", id, errs[k])
+		}
+	}
+	return out, nil
 }
 
 // indexes says the index holds the record completely as rec.
