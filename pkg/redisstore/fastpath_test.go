@@ -168,3 +168,63 @@ func TestMatchResolverOwnerWithoutFingerprint(t *testing.T) {
 		t.Errorf("after the full path sealed it: %+v", res)
 	}
 }
+
+// splitAfterRecall is the Redis decision store with a split landing right
+// after the resolver read the owners: the holdings it returns are stale.
+type splitAfterRecall struct {
+	*redisstore.DecisionStore
+	idx      *redisstore.MatchIndex
+	from, to string
+	record   string
+}
+
+func (s *splitAfterRecall) Recall(ctx context.Context, refs []matcher.EventRef, ids []string) ([][]byte, []matcher.Holding, error) {
+	memos, held, err := s.DecisionStore.Recall(ctx, refs, ids)
+	if err == nil && s.record != "" {
+		err = s.idx.Move(ctx, s.from, s.to, []string{s.record})
+		s.record = ""
+	}
+	return memos, held, err
+}
+
+// TestMatchResolverRecordMovedAfterRead checks that a known record whose
+// values changed, and which a split moved after the resolver read its
+// owner, resolves to its new person (the refresh without lookup conflicts
+// and the record goes through the matcher), and that its unchanged
+// neighbour in the batch still takes the fast path.
+func TestMatchResolverRecordMovedAfterRead(t *testing.T) {
+	b := standalone(t)
+	ctx := testenv.Context(t, time.Minute)
+	keys := freshKeys(t, b.rdb)
+	client := b.newClient()
+	m := defaultMatcher(t)
+	idx := redisstore.NewMatchIndex(client, keys)
+	store := &splitAfterRecall{DecisionStore: redisstore.NewDecisionStore(client, keys, 0), idx: idx}
+	r := matcher.NewIndexResolver(m, idx, store)
+	changes := contacts(2) // OFF-0, web-0 (one person), OFF-1
+	res, err := r.Resolve(ctx, changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := res[0].Match.PersonID
+	if res[1].Match.PersonID != from {
+		t.Fatalf("fixture: %+v", res)
+	}
+	changed := again(changes[1], 1)
+	changed.Values = changed.Values.Clone()
+	changed.Values[contact.Phone] = "+61298765432"
+	store.from, store.to, store.record = from, "p-split", "online/web-0"
+	res, err = r.Resolve(ctx, []contact.Change{changed, again(changes[2], 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res[0].Match; got.PersonID != "p-split" || got.Decision != contact.DecisionKnown {
+		t.Errorf("a changed record moved after the read: %+v", got)
+	}
+	if got := res[1].Match; reasonOf(got) != matcher.ReasonKnownUnchanged {
+		t.Errorf("its unchanged neighbour: %+v", got)
+	}
+	if person, rec := memberOf(t, ctx, idx, "online/web-0"); person != "p-split" || rec.Phone != "+61298765432" {
+		t.Errorf("the index holds %s %+v", person, rec)
+	}
+}
