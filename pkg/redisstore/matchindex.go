@@ -30,7 +30,9 @@ import (
 // Lua script) touches keys of one tag only, so a Redis Cluster can hold it.
 // The keys are listed, and their parts encoded, in Keys (keys.go): per
 // blocking key a hash (version, persons ever added, generic flag), a zset of
-// its persons and a lock; per record id its owner and a lock; per person its
+// its persons and a lock; per record id its owner (the person, sealed with
+// the record's fingerprint once its write is complete: see owner.go) and a
+// lock; per person its
 // members (record id -> "<seq> <match.Record JSON>") and a sequence, under
 // the tag of the person's links and golden state; term counters and the
 // record count. A person exists while its members hash is not empty.
@@ -54,8 +56,11 @@ import (
 // the person is added under each blocking key (one script per key, which
 // bumps the version and turns the key generic past its cap; a key the person
 // was already under when the write began only has its version bumped, with a
-// plain HINCRBY) and the term counters are increased. A refresh of a record
-// its person already holds makes no claim: it reads the owner and compares.
+// plain HINCRBY) and the term counters are increased; last, the owner is
+// sealed with the record's fingerprint (in the same pipeline on a single
+// server, which executes it in order; in a round trip of its own on a
+// cluster). A refresh of a record its person already holds claims it for the
+// same person, which drops the fingerprint before the member changes.
 //
 // Creating a person is what can make a duplicate, so it must check the
 // versions of several blocking keys that live in different slots; no single
@@ -75,7 +80,8 @@ import (
 //     removed again and the write conflicts);
 //  5. the person is added under every key, each key's lock released by the
 //     same script (if it still holds our token), the term counters
-//     increased, and the record's lock released (compare-and-delete).
+//     increased, and the record's lock released (compare-and-delete);
+//  6. the owner is sealed with the record's fingerprint, as for a link.
 //
 // Why this is safe: every create that could duplicate this one shares a
 // blocking key with it, so it needs the same lock; while the lock is held,
@@ -97,9 +103,11 @@ import (
 //     derives the same person id (match.DefaultPersonID is a function of the
 //     record id) and step 3 adopts a person whose only member is this record
 //     (under the record's lock, no one else can be creating it);
-//   - died after step 4: the record is known to the person, so redoing it
-//     decides "known", whose write adds the person under the keys it was
-//     missing from (a known record's write is not version-checked).
+//   - died after step 4 (or 5): the record is known to the person, so
+//     redoing it decides "known", whose write adds the person under the keys
+//     it was missing from (a known record's write is not version-checked);
+//     the owner is not sealed yet, so the redo is not taken for a record
+//     indexed already (see owner.go).
 //
 // Links are ordered the same way (owner, then member, then keys), so a link
 // that died half-way is completed by the redo's "known" write. Term counters
@@ -108,10 +116,16 @@ import (
 // evidence, they do not decide identity.
 //
 // Writes of one Commit are applied in order, each seeing the previous ones:
-// writes that share no key, record or person commute, so they are grouped
-// into waves (a write goes one wave after the last earlier write it shares
-// anything with) and each wave is applied with the steps above pipelined
-// across its writes: 3 round trips for a wave of links, 4 with creates.
+// writes that share no record or person, and no key unless both are links,
+// commute, so they are grouped into waves (a write goes one wave after the
+// last earlier write it depends on: see waves) and each wave is applied with
+// the steps above pipelined across its writes: 3 round trips for a wave of
+// links, 4 with creates (one more on a cluster, for the seals).
+//
+// Two processes writing one record at once (a zombie after a rebalance) may
+// leave either version as its member, as without fingerprints, and the seal
+// may then name the other version: identity (owner, keys) stays right, and
+// the member is rewritten at the record's next change.
 //
 // When a create conflicts because another process holds one of its locks,
 // Commit waits (up to LockWait) for those locks to go before it reports the
