@@ -112,6 +112,28 @@ func TestMatchResolverKnownUnchanged(t *testing.T) {
 		t.Errorf("after a change and back in one batch the index holds %+v", m)
 	}
 
+	// A new record twice with the same values in one batch: the second
+	// is known where the first went, without being matched; once more
+	// with other values, it is rewritten.
+	fresh := upsert("crm", "c-1", person(40))
+	twice := resolve(t, ctx, r, fresh, again(fresh, 1))
+	if twice[0].Match.Decision != contact.DecisionNew || twice[1].Match.PersonID != twice[0].Match.PersonID ||
+		reasonOf(twice[1].Match) != matcher.ReasonKnownUnchanged {
+		t.Errorf("a new record twice in a batch: %+v", twice)
+	}
+	other := again(fresh, 2)
+	other.Values = fresh.Values.Clone()
+	other.Values[contact.Email] = "someone.else@mail.net"
+	thrice := resolve(t, ctx, r, again(fresh, 3), other, again(fresh, 4))
+	for _, res := range thrice {
+		if res.Match.Decision != contact.DecisionKnown || res.Match.PersonID != twice[0].Match.PersonID {
+			t.Errorf("a record, changed and back in a batch: %+v", res.Match)
+		}
+	}
+	if _, m := memberOf(t, ctx, r.Index(), "crm/c-1"); m.EmailKey != match.FromValues(fresh.Values).EmailKey {
+		t.Errorf("after a change and back in one batch the index holds %+v", m)
+	}
+
 	// A split moves a record: its owner changes, and the fast path
 	// follows it (the record's values did not change).
 	web0 := changes[1]

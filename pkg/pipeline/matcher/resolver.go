@@ -105,10 +105,20 @@ var systemEscaper = strings.NewReplacer("%", "%25", "/", "%2F")
 // together, and an upsert of a record the index holds completely with the
 // fingerprint of its incoming version resolves as "known" to its holder
 // with no lookup and no commit: matching it would decide "known" and rewrite
-// what is there. A record a split moved is held by its new person, so it
-// follows. A record that also has an upsert on the full path in the batch
-// takes the full path for its later upserts (the index changes under it),
-// and its deletes read the owner after the batch's writes.
+// what is there. A known record whose values changed is written to its
+// holder in one commit for the batch, without a lookup, for the same
+// reason (refreshKnown). A record a split moved is held by its new person,
+// so both follow it; one moved after the read conflicts and is matched. A
+// record with a written upsert in the batch takes that path for its later
+// upserts too (the index changes under it), and its deletes read the owner
+// after the batch's writes.
+//
+// The decision memo is written for these answers too, although a redo
+// would mostly reach the same answer from the owner: not after a split
+// moved the record in between (the event would then go to another person
+// than its first answer named, and past the router's per-person memo), nor
+// after a later change of the record (the redo would rewrite the index with
+// the event's older values).
 //
 // Once per event (pipeline.PlanOnce): resolving the same event again (a
 // redelivery after a crash, a reprocessed partition) gives the same answer
@@ -157,7 +167,9 @@ type decisionMemo struct {
 // owners), the matcher's lookup and commit (see the index) for the records
 // that need them, one for the deletes' owners (with a Recaller, only for
 // records the batch wrote), and one to write links and memos and read the
-// persons' links. A batch of known, unchanged records costs two.
+// persons' links; with a Recaller, known records whose values changed add
+// one commit, and a batch of known, unchanged records costs two round trips
+// in all.
 func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) ([]Resolution, error) {
 	out := make([]Resolution, len(changes))
 	if len(changes) == 0 {
@@ -181,8 +193,16 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 		ins     []match.Incoming
 		inAt    []int
 		deletes []int
-		// full: records with an upsert on the full path in this batch.
-		full = map[string]bool{}
+		// full: records with an upsert on the full path in this batch;
+		// lastFull: per such record, its last one, and lastPrint that
+		// one's fingerprint.
+		full      = map[string]bool{}
+		lastFull  = map[string]int{}
+		lastPrint = map[string]string{}
+		// repeats: upserts of a record with the values of its last
+		// upsert on the full path (repeatOf), answered after it.
+		repeats  []int
+		repeatOf = map[int]int{}
 	)
 	for i, c := range changes {
 		switch {
@@ -197,13 +217,21 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 		case c.Op == contact.OpDelete:
 			deletes = append(deletes, i)
 		default:
-			rec := r.records.FromValues(c.Values)
-			if held != nil && !full[ids[i]] && held[i].indexes(rec) {
-				out[i].Match = knownUnchanged(held[i].PersonID)
-				continue
+			id, rec := ids[i], r.records.FromValues(c.Values)
+			if held != nil {
+				fp := match.Fingerprint(rec)
+				switch {
+				case !full[id] && held[i].holds(fp):
+					out[i].Match = knownUnchanged(held[i].PersonID)
+					continue
+				case full[id] && lastPrint[id] == fp:
+					repeats, repeatOf[i] = append(repeats, i), lastFull[id]
+					continue
+				}
+				lastFull[id], lastPrint[id] = i, fp
 			}
-			full[ids[i]] = true
-			ins = append(ins, match.Incoming{RecordID: ids[i], Record: rec})
+			full[id] = true
+			ins = append(ins, match.Incoming{RecordID: id, Record: rec})
 			inAt = append(inAt, i)
 		}
 	}
@@ -233,33 +261,25 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 			ins, inAt = keepIns, keepAt
 		}
 	}
-
-	idx, mustLink, err := r.decided(ctx, ins)
-	if err != nil {
+	if err := r.matchFull(ctx, ins, inAt, out); err != nil {
 		return nil, err
 	}
-	var rest []match.Incoming
-	var restAt []int
-	for j, in := range ins {
-		if j < len(mustLink) && mustLink[j] != "" {
-			res, ok, err := r.linkDecided(ctx, idx, in, mustLink[j])
-			if err != nil {
-				return nil, fmt.Errorf("link decided record %s: %w", in.RecordID, err)
-			}
-			if ok {
-				out[inAt[j]].Match = res.ContactMatch()
-				continue
-			}
+	// A repeat of values the batch wrote is known where they went, as the
+	// matcher would decide (and rewrite); one whose values were not written
+	// (ambiguous, an id conflict) is matched itself.
+	ins, inAt = nil, nil
+	for _, i := range repeats {
+		first := out[repeatOf[i]].Match
+		switch first.Decision {
+		case contact.DecisionNew, contact.DecisionLinked, contact.DecisionKnown:
+			out[i].Match = knownUnchanged(first.PersonID)
+		default:
+			ins = append(ins, match.Incoming{RecordID: ids[i], Record: r.records.FromValues(changes[i].Values)})
+			inAt = append(inAt, i)
 		}
-		rest = append(rest, in)
-		restAt = append(restAt, inAt[j])
 	}
-	results, err := r.matchBatch(ctx, idx, rest)
-	if err != nil {
+	if err := r.matchFull(ctx, ins, inAt, out); err != nil {
 		return nil, err
-	}
-	for j, res := range results {
-		out[restAt[j]].Match = res.ContactMatch()
 	}
 	// Deletes run after the batch's upserts, so a record created earlier
 	// in the batch is known to them.
@@ -276,6 +296,42 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 		return nil, err
 	}
 	return out, nil
+}
+
+// matchFull matches upserts (ins[j] is change inAt[j]) through the matcher,
+// honouring people's decisions (see WithPairs), and sets their answers.
+func (r *IndexResolver) matchFull(ctx context.Context, ins []match.Incoming, inAt []int, out []Resolution) error {
+	if len(ins) == 0 {
+		return nil
+	}
+	idx, mustLink, err := r.decided(ctx, ins)
+	if err != nil {
+		return err
+	}
+	var rest []match.Incoming
+	var restAt []int
+	for j, in := range ins {
+		if j < len(mustLink) && mustLink[j] != "" {
+			res, ok, err := r.linkDecided(ctx, idx, in, mustLink[j])
+			if err != nil {
+				return fmt.Errorf("link decided record %s: %w", in.RecordID, err)
+			}
+			if ok {
+				out[inAt[j]].Match = res.ContactMatch()
+				continue
+			}
+		}
+		rest = append(rest, in)
+		restAt = append(restAt, inAt[j])
+	}
+	results, err := r.matchBatch(ctx, idx, rest)
+	if err != nil {
+		return err
+	}
+	for j, res := range results {
+		out[restAt[j]].Match = res.ContactMatch()
+	}
+	return nil
 }
 
 // recall reads the memos of the batch's events and, with a Recaller, how the
@@ -359,9 +415,9 @@ func (r *IndexResolver) refreshKnown(ctx context.Context, ins []match.Incoming, 
 	return out, nil
 }
 
-// indexes says the index holds the record completely as rec.
-func (h Holding) indexes(rec match.Record) bool {
-	return h.PersonID != "" && h.Fingerprint != "" && h.Fingerprint == match.Fingerprint(rec)
+// holds says the index holds the record completely, with fingerprint fp.
+func (h Holding) holds(fp string) bool {
+	return h.PersonID != "" && h.Fingerprint != "" && h.Fingerprint == fp
 }
 
 // knownUnchanged is the answer on a known record whose values are indexed
