@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -194,4 +196,74 @@ func BenchmarkResolve(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkResolveKnown is the commonest input of a gift stream: records the
+// index holds already, arriving again as new events with the same values.
+// FEBRL4 is resolved once into a fresh index (not timed), then every record
+// again, in polls of 500, on the Redis at REDIS_ADDR (the records the first
+// pass left ambiguous are matched again); it reports matches/s,
+// round trips per poll and Redis commands per record (INFO commandstats of
+// the whole server, so run it on an instance of its own for that figure).
+func BenchmarkResolveKnown(b *testing.B) {
+	addr := os.Getenv("REDIS_ADDR")
+	if addr == "" {
+		b.Skip("REDIS_ADDR is unset: this benchmark needs a real redis-server")
+	}
+	changes := febrl4(b)
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	keys := redisstore.Keys{Prefix: testenv.Unique("bench")}
+	defer dropPrefix(b, rdb, keys.Prefix)
+	r := newResolver(rdb, keys, defaultMatcher(b))
+	for start := 0; start < len(changes); start += benchBatch {
+		if _, err := r.Resolve(ctx, changes[start:min(start+benchBatch, len(changes))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h := &trips{}
+	rdb.AddHook(h)
+	calls := func() int64 {
+		info, err := rdb.Info(ctx, "commandstats").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var n int64
+		for _, line := range strings.Split(info, "\n") {
+			if i := strings.Index(line, ":calls="); i > 0 {
+				var c int64
+				if _, err := fmt.Sscanf(line[i:], ":calls=%d", &c); err == nil {
+					n += c
+				}
+			}
+		}
+		return n
+	}
+	before := calls()
+	known := 0 // records found known (not those the first pass left ambiguous)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for start := 0; start < len(changes); start += benchBatch {
+			poll := slices.Clone(changes[start:min(start+benchBatch, len(changes))])
+			for j := range poll {
+				poll[j].EventID = fmt.Sprintf("%s-again-%d", poll[j].EventID, i)
+			}
+			res, err := r.Resolve(ctx, poll)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, x := range res {
+				if x.Match.Decision == contact.DecisionKnown {
+					known++
+				}
+			}
+		}
+	}
+	b.StopTimer()
+	n := float64(b.N * len(changes))
+	b.ReportMetric(n/b.Elapsed().Seconds(), "matches/s")
+	b.ReportMetric(float64(h.total())/float64(b.N*((len(changes)+benchBatch-1)/benchBatch)), "roundtrips/poll")
+	b.ReportMetric(float64(calls()-before)/n, "commands/record")
+	b.ReportMetric(float64(known)/n, "known/record")
 }
