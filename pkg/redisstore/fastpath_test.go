@@ -74,6 +74,9 @@ func TestMatchResolverKnownUnchanged(t *testing.T) {
 		if len(res.Links) == 0 {
 			t.Errorf("unchanged %s: no links", changes[i].SourceRecordID)
 		}
+		if res.Match.HouseholdID != first[i].Match.HouseholdID {
+			t.Errorf("unchanged %s: household %q, first answer %q", changes[i].SourceRecordID, res.Match.HouseholdID, first[i].Match.HouseholdID)
+		}
 	}
 	if p, s := h.pipelines.Load(), h.singles.Load(); p != 2 || s != 0 {
 		t.Errorf("a batch of unchanged known records took %d pipelines and %d single commands, want 2 and 0", p, s)
@@ -86,7 +89,8 @@ func TestMatchResolverKnownUnchanged(t *testing.T) {
 	changed.Values = off0.Values.Clone()
 	changed.Values[contact.Email] = "amelia.new@mail.net"
 	res := resolve(t, ctx, r, changed)[0].Match
-	if res.Decision != contact.DecisionKnown || res.PersonID != first[0].Match.PersonID || reasonOf(res) != "known_record" {
+	if res.Decision != contact.DecisionKnown || res.PersonID != first[0].Match.PersonID || reasonOf(res) != "known_record" ||
+		res.HouseholdID == "" || res.HouseholdID != match.HouseholdKey(match.FromValues(changed.Values)) {
 		t.Errorf("changed record: %+v", res)
 	}
 	if _, m := memberOf(t, ctx, r.Index(), "offline/OFF-0"); m.EmailKey != match.FromValues(changed.Values).EmailKey {

@@ -222,7 +222,7 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 				fp := match.Fingerprint(rec)
 				switch {
 				case !full[id] && held[i].holds(fp):
-					out[i].Match = knownUnchanged(held[i].PersonID)
+					out[i].Match = knownUnchanged(held[i].PersonID, rec)
 					continue
 				case full[id] && lastPrint[id] == fp:
 					repeats, repeatOf[i] = append(repeats, i), lastFull[id]
@@ -270,11 +270,12 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 	ins, inAt = nil, nil
 	for _, i := range repeats {
 		first := out[repeatOf[i]].Match
+		rec := r.records.FromValues(changes[i].Values)
 		switch first.Decision {
 		case contact.DecisionNew, contact.DecisionLinked, contact.DecisionKnown:
-			out[i].Match = knownUnchanged(first.PersonID)
+			out[i].Match = knownUnchanged(first.PersonID, rec)
 		default:
-			ins = append(ins, match.Incoming{RecordID: ids[i], Record: r.records.FromValues(changes[i].Values)})
+			ins = append(ins, match.Incoming{RecordID: ids[i], Record: rec})
 			inAt = append(inAt, i)
 		}
 	}
@@ -403,9 +404,7 @@ func (r *IndexResolver) refreshKnown(ctx context.Context, ins []match.Incoming, 
 		id := ins[j].RecordID
 		switch {
 		case errs[k] == nil && !failed[id]:
-			person := writes[k].PersonID
-			e := match.Explanation{Decision: contact.DecisionKnown, Reason: "known_record", PersonID: person, Probability: 1}
-			out[j] = contact.Match{PersonID: person, Decision: contact.DecisionKnown, Score: 1, Explanation: e.String(), Candidates: []string{}}
+			out[j] = knownMatch(writes[k].PersonID, "known_record", ins[j].Record)
 		case errs[k] == nil || errors.Is(errs[k], match.ErrConflict):
 			failed[id] = true
 		default:
@@ -422,9 +421,18 @@ func (h Holding) holds(fp string) bool {
 
 // knownUnchanged is the answer on a known record whose values are indexed
 // already: what the full path would decide, without its candidates.
-func knownUnchanged(personID string) contact.Match {
-	e := match.Explanation{Decision: contact.DecisionKnown, Reason: ReasonKnownUnchanged, PersonID: personID, Probability: 1}
-	return contact.Match{PersonID: personID, Decision: contact.DecisionKnown, Score: 1, Explanation: e.String(), Candidates: []string{}}
+func knownUnchanged(personID string, rec match.Record) contact.Match {
+	return knownMatch(personID, ReasonKnownUnchanged, rec)
+}
+
+// knownMatch is the answer "known" to a person decided without a lookup
+// (so without candidates), with the record's household id as the matcher
+// gives it.
+func knownMatch(personID, reason string, rec match.Record) contact.Match {
+	hh := match.HouseholdKey(rec)
+	e := match.Explanation{Decision: contact.DecisionKnown, Reason: reason, PersonID: personID, Probability: 1, HouseholdKey: hh}
+	return contact.Match{PersonID: personID, Decision: contact.DecisionKnown, Score: 1, Explanation: e.String(),
+		Candidates: []string{}, HouseholdID: hh}
 }
 
 // resolveDeletes resolves deletes without touching the index: a known record
