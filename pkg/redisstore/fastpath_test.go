@@ -254,3 +254,33 @@ func TestMatchResolverRecordMovedAfterRead(t *testing.T) {
 		t.Errorf("the index holds %s %+v", person, rec)
 	}
 }
+
+// TestMatchResolverRefreshKeepsBatchOrder checks that a record matched
+// earlier in a batch than a known record's change is scored against the
+// known record's values before the change: the refresh without lookup must
+// not overtake it.
+func TestMatchResolverRefreshKeepsBatchOrder(t *testing.T) {
+	b := standalone(t)
+	ctx := testenv.Context(t, time.Minute)
+	keys := freshKeys(t, b.rdb)
+	r := newResolver(b.newClient(), keys, defaultMatcher(t))
+	off := upsert("offline", "OFF-0", person(0))
+	first := resolve(t, ctx, r, off)[0].Match
+	same := upsert("crm", "c-0", person(0))
+	moved := again(off, 1)
+	moved.Values = person(1)
+	res := resolve(t, ctx, r, same, moved)
+	if res[0].Match.Decision != contact.DecisionLinked || res[0].Match.PersonID != first.PersonID {
+		t.Errorf("a record with the known record's values before its change: %+v", res[0].Match)
+	}
+	if res[1].Match.Decision != contact.DecisionKnown || res[1].Match.PersonID != first.PersonID {
+		t.Errorf("the change: %+v", res[1].Match)
+	}
+	// The other way round, the change comes first and is seen.
+	back := again(off, 2)
+	later := upsert("crm", "c-1", person(0))
+	res = resolve(t, ctx, r, back, later)
+	if res[0].Match.PersonID != first.PersonID || res[1].Match.Decision != contact.DecisionLinked || res[1].Match.PersonID != first.PersonID {
+		t.Errorf("a change back, then a record with its values: %+v", res)
+	}
+}

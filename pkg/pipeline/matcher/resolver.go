@@ -107,7 +107,8 @@ var systemEscaper = strings.NewReplacer("%", "%25", "/", "%2F")
 // with no lookup and no commit: matching it would decide "known" and rewrite
 // what is there. A known record whose values changed is written to its
 // holder in one commit for the batch, without a lookup, for the same
-// reason (refreshKnown). A record a split moved is held by its new person,
+// reason (refreshKnown), if no record to match comes before it in the
+// batch. A record a split moved is held by its new person,
 // so both follow it; one moved after the read conflicts and is matched. A
 // record with a written upsert in the batch takes that path for its later
 // upserts too (the index changes under it), and its deletes read the owner
@@ -237,12 +238,17 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 	}
 
 	if held != nil {
-		// Known records whose values changed: refreshed without a lookup.
+		// Known records whose values changed: refreshed without a lookup,
+		// before the others are matched, so only those that come before
+		// every record to match (which must see the index as the batch
+		// left it at its place: a record matched before a refresh is
+		// scored against the values refreshed away).
 		var known []int // into ins
 		for j := range ins {
-			if held[inAt[j]].PersonID != "" {
-				known = append(known, j)
+			if held[inAt[j]].PersonID == "" {
+				break
 			}
+			known = append(known, j)
 		}
 		refreshed, err := r.refreshKnown(ctx, ins, known, inAt, held)
 		if err != nil {
