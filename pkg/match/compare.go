@@ -3,9 +3,6 @@ package match
 import (
 	"math"
 
-	"github.com/adrg/strutil/metrics"
-	edlib "github.com/hbollon/go-edlib"
-
 	"github.com/contactsync/contactsync/pkg/normalize"
 )
 
@@ -666,18 +663,17 @@ func clipForCompare(s string) string {
 }
 
 // jaroWinkler is the Jaro-Winkler similarity (prefix scale 0.1, up to four
-// prefix characters) from adrg/strutil, which matches the reference values,
+// prefix characters) of adrg/strutil, which matches the reference values,
 // of the values' first maxCompareRunes runes.
 func jaroWinkler(a, b string) float64 {
-	jw := metrics.JaroWinkler{CaseSensitive: true}
-	return jw.Compare(clipForCompare(a), clipForCompare(b))
+	return jaroWinklerClipped(clipForCompare(a), clipForCompare(b))
 }
 
 // osaDistance is the optimal string alignment distance (restricted
-// Damerau-Levenshtein, from hbollon/go-edlib) of the values' first
+// Damerau-Levenshtein, as hbollon/go-edlib defines it) of the values' first
 // maxCompareRunes runes: insertions, deletions, substitutions and
 // transpositions of adjacent runes, no substring edited twice. It counts a
 // swapped pair of digits in a date ("19560409" / "19560490") as one edit.
 func osaDistance(a, b string) int {
-	return edlib.OSADamerauLevenshteinDistance(clipForCompare(a), clipForCompare(b))
+	return osaClipped(clipForCompare(a), clipForCompare(b))
 }
