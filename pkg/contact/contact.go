@@ -40,6 +40,13 @@ const (
 	HighestGiftAmount Field = "highest_gift_amount"
 	HighestGiftDate   Field = "highest_gift_date"
 	FirstGiftDate     Field = "first_gift_date"
+	// NationalID is a personal identity number the person gave (a tax
+	// or national identity number for tax relief, a member or donor card
+	// number). It is personal data: never logged, and the matcher keeps
+	// only keyed fingerprints of it (match.Record.NationalID). It is read
+	// by the matcher only and not yet one of Fields (not carried in the
+	// Avro contact fields nor sent to any system).
+	NationalID Field = "national_id"
 )
 
 // Kind says how a field's value is to be read.
@@ -92,6 +99,14 @@ var Fields = []FieldInfo{
 	{Name: HighestGiftAmount, Kind: Decimal},
 	{Name: HighestGiftDate, Kind: Date},
 	{Name: FirstGiftDate, Kind: Date},
+}
+
+// MatchOnlyFields are fields the matcher reads from labelled or exported
+// files (match-eval, the baseline's export reader) that the pipeline does
+// not carry yet: they are not in Fields, so no schema, rule or system sees
+// them.
+var MatchOnlyFields = []FieldInfo{
+	{Name: NationalID, Kind: Text},
 }
 
 // Lookup returns the description of a built-in field name and whether it

@@ -28,7 +28,7 @@ func Parse(spec string) (map[contact.Field]string, error) {
 		if !ok || field == "" || column == "" {
 			return nil, fmt.Errorf("--map: %q is not FIELD=COLUMN", part)
 		}
-		if _, known := contact.Lookup(contact.Field(field)); !known {
+		if !slices.ContainsFunc(fields(), func(f contact.FieldInfo) bool { return f.Name == contact.Field(field) }) {
 			return nil, fmt.Errorf("--map: unknown field %q (fields: %s)", field, FieldNames())
 		}
 		out[contact.Field(field)] = column
@@ -36,10 +36,17 @@ func Parse(spec string) (map[contact.Field]string, error) {
 	return out, nil
 }
 
-// FieldNames lists the canonical fields, for error messages.
+// fields are the fields a column may map to: the canonical fields and the
+// ones only the matcher reads (contact.MatchOnlyFields).
+func fields() []contact.FieldInfo {
+	return slices.Concat(contact.Fields, contact.MatchOnlyFields)
+}
+
+// FieldNames lists the fields a column may map to, for error messages.
 func FieldNames() string {
-	names := make([]string, len(contact.Fields))
-	for i, f := range contact.Fields {
+	all := fields()
+	names := make([]string, len(all))
+	for i, f := range all {
 		names[i] = string(f.Name)
 	}
 	return strings.Join(names, ", ")
@@ -67,11 +74,12 @@ var ErrNoFieldColumn = errors.New("no column maps to a contact field")
 
 // Columns finds each contact field's column in header (cleaned): the
 // column mapped (an error when the header lacks it), else a column of the
-// field's own name, else none. Fields come in contact.Fields order; a
+// field's own name, else none. Fields come in contact.Fields order, then
+// contact.MatchOnlyFields; a
 // header where no field has a column is an error wrapping ErrNoFieldColumn.
 func Columns(header []string, mapped map[contact.Field]string) ([]Column, error) {
 	var out []Column
-	for _, info := range contact.Fields {
+	for _, info := range fields() {
 		name, isMapped := mapped[info.Name]
 		if !isMapped {
 			name = string(info.Name)

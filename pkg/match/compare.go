@@ -55,6 +55,7 @@ const (
 	cmpRegion
 	cmpPostcode
 	cmpOrganisation
+	cmpNationalID
 	numComparisons
 )
 
@@ -233,6 +234,18 @@ var comparisons = [numComparisons]comparison{
 		},
 		level:   compareOrganisation,
 		tfValue: func(r *Record) string { return r.Organisation },
+	},
+	cmpNationalID: {
+		// A personal identity number is one person's: equal numbers are
+		// near proof, one edit apart a typo, different numbers two people
+		// (see relate).
+		name: "national_id",
+		levels: []levelDef{
+			{"exact", 0.90, 0.000001, false},
+			{"dl1", 0.05, 0.00001, false},
+			{"else", 0.05, 0.999989, false},
+		},
+		level: compareNationalID,
 	},
 }
 

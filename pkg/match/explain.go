@@ -202,6 +202,10 @@ var levelWords = map[string]map[string]string{
 		"exact": "same organisation name", "similar": "similar organisation names",
 		"else": "different organisation names",
 	},
+	"national_id": {
+		"exact": "same personal identity number", "dl1": "personal identity numbers one typo apart",
+		"else": "different personal identity numbers",
+	},
 }
 
 // addressWords says in words what the graded address level means.
@@ -221,6 +225,7 @@ var relationWords = map[Relation]string{
 	RelationOtherOrganisation:  "another organisation: the organisation names differ",
 	RelationPersonOrganisation: "a person and an organisation are never one",
 	RelationNamesDisagree:      "the names rule it out and nothing else identifies the person",
+	RelationOtherIdentifier:    "another person: both carry a personal identity number and the numbers differ",
 }
 
 // Words returns the explanation as sentences for a person: what agrees and

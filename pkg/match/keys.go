@@ -145,6 +145,13 @@ var blockingRules = []blockingRule{
 			return joinAll(r.Organisation)
 		},
 	},
+	{
+		// A personal identity number, by its keyed fingerprint. One
+		// number is one person's; one held by more than a few persons is
+		// a stand-in value and proposes nobody.
+		name: "nid", excludes: []int{cmpNationalID}, cap: 5,
+		values: func(r *Record) []string { return joinAll(identifierWhole(r.NationalID)) },
+	},
 }
 
 // joinAll returns the one key value made of all parts, or nil when any part

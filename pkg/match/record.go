@@ -37,6 +37,10 @@ type Record struct {
 	// organisation field. A record with an organisation and no personal
 	// name is an organisation (see IsOrganisation).
 	Organisation string `json:"or,omitempty"`
+	// NationalID holds fingerprints of the normalize.NationalID form of a
+	// personal identity number, never the number (see
+	// identifierFingerprint).
+	NationalID string `json:"ni,omitempty"`
 }
 
 // IsOrganisation reports whether the record stands for an organisation: it
@@ -85,6 +89,7 @@ func fromValues(v contact.Values, phone func(raw, country string) string) Record
 	r.Postcode = strings.ReplaceAll(normalize.Postcode(v[contact.Postcode], country), " ", "")
 	r.DOB = normalize.DateDigits(normalize.DateForRegion(v[contact.DateOfBirth], country))
 	r.Organisation = normalize.OrganisationName(v[contact.Organisation])
+	r.NationalID = identifierFingerprint(normalize.NationalID(v[contact.NationalID]))
 
 	for _, f := range []struct {
 		field contact.Field

@@ -26,10 +26,17 @@ const (
 	RelationPersonOrganisation Relation = "person_organisation"
 	// RelationNamesDisagree: the names rule the pair out (see namesDisagree).
 	RelationNamesDisagree Relation = "names_disagree"
+	// RelationOtherIdentifier: both records carry a personal identity
+	// number (contact.NationalID) and the numbers differ by more than a
+	// typo: two people, whatever else agrees.
+	RelationOtherIdentifier Relation = "other_identifier"
 )
 
 // relate returns what rules the pair a, b out as one person, given their
-// comparison levels, or RelationNone.
+// comparison levels, or RelationNone. A personal identity number on both
+// records comes first (after the organisation rules): equal (or a typo
+// apart) it overrides the household and name rules, different it rules the
+// pair out unless it was evidently mis-keyed (see identifierMiskeyed).
 func relate(a, b *Record, ps PairScore, strictHouseholds bool) Relation {
 	lv, addr := ps.Levels, ps.Address
 	aOrg, bOrg := a.IsOrganisation(), b.IsOrganisation()
@@ -42,6 +49,17 @@ func relate(a, b *Record, ps PairScore, strictHouseholds bool) Relation {
 	case aOrg && hasPersonName(b), bOrg && hasPersonName(a):
 		return RelationPersonOrganisation
 	}
+	switch lv[cmpNationalID] {
+	case levelIDElse:
+		if !identifierMiskeyed(a, b, lv) {
+			return RelationOtherIdentifier
+		}
+	case levelExact, levelIDNear:
+		// One identity number (or one typo of it) is one person: a
+		// married name or another given name in use is no household
+		// member, and no name disagreement rules the pair out.
+		return RelationNone
+	}
 	if householdMembers(a, b, lv, addr, strictHouseholds) {
 		return RelationHousehold
 	}
@@ -52,6 +70,17 @@ func relate(a, b *Record, ps PairScore, strictHouseholds bool) Relation {
 		return RelationNamesDisagree
 	}
 	return RelationNone
+}
+
+// identifierMiskeyed reports whether two records whose identity numbers
+// differ are still one person's, the number of one of them entered wrongly
+// (another person's, or digits lost): their names fit (see namesFit) and
+// their dates of birth are known and agree (equal, a typo or day and month
+// swapped). Two people with different numbers rarely share names and a
+// birthday; without a birthday on both sides, two namesakes at one address
+// (a father and son) are told apart by their numbers alone.
+func identifierMiskeyed(a, b *Record, lv Levels) bool {
+	return namesFit(a, b, lv) && lv[cmpDOB] != NullLevel && !datesOfBirthDiffer(a, b, lv)
 }
 
 // sharedHomeOnly reports whether two records share a home (the same address,

@@ -31,9 +31,7 @@ type labelled struct {
 }
 
 // readFEBRL reads a FEBRL CSV file. Fields are separated by ", ", so leading
-// spaces are trimmed; line endings may be LF or CRLF. soc_sec_id is read
-// (the column exists) but deliberately not used: contact data has no such
-// identifier.
+// spaces are trimmed; line endings may be LF or CRLF.
 func readFEBRL(path string) ([]labelled, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -76,7 +74,9 @@ func readFEBRL(path string) ([]labelled, error) {
 // FEBRLValues maps a FEBRL row onto contact fields the way a source system
 // would deliver them: the street number and street share address line 1,
 // the suburb is the locality, the state the region, and the country is
-// Australia. Empty columns are simply not supplied.
+// Australia; soc_sec_id is the personal identity number
+// (contact.NationalID), as a donor's tax number would be. Empty columns are
+// simply not supplied.
 func FEBRLValues(row []string) contact.Values {
 	v := contact.Values{contact.Country: "AU"}
 	set := func(f contact.Field, s string) {
@@ -92,5 +92,6 @@ func FEBRLValues(row []string) contact.Values {
 	set(contact.Postcode, row[7])
 	set(contact.Region, row[8])
 	set(contact.DateOfBirth, row[9])
+	set(contact.NationalID, row[10])
 	return v
 }
