@@ -9,11 +9,11 @@ import (
 )
 
 func TestParse(t *testing.T) {
-	got, err := Parse(" given_name = First , ,family_name=Last,")
+	got, err := Parse(" given_name = First , ,family_name=Last,national_id=ssn")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[contact.Field]string{contact.GivenName: "First", contact.FamilyName: "Last"}
+	want := map[contact.Field]string{contact.GivenName: "First", contact.FamilyName: "Last", contact.NationalID: "ssn"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse = %v, want %v", got, want)
 	}
@@ -28,7 +28,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestColumns(t *testing.T) {
-	header := []string{"\ufeff id ", "First", "email", "colour"}
+	header := []string{"\ufeff id ", "First", "email", "colour", "national_id"}
 	CleanHeader(header)
 	if header[0] != "id" {
 		t.Fatalf("CleanHeader left %q", header[0])
@@ -37,7 +37,8 @@ func TestColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Column{{contact.GivenName, 1}, {contact.Email, 2}}
+	// national_id is read by the matcher only (contact.MatchOnlyFields).
+	want := []Column{{contact.GivenName, 1}, {contact.Email, 2}, {contact.NationalID, 4}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Columns = %v, want %v", got, want)
 	}

@@ -38,8 +38,9 @@ two, a link (only pairs across the files count).
 
 A labelled CSV has a header. Canonical fields (given_name, family_name, email,
 phone, organisation, address_line1, address_line2, locality, region, postcode,
-country, date_of_birth) are read from columns of the same name or as --map
-says, e.g. --map given_name=first_name,family_name=surname,date_of_birth=dob,locality=city
+country, date_of_birth, and national_id: a personal identity number, FEBRL's
+soc_sec_id) are read from columns of the same name or as --map says, e.g.
+--map given_name=first_name,family_name=surname,date_of_birth=dob,locality=city
 
 The model is the same procedure for every data set:
   --model train    (default) train without labels on the records being evaluated

@@ -350,3 +350,20 @@ func containsAny(s string, subs ...string) bool {
 	}
 	return false
 }
+
+func TestNationalID(t *testing.T) {
+	tests := []struct{ raw, want string }{
+		{"850709-1234", "8507091234"},
+		{" ab 12 34 56 c ", "AB123456C"},
+		{"QQ.123.456.C", "QQ123456C"},
+		{"000-000-000", ""},
+		{"---", ""},
+		{"", ""},
+		{"٣٤٥", ""}, // no ASCII digits: nothing to compare
+	}
+	for _, tt := range tests {
+		if got := NationalID(tt.raw); got != tt.want {
+			t.Errorf("NationalID(%q) = %q, want %q", tt.raw, got, tt.want)
+		}
+	}
+}
