@@ -43,9 +43,10 @@ const (
 	// NationalID is a personal identity number the person gave (a tax
 	// or national identity number for tax relief, a member or donor card
 	// number). It is personal data: never logged, and the matcher keeps
-	// only keyed fingerprints of it (match.Record.NationalID). It is read
-	// by the matcher only and not yet one of Fields (not carried in the
-	// Avro contact fields nor sent to any system).
+	// only keyed fingerprints of it (match.Record.NationalID). It is not
+	// one of Fields: a deployment that matches on it declares it as a
+	// custom field, which reaches the matcher and, named in no rule, no
+	// system.
 	NationalID Field = "national_id"
 )
 

@@ -191,3 +191,19 @@ func FuzzParseCustomValue(f *testing.F) {
 		}
 	})
 }
+
+// The personal identity number reaches the matcher through the pipeline as
+// a custom field of that name (it is not a built-in field), which flows to
+// no system unless a rule names it.
+func TestNationalIDMayBeDeclaredAsCustomField(t *testing.T) {
+	if _, builtIn := Lookup(NationalID); builtIn {
+		t.Fatal("national_id is a built-in field: it would flow through every schema")
+	}
+	fs, err := NewFieldSet(FieldInfo{Name: NationalID, Kind: Text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := fs.Lookup(NationalID); !ok || !f.Custom {
+		t.Errorf("Lookup(national_id) = %+v, %v", f, ok)
+	}
+}
