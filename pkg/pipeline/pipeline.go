@@ -97,7 +97,10 @@ const (
 	ReasonUnknownFormat  = "decode.unknown_format"
 	ReasonInvalidField   = "validate.field"
 	ReasonMatchAmbiguous = "match.ambiguous"
-	ReasonReplayLimit    = "replay.limit"
+	// ReasonMatchPendingDecision: a later event of a record kicked out as
+	// match.ambiguous, held until a person decides that kick-out.
+	ReasonMatchPendingDecision = "match.pending_decision"
+	ReasonReplayLimit          = "replay.limit"
 )
 
 // KickOutFrom builds the kick-out of input record r that failed in stage

@@ -18,7 +18,9 @@ import (
 // decide: per record (under the record's hash tag in the identity index) a
 // hash with "must" -> the person it is, "not:<person>" -> each person it is
 // not, and "note" -> the last "cannot tell", each with who decided, when
-// and why. It is the matcher's matcher.PairReader and the review's
+// and why; and "pending" -> the event whose match.ambiguous kick-out the
+// record awaits a decision on (dropped by a same or different decision). It
+// is the matcher's matcher.PairReader and the review's
 // review.PairWriter; every decision is also appended to the review's audit
 // log.
 type PairStore struct {
@@ -43,7 +45,11 @@ const (
 	pairNot     = "not:"
 	pairNote    = "note"
 	pairMustWhy = "must:why"
+	pairPending = "pending"
 )
+
+// settlePending drops a record's pending mark if it still names the event.
+var settlePending = redis.NewScript(`if redis.call('HGET', KEYS[1], 'pending') == ARGV[1] then return redis.call('HDEL', KEYS[1], 'pending') end return 0`)
 
 func (k Keys) recordPairs(recordID string) string { return k.tagged("mi:r", part(recordID), ":pairs") }
 
@@ -66,6 +72,8 @@ func (s *PairStore) Pairs(ctx context.Context, recordIDs []string) ([]matcher.Pa
 			switch {
 			case f == pairMust:
 				out[i].MustLink = v
+			case f == pairPending:
+				out[i].Pending = v
 			case strings.HasPrefix(f, pairNot):
 				out[i].CannotLink = append(out[i].CannotLink, strings.TrimPrefix(f, pairNot))
 			}
@@ -75,6 +83,26 @@ func (s *PairStore) Pairs(ctx context.Context, recordIDs []string) ([]matcher.Pa
 	return out, nil
 }
 
+// AwaitDecisions implements matcher.PairReader in one round trip.
+func (s *PairStore) AwaitDecisions(ctx context.Context, awaits []matcher.Await) error {
+	if len(awaits) == 0 {
+		return nil
+	}
+	p := s.rdb.Pipeline()
+	for _, a := range awaits {
+		key := s.keys.recordPairs(a.RecordID)
+		if a.Settled {
+			settlePending.Eval(ctx, p, []string{key}, a.EventID)
+			continue
+		}
+		p.HSet(ctx, key, pairPending, a.EventID)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return fmt.Errorf("mark records awaiting a decision: %w", err)
+	}
+	return nil
+}
+
 // Decided implements review.PairWriter: the record's decisions as the
 // dashboard shows them.
 func (s *PairStore) Decided(ctx context.Context, recordID string) (review.RecordDecisions, error) {
@@ -82,10 +110,13 @@ func (s *PairStore) Decided(ctx context.Context, recordID string) (review.Record
 	if err != nil {
 		return review.RecordDecisions{}, fmt.Errorf("read decisions of %s: %w", recordID, err)
 	}
-	out := review.RecordDecisions{RecordID: recordID, MustLink: h[pairMust]}
+	out := review.RecordDecisions{RecordID: recordID, MustLink: h[pairMust], Pending: h[pairPending]}
 	for f, v := range h {
+		if f == pairMust || f == pairPending {
+			continue
+		}
 		var d review.Decision
-		if err := json.Unmarshal([]byte(v), &d); err != nil && f != pairMust {
+		if err := json.Unmarshal([]byte(v), &d); err != nil {
 			return out, fmt.Errorf("decision %s of %s: %w", f, recordID, err)
 		}
 		switch {
@@ -119,7 +150,7 @@ func (s *PairStore) SavePairs(ctx context.Context, d review.PairDecision) error 
 		}
 		_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key, pairMust, d.Persons[0], pairMustWhy, meta)
-			p.HDel(ctx, key, pairNot+d.Persons[0])
+			p.HDel(ctx, key, pairNot+d.Persons[0], pairPending)
 			return nil
 		})
 		detail = "must-link to " + d.Persons[0]
@@ -138,6 +169,7 @@ func (s *PairStore) SavePairs(ctx context.Context, d review.PairDecision) error 
 			if slices.Contains(d.Persons, must) {
 				p.HDel(ctx, key, pairMust, pairMustWhy)
 			}
+			p.HDel(ctx, key, pairPending)
 			return nil
 		})
 		if err != nil {

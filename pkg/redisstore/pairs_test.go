@@ -133,3 +133,65 @@ func TestMatchResolverHonoursPairs(t *testing.T) {
 		t.Errorf("index owner of w2: %q %v", owner, err)
 	}
 }
+
+// On Redis: a record kicked out as ambiguous is marked; its later events are
+// held (never a new person) until a decision drops the mark, and the
+// replays then flow. A mark is dropped only by its own event settling.
+func TestMatchResolverHoldsRecordsAwaitingADecision(t *testing.T) {
+	rdb, _ := testenv.Redis(t)
+	ctx := testenv.Context(t, time.Minute)
+	keys := redisstore.Keys{Prefix: testenv.Unique("pending")}
+	pairs := redisstore.NewPairStore(rdb, keys)
+	r := newResolver(rdb, keys, defaultMatcher(t))
+	r.WithPairs(pairs)
+	ann := contact.Values{contact.GivenName: "Ann", contact.FamilyName: "Lee", contact.Email: "ann.lee@lee-family.net",
+		contact.DateOfBirth: "1980-04-12", contact.Country: "AU"}
+	bob := contact.Values{contact.GivenName: "Boris", contact.FamilyName: "Novak", contact.Email: "boris@novak.example",
+		contact.DateOfBirth: "1961-11-02", contact.Country: "AU"}
+	ev := func(system, id, event string, v contact.Values) contact.Change {
+		return contact.Change{EventID: event, SourceSystem: system, SourceRecordID: id, Op: contact.OpUpsert, Values: v}
+	}
+	dec := review.Decision{Who: "ann", At: time.Now()}
+	// Two persons with Ann's values (a person kept the crm record apart).
+	a := resolve(t, ctx, r, ev("offline", "OFF-1", "e0", ann))[0].Match.PersonID
+	if err := pairs.SavePairs(ctx, review.PairDecision{RecordID: "crm/c1", Kind: review.PairDifferent, Persons: []string{a}, Decision: dec}); err != nil {
+		t.Fatal(err)
+	}
+	b := resolve(t, ctx, r, ev("crm", "c1", "e0", ann))[0].Match.PersonID
+
+	got := resolve(t, ctx, r, ev("online", "w1", "e1", ann), ev("online", "w1", "e2", bob))
+	if got[0].Match.Decision != contact.DecisionAmbiguous || got[0].Awaiting != "" || got[1].Awaiting != "e1" {
+		t.Fatalf("ambiguous then the same batch: %+v", got)
+	}
+	later := resolve(t, ctx, r, ev("online", "w1", "e3", bob))[0]
+	if later.Awaiting != "e1" || later.Match.PersonID != "" {
+		t.Fatalf("a later batch: %+v", later)
+	}
+	if d, err := pairs.Decided(ctx, "online/w1"); err != nil || d.Pending != "e1" {
+		t.Fatalf("decisions of w1: %+v %v", d, err)
+	}
+	if owner, err := r.idx.PersonOf(ctx, "online/w1"); err != nil || owner != "" {
+		t.Fatalf("a held record is in the index: %q %v", owner, err)
+	}
+	if err := pairs.SavePairs(ctx, review.PairDecision{RecordID: "online/w1", Kind: review.PairDifferent, Persons: []string{a, b}, Decision: dec}); err != nil {
+		t.Fatal(err)
+	}
+	got = resolve(t, ctx, r, ev("online", "w1", "e1~r1", ann), ev("online", "w1", "e2~r1", bob), ev("online", "w1", "e3~r1", bob))
+	if got[0].Match.Decision != contact.DecisionNew || got[1].Match.Decision != contact.DecisionKnown || got[2].Match.PersonID != got[0].Match.PersonID {
+		t.Fatalf("replays after the decision: %+v", got)
+	}
+
+	// A mark is dropped by its own event only.
+	if err := pairs.AwaitDecisions(ctx, []matcher.Await{{RecordID: "online/w9", EventID: "e9"}, {RecordID: "online/w9", EventID: "e8", Settled: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := pairs.Pairs(ctx, []string{"online/w9"}); err != nil || p[0].Pending != "e9" {
+		t.Fatalf("after another event settled: %+v %v", p, err)
+	}
+	if err := pairs.AwaitDecisions(ctx, []matcher.Await{{RecordID: "online/w9", EventID: "e9", Settled: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := pairs.Pairs(ctx, []string{"online/w9"}); err != nil || p[0].Pending != "" {
+		t.Fatalf("after its event settled: %+v %v", p, err)
+	}
+}

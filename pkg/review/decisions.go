@@ -2,6 +2,7 @@ package review
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -48,6 +49,9 @@ type RecordDecisions struct {
 	MustLinkDecision *Decision        `json:"must_link_decision,omitempty"`
 	CannotLink       []PersonDecision `json:"cannot_link,omitempty"`
 	Note             *Decision        `json:"note,omitempty"`
+	// Pending is the event whose match.ambiguous kick-out the record awaits
+	// a decision on: its later events are held until then.
+	Pending string `json:"pending,omitempty"`
 }
 
 // PairWriter keeps people's decisions in the identity index, where the
@@ -115,6 +119,9 @@ type DecideResult struct {
 	RecordID string        `json:"record_id"`
 	Persons  []string      `json:"persons"`
 	Replay   *ReplayResult `json:"replay,omitempty"`
+	// Held are the record's later events that were held (match.pending_decision
+	// kick-outs) until this decision, replayed after it.
+	Held *BulkResult `json:"held,omitempty"`
 }
 
 // ambiguous loads a match.ambiguous kick-out with its change and record id.
@@ -187,7 +194,7 @@ func (s *Service) Decide(ctx context.Context, id, who string, req DecideRequest)
 	if who == "" {
 		return DecideResult{}, invalidf("who is deciding is unknown")
 	}
-	k, _, recordID, err := s.ambiguous(ctx, id)
+	k, c, recordID, err := s.ambiguous(ctx, id)
 	if err != nil {
 		return DecideResult{}, err
 	}
@@ -231,5 +238,13 @@ func (s *Service) Decide(ctx context.Context, id, who string, req DecideRequest)
 		return res, err
 	}
 	res.Replay = &rep
+	// The record's later events, held while the decision was wanted, follow
+	// the decided one (oldest first, on the same replay partition).
+	held, err := s.ReplayMany(ctx, Selection{Filter: Filter{Reason: pipeline.ReasonMatchPendingDecision,
+		System: c.SourceSystem, Query: c.SourceRecordID}}, who, false)
+	if err != nil {
+		return res, fmt.Errorf("decided and replayed %s, but not the events held for it: %w", id, err)
+	}
+	res.Held = &held
 	return res, nil
 }

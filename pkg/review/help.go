@@ -24,6 +24,8 @@ var reasonHelp = map[string]string{
 		"Correct the value in the payload and press Fix & resubmit, or fix it in the source system.",
 	pipeline.ReasonMatchAmbiguous: "The record looks like more than one existing person, or the evidence is not strong enough " +
 		"to link it safely. Check the candidates in the explanation, merge or correct the people in the system of record, then replay.",
+	pipeline.ReasonMatchPendingDecision: "An earlier event of this record was kicked out as match.ambiguous and waits for a decision " +
+		"(the error names its event). Decide that kick-out first; deciding it replays this one too.",
 	pipeline.ReasonAvro: "An internal record could not be read (wrong schema or corrupt bytes). This usually needs a developer.",
 	pipeline.ReasonUnknownFormat: "A replayed record did not say its format. Replay the original kick-out from the dashboard, " +
 		"which sets the format.",

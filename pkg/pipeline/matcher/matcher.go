@@ -24,6 +24,10 @@ type Resolution struct {
 	Match contact.Match
 	// Links are the person's record ids per system after the change.
 	Links map[string]string
+	// Awaiting, when set, is the event whose match.ambiguous kick-out the
+	// change's record awaits a decision on: the change is held (a
+	// match.pending_decision kick-out), neither linked nor a new person.
+	Awaiting string
 }
 
 // Resolver assigns changes to persons. It must be idempotent: resolving the
@@ -86,6 +90,20 @@ func (s *Stage) Process(ctx context.Context, batch []*kgo.Record) ([]*kgo.Record
 		if panics[i] != nil {
 			if kerr := out.KickOut(in, pipeline.ReasonInternal, panics[i], func(ko *contact.KickOut) {
 				ko.EventID = c.EventID
+			}); kerr != nil {
+				return nil, kerr
+			}
+			continue
+		}
+		if r.Awaiting != "" {
+			if s.metrics != nil {
+				s.metrics.Decisions.WithLabelValues(ReasonPendingDecision).Inc()
+			}
+			err := fmt.Errorf("record awaits a decision on the %s kick-out of its event %s: decide that one (which replays this too)",
+				pipeline.ReasonMatchAmbiguous, r.Awaiting)
+			if kerr := out.KickOut(in, pipeline.ReasonMatchPendingDecision, err, func(ko *contact.KickOut) {
+				ko.EventID = c.EventID
+				ko.Explanation = r.Match.Explanation
 			}); kerr != nil {
 				return nil, kerr
 			}

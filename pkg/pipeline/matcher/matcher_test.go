@@ -44,6 +44,9 @@ func (r *fakeResolver) Resolve(_ context.Context, changes []contact.Change) ([]m
 		case "ambiguous":
 			out[i].Match = contact.Match{Decision: contact.DecisionAmbiguous, Candidates: []string{"p-1", "p-2"},
 				Score: 0.7, Explanation: "ambiguous(multiple_persons)"}
+		case "held":
+			out[i].Match = contact.Match{Decision: contact.DecisionAmbiguous, Explanation: "ambiguous(pending_decision) awaiting=ev-0"}
+			out[i].Awaiting = "ev-0"
 		default:
 			out[i] = matcher.Resolution{Match: contact.Match{PersonID: a, Decision: contact.DecisionLinked},
 				Links: map[string]string{c.SourceSystem: c.SourceRecordID}}
@@ -74,18 +77,18 @@ func kickOutOf(t *testing.T, r *kgo.Record) contact.KickOut {
 func TestMatcherStage(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	topics := pipeline.DefaultTopics()
-	res := &fakeResolver{answers: map[string]string{"w1": "p-1", "w2": "ambiguous", "w3": "p-3"}}
+	res := &fakeResolver{answers: map[string]string{"w1": "p-1", "w2": "ambiguous", "w3": "p-3", "w4": "held"}}
 	st := matcher.New(topics, jsonCodec{}, res, nil)
 	if got := st.InputTopics(); len(got) != 1 || got[0] != topics.Changes {
 		t.Errorf("input topics %v", got)
 	}
 	bad := &kgo.Record{Topic: "changes", Offset: 9, Value: []byte("{not json")}
-	out, err := st.Process(ctx, []*kgo.Record{changeRecord(t, "w1", 1), bad, changeRecord(t, "w2", 2), changeRecord(t, "w3", 3)})
+	out, err := st.Process(ctx, []*kgo.Record{changeRecord(t, "w1", 1), bad, changeRecord(t, "w2", 2), changeRecord(t, "w3", 3), changeRecord(t, "w4", 4)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out) != 4 || res.calls != 1 {
-		t.Fatalf("%d records after %d resolver calls, want 4 and 1 (one call per batch)", len(out), res.calls)
+	if len(out) != 5 || res.calls != 1 {
+		t.Fatalf("%d records after %d resolver calls, want 5 and 1 (one call per batch)", len(out), res.calls)
 	}
 	// Kick-outs first (the undecodable record), then in input order.
 	if out[0].Topic != topics.KickOuts || kickOutOf(t, out[0]).Reason != pipeline.ReasonAvro {
@@ -104,7 +107,13 @@ func TestMatcherStage(t *testing.T) {
 		t.Errorf("ambiguous record: %s %+v", out[2].Topic, ko)
 	}
 	if string(out[3].Key) != "p-3" {
-		t.Errorf("last record keyed %s", out[3].Key)
+		t.Errorf("third record keyed %s", out[3].Key)
+	}
+	// A record awaiting a decision: held, naming the event to decide.
+	ko = kickOutOf(t, out[4])
+	if out[4].Topic != topics.KickOuts || ko.Reason != pipeline.ReasonMatchPendingDecision || ko.EventID != "ev-w4" ||
+		!strings.Contains(ko.Error, "ev-0") || !strings.Contains(ko.Explanation, "awaiting=ev-0") {
+		t.Errorf("held record: %s %+v", out[4].Topic, ko)
 	}
 }
 

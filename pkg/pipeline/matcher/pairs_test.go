@@ -21,6 +21,27 @@ func (p memPairs) Pairs(_ context.Context, ids []string) ([]matcher.Pairs, error
 	return out, nil
 }
 
+func (p memPairs) AwaitDecisions(_ context.Context, awaits []matcher.Await) error {
+	for _, a := range awaits {
+		pr := p[a.RecordID]
+		switch {
+		case !a.Settled:
+			pr.Pending = a.EventID
+		case pr.Pending == a.EventID:
+			pr.Pending = ""
+		}
+		p[a.RecordID] = pr
+	}
+	return nil
+}
+
+// decide is a person's decision on a record: it drops the record's mark.
+func (p memPairs) decide(recordID string, must string, not ...string) {
+	pr := p[recordID]
+	pr.Pending, pr.MustLink, pr.CannotLink = "", must, append(pr.CannotLink, not...)
+	p[recordID] = pr
+}
+
 // A decided pair is honoured: a cannot-link person is never the record's
 // candidate (so neither linked nor counted as ambiguity), a must-link person
 // takes the record whatever the scores, and a record already in the index
@@ -59,7 +80,11 @@ func TestIndexResolverHonoursDecidedPairs(t *testing.T) {
 			f := newFixture(t)
 			first := f.resolve(t, upsert("offline", "OFF-1", ann()), upsert("offline", "OFF-2", bob()))
 			a, b := first[0].Match.PersonID, first[1].Match.PersonID
-			f.r.WithPairs(tt.pairs(a, b))
+			pairs := tt.pairs(a, b)
+			if pairs == nil {
+				pairs = memPairs{}
+			}
+			f.r.WithPairs(pairs)
 			got := f.resolve(t, tt.change)[0].Match
 			want := tt.person(a, b)
 			if got.Decision != tt.decision || (want != "" && got.PersonID != want) || (want == "" && (got.PersonID == a || got.PersonID == b)) {

@@ -161,6 +161,7 @@ type decisionMemo struct {
 	Explanation string           `json:"e"`
 	Candidates  []string         `json:"c"` // no omitempty: [] and nil stay apart
 	HouseholdID string           `json:"h,omitempty"`
+	Awaiting    string           `json:"w,omitempty"`
 }
 
 // Resolve implements Resolver in a fixed number of round trips for the whole
@@ -215,6 +216,7 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 			}
 			out[i].Match = contact.Match{PersonID: m.PersonID, Decision: m.Decision, Score: m.Score,
 				Explanation: m.Explanation, Candidates: m.Candidates, HouseholdID: m.HouseholdID}
+			out[i].Awaiting = m.Awaiting
 		case c.Op == contact.OpDelete:
 			deletes = append(deletes, i)
 		default:
@@ -267,12 +269,13 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 			ins, inAt = keepIns, keepAt
 		}
 	}
-	if err := r.matchFull(ctx, ins, inAt, out); err != nil {
+	if err := r.matchFull(ctx, changes, ids, ins, inAt, out); err != nil {
 		return nil, err
 	}
 	// A repeat of values the batch wrote is known where they went, as the
 	// matcher would decide (and rewrite); one whose values were not written
-	// (ambiguous, an id conflict) is matched itself.
+	// (ambiguous, an id conflict) is matched itself (held, if its record
+	// now awaits a decision).
 	ins, inAt = nil, nil
 	for _, i := range repeats {
 		first := out[repeatOf[i]].Match
@@ -285,7 +288,7 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 			inAt = append(inAt, i)
 		}
 	}
-	if err := r.matchFull(ctx, ins, inAt, out); err != nil {
+	if err := r.matchFull(ctx, changes, ids, ins, inAt, out); err != nil {
 		return nil, err
 	}
 	// Deletes run after the batch's upserts, so a record created earlier
@@ -295,7 +298,7 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 	}
 	for i := range out {
 		if once.Copy(i) {
-			out[i].Match = out[once.First[i]].Match
+			out[i].Match, out[i].Awaiting = out[once.First[i]].Match, out[once.First[i]].Awaiting
 		}
 	}
 
@@ -306,37 +309,102 @@ func (r *IndexResolver) Resolve(ctx context.Context, changes []contact.Change) (
 }
 
 // matchFull matches upserts (ins[j] is change inAt[j]) through the matcher,
-// honouring people's decisions (see WithPairs), and sets their answers.
-func (r *IndexResolver) matchFull(ctx context.Context, ins []match.Incoming, inAt []int, out []Resolution) error {
+// honouring people's decisions (see WithPairs), and sets their answers. An
+// upsert of a record that awaits a decision on another event is held; later
+// upserts of a record new to the index wait for its first one's answer (held
+// if it is ambiguous).
+func (r *IndexResolver) matchFull(ctx context.Context, changes []contact.Change, ids []string, ins []match.Incoming, inAt []int, out []Resolution) error {
 	if len(ins) == 0 {
 		return nil
 	}
-	idx, mustLink, err := r.decided(ctx, ins)
+	idx, mustLink, pending, err := r.decided(ctx, ins)
 	if err != nil {
 		return err
 	}
 	var rest []match.Incoming
 	var restAt []int
+	pendingOf := map[int]string{} // change index -> the event its record awaits a decision on
 	for j, in := range ins {
+		i := inAt[j]
+		if j < len(pending) && pending[j] != "" {
+			pendingOf[i] = pending[j]
+			// A redo of the ambiguous event itself is matched again.
+			if pending[j] != changes[i].EventID && (j >= len(mustLink) || mustLink[j] == "") {
+				out[i].Match, out[i].Awaiting = heldMatch(pending[j]), pending[j]
+				continue
+			}
+		}
 		if j < len(mustLink) && mustLink[j] != "" {
 			res, ok, err := r.linkDecided(ctx, idx, in, mustLink[j])
 			if err != nil {
 				return fmt.Errorf("link decided record %s: %w", in.RecordID, err)
 			}
 			if ok {
-				out[inAt[j]].Match = res.ContactMatch()
+				out[i].Match = res.ContactMatch()
 				continue
 			}
 		}
 		rest = append(rest, in)
-		restAt = append(restAt, inAt[j])
+		restAt = append(restAt, i)
 	}
-	results, err := r.matchBatch(ctx, idx, rest)
+	first, firstAt, later, laterAt, err := r.splitRepeats(ctx, rest, restAt)
+	if err != nil {
+		return err
+	}
+	results, err := r.matchBatch(ctx, idx, first)
+	if err != nil {
+		return err
+	}
+	ambiguous := map[string]string{} // record id -> its ambiguous event in this batch
+	for j, res := range results {
+		out[firstAt[j]].Match = res.ContactMatch()
+		if res.Decision == contact.DecisionAmbiguous {
+			ambiguous[first[j].RecordID] = changes[firstAt[j]].EventID
+		}
+	}
+	var again []match.Incoming
+	var againAt []int
+	for j, in := range later {
+		if ev, ok := ambiguous[in.RecordID]; ok {
+			out[laterAt[j]].Match, out[laterAt[j]].Awaiting = heldMatch(ev), ev
+			continue
+		}
+		again, againAt = append(again, in), append(againAt, laterAt[j])
+	}
+	results, err = r.matchBatch(ctx, idx, again)
 	if err != nil {
 		return err
 	}
 	for j, res := range results {
-		out[restAt[j]].Match = res.ContactMatch()
+		out[againAt[j]].Match = res.ContactMatch()
+	}
+	return r.awaitDecisions(ctx, changes, ids, inAt, pendingOf, out)
+}
+
+// awaitDecisions marks the records of the batch's newly ambiguous upserts as
+// awaiting a decision, and drops the mark of a record whose awaited event was
+// matched again (a redo after a crash) and is no longer ambiguous. It runs
+// before the memos are written, so a remembered ambiguous event has its mark.
+func (r *IndexResolver) awaitDecisions(ctx context.Context, changes []contact.Change, ids []string, inAt []int, pendingOf map[int]string, out []Resolution) error {
+	if r.pairs == nil {
+		return nil
+	}
+	var awaits []Await
+	for _, i := range inAt {
+		m, ev := out[i].Match, changes[i].EventID
+		switch {
+		case out[i].Awaiting != "" || ev == "":
+		case m.Decision == contact.DecisionAmbiguous:
+			awaits = append(awaits, Await{RecordID: ids[i], EventID: ev})
+		case pendingOf[i] == ev:
+			awaits = append(awaits, Await{RecordID: ids[i], EventID: ev, Settled: true})
+		}
+	}
+	if len(awaits) == 0 {
+		return nil
+	}
+	if err := r.pairs.AwaitDecisions(ctx, awaits); err != nil {
+		return fmt.Errorf("mark records awaiting a decision: %w", err)
 	}
 	return nil
 }
@@ -528,7 +596,7 @@ func (r *IndexResolver) finish(ctx context.Context, changes []contact.Change, id
 		m := out[i].Match
 		if c.EventID != "" && once.Fresh(i) {
 			b, err := json.Marshal(decisionMemo{PersonID: m.PersonID, Decision: m.Decision, Score: m.Score,
-				Explanation: m.Explanation, Candidates: m.Candidates, HouseholdID: m.HouseholdID})
+				Explanation: m.Explanation, Candidates: m.Candidates, HouseholdID: m.HouseholdID, Awaiting: out[i].Awaiting})
 			if err != nil {
 				return fmt.Errorf("encode decision memo: %w", err)
 			}
