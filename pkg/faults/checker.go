@@ -110,9 +110,29 @@ func Check(exp Expectation, offlineSystem, onlineSystem string, sinks []contact.
 			r.note(&r.Duplicated, "sink event %s emitted %d times", id, n)
 		}
 	}
-	check := func(what string, want map[string]bool, got map[string]int) {
+	kicked := map[string]int{}
+	why := map[string]string{}
+	for _, k := range kickOuts {
+		r.KickOuts++
+		kicked[string(k.Key)]++
+		why[string(k.Key)] = k.Stage + " " + k.Reason + ": " + k.Error
+	}
+	// kickedAs finds the kick-out of an online record: ingest keys it by
+	// the record id, the matcher by its index record id.
+	kickedAs := func(record string) (string, bool) {
+		for _, key := range []string{record, onlineSystem + "/" + record} {
+			if record != "" && kicked[key] > 0 {
+				return key, true
+			}
+		}
+		return "", false
+	}
+	check := func(what string, want map[string]bool, got map[string]int, record func(id string) string) {
 		for _, id := range sortedKeys(want) {
+			key, held := kickedAs(record(id))
 			switch n := got[id]; {
+			case n == 0 && held:
+				r.note(&r.Lost, "%s %s never reached the offline sink: its record %s was kicked out (%s)", what, id, key, why[key])
 			case n == 0:
 				r.note(&r.Lost, "%s %s never reached the offline sink", what, id)
 			case n > 1: // twice is a duplicate even under two event ids
@@ -133,16 +153,9 @@ func Check(exp Expectation, offlineSystem, onlineSystem string, sinks []contact.
 			r.note(&r.Duplicated, "%s record %s was sent its offline id alone %d times", onlineSystem, id, linkOnly[id])
 		}
 	}
-	check("gift", exp.Gifts, gifts)
-	check("new donor", exp.Creates, creates)
+	check("gift", exp.Gifts, gifts, func(id string) string { return exp.GiftRecords[id] })
+	check("new donor", exp.Creates, creates, func(id string) string { return id })
 
-	kicked := map[string]int{}
-	why := map[string]string{}
-	for _, k := range kickOuts {
-		r.KickOuts++
-		kicked[string(k.Key)]++
-		why[string(k.Key)] = k.Stage + " " + k.Reason + ": " + k.Error
-	}
 	for key, n := range kicked {
 		switch {
 		case !exp.Poison[key]:

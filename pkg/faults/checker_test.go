@@ -2,6 +2,7 @@ package faults
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/contactsync/contactsync/pkg/contact"
@@ -44,6 +45,21 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("got %s; want lost=%d duplicated=%d unexpected=%d", r, tc.lost, tc.dup, tc.unexpected)
 			}
 		})
+	}
+}
+
+// A gift held with its record (a kick-out awaiting a person's decision) is
+// lost to the run, and the report says where it is; the valid record's
+// kick-out is unexpected.
+func TestCheckNamesTheKickOutHoldingAGift(t *testing.T) {
+	exp := Expectation{Gifts: map[string]bool{"g-1": true}, GiftRecords: map[string]string{"g-1": "web-k1"},
+		Creates: map[string]bool{}, Poison: map[string]bool{}}
+	kos := []contact.KickOut{{Key: []byte("online/web-k1"), Stage: "matcher", Reason: "match.pending_decision", Error: "awaits a decision"}}
+	r := Check(exp, "offline", "online", nil, kos)
+	if r.Lost != 1 || r.Unexpected != 1 || !slices.ContainsFunc(r.Examples, func(e string) bool {
+		return strings.Contains(e, "g-1") && strings.Contains(e, "online/web-k1 was kicked out (matcher match.pending_decision")
+	}) {
+		t.Fatalf("got %s", r)
 	}
 }
 

@@ -35,6 +35,9 @@ type Stream struct {
 type Expectation struct {
 	// Gifts: every valid gift id must reach the offline sink exactly once.
 	Gifts map[string]bool
+	// GiftRecords names each gift's online record (its key), so that a
+	// missing gift can be traced to a kick-out of its record.
+	GiftRecords map[string]string
 	// Creates: every new online donor (by online record id) must be created
 	// in the offline system exactly once; known donors never.
 	Creates map[string]bool
@@ -69,30 +72,40 @@ var (
 func Generate(seed uint64, offline, events int) Stream {
 	rng := rand.New(rand.NewPCG(seed, seed*31+7))
 	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	s := Stream{Expect: Expectation{Gifts: map[string]bool{}, Creates: map[string]bool{}, Poison: map[string]bool{}, WriteBacks: map[string]string{}}}
+	s := Stream{Expect: Expectation{Gifts: map[string]bool{}, GiftRecords: map[string]string{}, Creates: map[string]bool{}, Poison: map[string]bool{}, WriteBacks: map[string]string{}}}
 	syllables := []string{"ka", "lo", "mi", "ve", "ru", "sa", "to", "ne", "bi", "da", "go", "hu", "ja", "pe", "ri", "so", "ta", "wu", "ze", "fo"}
 	cities := []string{"Springfield", "Madison", "Austin", "Boulder", "Portland", "Salem", "Dover", "Helena", "Albany", "Trenton"}
 	// Every donor is a plausible, distinct person: names, email, phone and
 	// address drawn independently, so two strangers look like strangers
-	// (the suite is about delivery, not about telling twins apart).
-	mk := func() donor {
-		family := ""
-		for range 3 {
-			family += syllables[rng.IntN(len(syllables))]
+	// (the suite is about delivery, not about telling twins apart). Drawn
+	// independently from small sets, thousands of donors would share an
+	// email or a family name in one town by chance (the birthday problem:
+	// hundreds of pairs at 100,000 events), which a matcher rightly leaves
+	// to a person; so each donor's family name, email and phone are drawn
+	// again until no other donor has them.
+	word := func(n int) string {
+		w := ""
+		for range n {
+			w += syllables[rng.IntN(len(syllables))]
 		}
-		family = strings.ToUpper(family[:1]) + family[1:]
-		given := givenNames[rng.IntN(len(givenNames))]
-		word := func(n int) string {
-			w := ""
-			for range n {
-				w += syllables[rng.IntN(len(syllables))]
+		return w
+	}
+	taken := map[string]bool{}
+	unique := func(kind string, draw func() string) string {
+		for {
+			if v := draw(); !taken[kind+v] {
+				taken[kind+v] = true
+				return v
 			}
-			return w
 		}
+	}
+	mk := func() donor {
+		family := unique("family:", func() string { w := word(4); return strings.ToUpper(w[:1]) + w[1:] })
+		given := givenNames[rng.IntN(len(givenNames))]
 		return donor{
 			given: given, family: family,
-			email:  word(4) + "@mailbox.org",
-			phone:  fmt.Sprintf("+1217%07d", 2_000_000+rng.IntN(7_000_000)),
+			email:  unique("email:", func() string { return word(4) + "@mailbox.org" }),
+			phone:  unique("phone:", func() string { return fmt.Sprintf("+1217%07d", 2_000_000+rng.IntN(7_000_000)) }),
 			street: fmt.Sprintf("%d %s%s %s", 1+rng.IntN(999), strings.ToUpper(word(1)[:1]), word(2)[1:], streets[rng.IntN(len(streets))]),
 			city:   cities[rng.IntN(len(cities))], region: "IL", zip: fmt.Sprintf("6%04d", rng.IntN(10000)),
 		}
@@ -149,6 +162,7 @@ func Generate(seed uint64, offline, events int) Stream {
 		in := online(fmt.Sprintf("evt-%07d", i), d, t, g)
 		s.Flow = append(s.Flow, in)
 		s.Expect.Gifts[g.ID] = true
+		s.Expect.GiftRecords[g.ID] = d.onlineID
 		if rng.IntN(20) == 0 { // redelivered by the webhook sender
 			s.Flow = append(s.Flow, in)
 		}
