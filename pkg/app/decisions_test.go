@@ -204,6 +204,61 @@ func TestDecideThenReplayAndSplit(t *testing.T) {
 	}
 }
 
+// TestLaterEventsWaitForTheDecision: a record kicked out as ambiguous gives
+// again, this time with values that match nobody. Without a person's
+// decision that later gift must not create a new person (nor link one): it is
+// held as a match.pending_decision kick-out naming the ambiguous event. The
+// decision "a different person" replays both, in order: the record becomes
+// one new offline contact and both gifts reach the offline sink, once.
+func TestLaterEventsWaitForTheDecision(t *testing.T) {
+	p := startPipeline(t, nil)
+	topics := p.cfg.Topics
+	p.feed(topics.OfflineCDC, cdc("r", 100, "", annaRow), cdc("r", 101, "", benRow))
+	p.feed(topics.OnlineEvents, weakAnna("web-7", "g-7"))
+	svc := decisionService(t, p)
+	ctx := testenv.Context(t, 2*time.Minute)
+	amb := ambiguousKickOut(t, p, svc, "web-7")
+	p.feed(topics.OnlineEvents, webhook("web-7", `{"event_id":"evt-web-7-b","type":"gift.created","system":"online","occurred_at":"2026-11-03T11:00:00Z","origin":"api",
+		"contact":{"id":"web-7","reference_source":"online","first_name":"Zoe","last_name":"Quist","email":"zoe.quist@example.org","address":{"region":"IL","country":"US"}},
+		"gift":{"id":"g-8","amount":"7.00","currency":"USD"}}`))
+	var held []string
+	for _, k := range p.kickOuts() {
+		if k.Reason == pipeline.ReasonMatchPendingDecision {
+			held = append(held, k.EventID)
+			if !strings.Contains(k.Error, "evt-web-7") {
+				t.Errorf("the held kick-out does not name the event to decide: %q", k.Error)
+			}
+		}
+	}
+	if !slices.Equal(held, []string{"evt-web-7-b"}) {
+		t.Fatalf("held events %q; kick-outs %+v; offline sink %q", held, p.kickOuts(), describeAll(p.sinks("offline")))
+	}
+	if got := describeAll(p.sinks("offline")); len(got) != 0 {
+		t.Fatalf("the offline sink got records before the decision: %q", got)
+	}
+	res, err := svc.Decide(ctx, amb, "dm", review.DecideRequest{Action: review.ActionDifferent, Why: "another Anna"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Held == nil || len(res.Held.Replayed) != 1 {
+		t.Fatalf("the decision replayed %+v of the held events", res.Held)
+	}
+	p.waitIdle()
+	sinks := describeAll(p.sinks("offline"))
+	creates := 0
+	for _, s := range sinks {
+		if strings.HasPrefix(s, "contact create") {
+			creates++
+		}
+	}
+	if creates != 1 || !slices.Contains(sinks, "gift create ref=online gift=g-7") || !slices.Contains(sinks, "gift create ref=online gift=g-8") {
+		t.Errorf("after the decision the offline sink has %q; want one contact create and gifts g-7, g-8", sinks)
+	}
+	if n := len(p.kickOuts()); n != 2 {
+		t.Errorf("%d kick-outs, want the 2 before the decision: %+v", n, p.kickOuts())
+	}
+}
+
 // TestDashboardDecidesAmbiguousMatch drives the "who is this?" screen in
 // Chromium against the running pipeline: the queue row names Anna, her
 // kick-out compares the record with the candidate in words, and a data
