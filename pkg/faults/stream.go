@@ -9,6 +9,7 @@ package faults
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,32 +81,56 @@ func Generate(seed uint64, offline, events int) Stream {
 	// (the suite is about delivery, not about telling twins apart). Drawn
 	// independently from small sets, thousands of donors would share an
 	// email or a family name in one town by chance (the birthday problem:
-	// hundreds of pairs at 100,000 events), which a matcher rightly leaves
-	// to a person; so each donor's family name, email and phone are drawn
-	// again until no other donor has them.
-	word := func(n int) string {
-		w := ""
-		for range n {
-			w += syllables[rng.IntN(len(syllables))]
+	// hundreds of pairs at 100,000 events), or have names one syllable
+	// apart, which reads as a typo; a matcher rightly leaves such pairs to a
+	// person. So family names and email names are drawn again until they
+	// differ from every other donor's in at least two syllables, and phones
+	// until no other donor has the number.
+	syllablesOf := func(n int) []string {
+		w := make([]string, n)
+		for i := range w {
+			w[i] = syllables[rng.IntN(len(syllables))]
 		}
 		return w
 	}
+	word := func(n int) string { return strings.Join(syllablesOf(n), "") }
 	taken := map[string]bool{}
-	unique := func(kind string, draw func() string) string {
+	// apart draws a word of n syllables no other word of kind is within one
+	// syllable of: each word taken blocks its n one-syllable wildcards.
+	apart := func(kind string, n int) string {
 		for {
-			if v := draw(); !taken[kind+v] {
-				taken[kind+v] = true
-				return v
+			w := syllablesOf(n)
+			masks := make([]string, n)
+			clash := false
+			for i := range w {
+				masked := slices.Clone(w)
+				masked[i] = "*"
+				masks[i] = kind + strings.Join(masked, "")
+				clash = clash || taken[masks[i]]
+			}
+			if clash {
+				continue
+			}
+			for _, m := range masks {
+				taken[m] = true
+			}
+			return strings.Join(w, "")
+		}
+	}
+	phone := func() string {
+		for {
+			if p := fmt.Sprintf("+1217%07d", 2_000_000+rng.IntN(7_000_000)); !taken[p] {
+				taken[p] = true
+				return p
 			}
 		}
 	}
 	mk := func() donor {
-		family := unique("family:", func() string { w := word(4); return strings.ToUpper(w[:1]) + w[1:] })
-		given := givenNames[rng.IntN(len(givenNames))]
+		family := apart("family:", 5)
 		return donor{
-			given: given, family: family,
-			email:  unique("email:", func() string { return word(4) + "@mailbox.org" }),
-			phone:  unique("phone:", func() string { return fmt.Sprintf("+1217%07d", 2_000_000+rng.IntN(7_000_000)) }),
+			given: givenNames[rng.IntN(len(givenNames))], family: strings.ToUpper(family[:1]) + family[1:],
+			email:  apart("email:", 5) + "@mailbox.org",
+			phone:  phone(),
 			street: fmt.Sprintf("%d %s%s %s", 1+rng.IntN(999), strings.ToUpper(word(1)[:1]), word(2)[1:], streets[rng.IntN(len(streets))]),
 			city:   cities[rng.IntN(len(cities))], region: "IL", zip: fmt.Sprintf("6%04d", rng.IntN(10000)),
 		}
