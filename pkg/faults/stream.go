@@ -74,7 +74,14 @@ func Generate(seed uint64, offline, events int) Stream {
 	rng := rand.New(rand.NewPCG(seed, seed*31+7))
 	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	s := Stream{Expect: Expectation{Gifts: map[string]bool{}, GiftRecords: map[string]string{}, Creates: map[string]bool{}, Poison: map[string]bool{}, WriteBacks: map[string]string{}}}
-	syllables := []string{"ka", "lo", "mi", "ve", "ru", "sa", "to", "ne", "bi", "da", "go", "hu", "ja", "pe", "ri", "so", "ta", "wu", "ze", "fo"}
+	// 70 syllables: random names rarely share a beginning, which
+	// similarity measures weigh most.
+	var syllables []string
+	for _, c := range "bdfgklmnprstvz" {
+		for _, v := range "aeiou" {
+			syllables = append(syllables, string(c)+string(v))
+		}
+	}
 	cities := []string{"Springfield", "Madison", "Austin", "Boulder", "Portland", "Salem", "Dover", "Helena", "Albany", "Trenton"}
 	// Every donor is a plausible, distinct person: names, email, phone and
 	// address drawn independently, so two strangers look like strangers
