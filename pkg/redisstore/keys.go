@@ -1,6 +1,9 @@
 package redisstore
 
-import "strings"
+import (
+	"encoding/hex"
+	"strings"
+)
 
 const hexDigits = "0123456789ABCDEF"
 
@@ -13,19 +16,25 @@ const hexDigits = "0123456789ABCDEF"
 //	P:p:{PERSON}:links          hash   system -> record id of the person
 //	P:p:{PERSON}:state          hash   the person's golden state and its version
 //	P:p:{PERSON}:memo:EVENT     string the router's outputs for an event of the person
-//	P:p:{PERSON}:members        hash   record id -> "<seq> <match.Record JSON>"
-//	P:p:{PERSON}:seq            string member sequence (keeps members in arrival order)
-//	P:mi:k:{KEY}                hash   v = version, n = persons ever added, g = "1" once generic
-//	P:mi:k:{KEY}:p              zset   the key's persons, scored by arrival
-//	P:mi:k:{KEY}:lock           string lock token of a person creation
+//	P:p:{PERSON}:members        string the person's member records, in arrival order
+//	P:mi:b:{BUCKET}            hash   blocking keys of one bucket: KEYID -> "<version>,<persons>"
+//	P:mi:b:{BUCKET}:KEYID:p    string a blocking key's persons once too many to sit in its bucket
+//	P:mi:b:{BUCKET}:KEYID:lock string lock token of a person creation under a blocking key
 //	P:mi:r:{RECORD}             string the person owning the index record id
 //	P:mi:r:{RECORD}:lock        string lock token of a person creation
 //	P:mi:r:{RECORD}:ev:EVENT    string the matcher's decision on an event of the record
-//	P:mi:t:{TERM}               string records holding a term-frequency value
+//	P:mi:f:{BUCKET}             hash   term-frequency counters of one bucket: TERMID -> records
+//	P:mi:{layout}               string the identity index's layout version (see indexLayout)
 //	P:mi:{records}              string records in the index
 //
-// Every part that comes from data (SYSTEM, RECORD, PERSON, KEY, TERM,
-// EVENT) is escaped (see part), so it holds no ":", "{" or "}" whatever its
+// Blocking keys and terms are not named by their text: each is a 64-bit id
+// in one of a fixed number of buckets, both cut from its SHA-256 (see
+// blockID), so that the many keys holding one or two persons share a few
+// compact hashes instead of costing a Redis key each. The stored values are
+// encoded in codec.go.
+//
+// Every other part that comes from data (SYSTEM, RECORD, PERSON, EVENT) is
+// escaped (see part), so it holds no ":", "{" or "}" whatever its
 // bytes: a key names exactly one tuple of parts, no id can end a hash tag or
 // pose as a suffix (the memo of event "e}" on record "x" is not the owner of
 // record "x}:ev:e"), and each person's and each record's keys share one hash
@@ -106,21 +115,44 @@ func (k Keys) Memo(personID, eventID string) string {
 }
 
 // Identity index (see MatchIndex); person keys share the tag of the person's
-// links and golden state.
-func (k Keys) matchKey(key string) string         { return k.tagged("mi:k", part(key), "") }
-func (k Keys) matchKeyPersons(key string) string  { return k.tagged("mi:k", part(key), ":p") }
-func (k Keys) matchKeyLock(key string) string     { return k.tagged("mi:k", part(key), ":lock") }
+// links and golden state, a blocking key's lock and overflow the tag of its
+// bucket.
+func (k Keys) blockBucket(id blockID) string {
+	return k.tagged("mi:b", bucketTag(id.bucket, blockBucketBits), "")
+}
+func (k Keys) blockOverflow(id blockID) string {
+	return k.tagged("mi:b", bucketTag(id.bucket, blockBucketBits), ":"+hex.EncodeToString(id.field[:])+":p")
+}
+func (k Keys) matchKeyLock(key string) string {
+	id := blockOf(key)
+	return k.tagged("mi:b", bucketTag(id.bucket, blockBucketBits), ":"+hex.EncodeToString(id.field[:])+":lock")
+}
+func (k Keys) termBucket(id blockID) string {
+	return k.tagged("mi:f", bucketTag(id.bucket, termBucketBits), "")
+}
 func (k Keys) recordOwner(recordID string) string { return k.tagged("mi:r", part(recordID), "") }
 func (k Keys) recordLock(recordID string) string  { return k.tagged("mi:r", part(recordID), ":lock") }
 func (k Keys) personMembers(personID string) string {
 	return k.tagged("p", part(personID), ":members")
 }
-func (k Keys) personSeq(personID string) string { return k.tagged("p", part(personID), ":seq") }
-func (k Keys) termCount(term string) string     { return k.tagged("mi:t", part(term), "") }
-func (k Keys) recordCount() string              { return k.p() + ":mi:{records}" }
+func (k Keys) recordCount() string { return k.p() + ":mi:{records}" }
+func (k Keys) layout() string      { return k.p() + ":mi:{layout}" }
 
 // eventMemo remembers the matcher's decision on one event of one record; it
 // shares the record's hash tag.
 func (k Keys) eventMemo(recordID, eventID string) string {
 	return k.tagged("mi:r", part(recordID), ":ev:"+part(eventID))
 }
+
+// bucketTag is a bucket number as fixed-width lower-case hex.
+func bucketTag(bucket uint32, bits int) string {
+	digits := (bits + 3) / 4
+	var b [8]byte
+	for i := digits - 1; i >= 0; i-- {
+		b[i] = hexLower[bucket&15]
+		bucket >>= 4
+	}
+	return string(b[:digits])
+}
+
+const hexLower = "0123456789abcdef"

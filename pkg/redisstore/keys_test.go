@@ -21,9 +21,10 @@ func TestKeysNeverCollide(t *testing.T) {
 		{"router memo: '}' in person or event", k.Memo("a}:memo:b", "c"), k.Memo("a", "b}:memo:c")},
 		{"router memo vs state", k.Memo("p", "x"), k.State("p}:memo:x")},
 		{"links vs members", k.Links("p}:members"), k.personMembers("p}:links")},
-		{"blocking key vs its persons", k.matchKey("k}:p"), k.matchKeyPersons("k")},
-		{"blocking key lock vs a crafted key", k.matchKeyLock("k"), k.matchKey("k}:lock")},
-		{"term vs record count", k.termCount("records"), k.recordCount()},
+		{"blocking key bucket vs its overflow", k.blockBucket(blockOf("k")), k.blockOverflow(blockOf("k"))},
+		{"blocking key overflow vs its lock", k.blockOverflow(blockOf("k")), k.matchKeyLock("k")},
+		{"term bucket vs blocking key bucket", k.termBucket(termOf("k")), k.blockBucket(blockOf("k"))},
+		{"record count vs layout", k.layout(), k.recordCount()},
 		{"escape is injective", k.recordOwner("a%2F"), k.recordOwner("a/")},
 		{"escape is injective (percent)", k.recordOwner("%7B"), k.recordOwner("{")},
 		{"control characters", k.recordOwner("a\nb"), k.recordOwner("a\rb")},
@@ -46,9 +47,8 @@ func TestKeysShareOneTagPerPersonAndRecord(t *testing.T) {
 	k := Keys{Prefix: "cs"}
 	for _, id := range []string{"p-1", "online/web-1", "x}:ev:e", "{a}", "a{b", "}", "", "e\x00\n:%{}", "ann@mail.net", "\xff\xfe"} {
 		groups := map[string][]string{
-			"person":       {k.Links(id), k.State(id), k.Memo(id, "ev}{"), k.personMembers(id), k.personSeq(id)},
-			"record":       {k.recordOwner(id), k.recordLock(id), k.eventMemo(id, "}{:")},
-			"blocking key": {k.matchKey(id), k.matchKeyPersons(id), k.matchKeyLock(id)},
+			"person": {k.Links(id), k.State(id), k.Memo(id, "ev}{"), k.personMembers(id)},
+			"record": {k.recordOwner(id), k.recordLock(id), k.eventMemo(id, "}{:")},
 		}
 		for what, keys := range groups {
 			for _, key := range keys {

@@ -1,15 +1,12 @@
 package redisstore
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -28,14 +25,16 @@ import (
 //
 // Every key carries a hash tag, and every atomic step (one command or one
 // Lua script) touches keys of one tag only, so a Redis Cluster can hold it.
-// The keys are listed, and their parts encoded, in Keys (keys.go): per
-// blocking key a hash (version, persons ever added, generic flag), a zset of
-// its persons and a lock; per record id its owner (the person, sealed with
-// the record's fingerprint once its write is complete: see owner.go) and a
-// lock; per person its
-// members (record id -> "<seq> <match.Record JSON>") and a sequence, under
-// the tag of the person's links and golden state; term counters and the
-// record count. A person exists while its members hash is not empty.
+// The keys are listed in Keys (keys.go), the stored values encoded in
+// codec.go: per blocking key one entry in a bucket hash (its version and
+// its persons, or a mark that it is generic or that its persons overflowed
+// into a string of their own) and a lock; per record id its owner (the
+// person, sealed with the record's fingerprint once its write is complete:
+// see owner.go) and a lock; per person one string of its members (record id
+// and compact record, in arrival order), under the tag of the person's links
+// and golden state; term counters in bucket hashes and the record count. A
+// person exists while its members string does. The layout is versioned
+// (checkLayout).
 //
 // # Lookup
 //
@@ -54,13 +53,12 @@ import (
 // the person's tag checks that the person exists and adds the member (on a
 // missing person the owner claim is undone and the write conflicts), then
 // the person is added under each blocking key (one script per key, which
-// bumps the version and turns the key generic past its cap; a key the person
-// was already under when the write began only has its version bumped, with a
-// plain HINCRBY) and the term counters are increased; last, the owner is
-// sealed with the record's fingerprint (in the same pipeline on a single
-// server, which executes it in order; in a round trip of its own on a
-// cluster). A refresh of a record its person already holds claims it for the
-// same person, which drops the fingerprint before the member changes.
+// bumps the version and turns the key generic past its cap) and the term
+// counters are increased; last, the owner is sealed with the record's
+// fingerprint (in the same pipeline on a single server, which executes it
+// in order; in a round trip of its own on a cluster). A refresh of a record
+// its person already holds claims it for the same person, which drops the
+// fingerprint before the member changes.
 //
 // Creating a person is what can make a duplicate, so it must check the
 // versions of several blocking keys that live in different slots; no single
@@ -142,7 +140,8 @@ type MatchIndex struct {
 	// the server executes in order (a single server, not a cluster): a
 	// write's seal then rides in the pipeline of its last step instead of
 	// a round trip of its own (see owner.go).
-	ordered bool
+	ordered  bool
+	layoutOK atomic.Bool
 	// failpoint, when set (tests only), is called after each step of a
 	// wave; an error aborts Commit there without any clean-up, as if the
 	// process had died.
@@ -193,52 +192,96 @@ if person ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2]) end
 return 1`)
 
+// memberScan is the Lua prelude that splits a person's members string
+// (see codec.go) into its entries, leaving out the one of record ARGV[1]:
+// kept (entries), count (all entries) and has (ARGV[1] among them).
+const memberScan = `
+local s = redis.call('GET', KEYS[1]) or ''
+local kept, count, has, i = {}, 0, false, 1
+while i <= #s do
+  local il = string.byte(s, i) * 256 + string.byte(s, i + 1)
+  local j = i + 2 + il
+  local e = j + 2 + string.byte(s, j) * 256 + string.byte(s, j + 1)
+  count = count + 1
+  if string.sub(s, i + 2, j - 1) == ARGV[1] then has = true else kept[#kept + 1] = string.sub(s, i, e - 1) end
+  i = e
+end
+`
+
 // addMemberScript adds (or replaces, at the end) a member of a person.
-// KEYS[1] = members, KEYS[2] = seq; ARGV[1] = record id, ARGV[2] = record
-// JSON, ARGV[3] = "new" (the person must not exist, or hold only this
-// record: the leftover of a creation that died) or "existing" (the person
-// must exist).
-var addMemberScript = redis.NewScript(`
-local n = redis.call('HLEN', KEYS[1])
+// KEYS[1] = members; ARGV[1] = record id, ARGV[2] = the member's entry,
+// ARGV[3] = "new" (the person must not exist, or hold only this record: the
+// leftover of a creation that died) or "existing" (the person must exist).
+var addMemberScript = redis.NewScript(memberScan + `
 if ARGV[3] == 'new' then
-  if n > 1 or (n == 1 and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0) then return 0 end
-elseif n == 0 then
+  if count > 1 or (count == 1 and not has) then return 0 end
+elseif count == 0 then
   return 0
 end
-local seq = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2])
+kept[#kept + 1] = ARGV[2]
+redis.call('SET', KEYS[1], table.concat(kept))
 return 1`)
 
 // removeMemberScript removes a member; a person left without members is
-// gone. KEYS[1] = members, KEYS[2] = seq; ARGV[1] = record id.
-var removeMemberScript = redis.NewScript(`
-redis.call('HDEL', KEYS[1], ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
+// gone. KEYS[1] = members; ARGV[1] = record id.
+var removeMemberScript = redis.NewScript(memberScan + `
+if not has then return 0 end
+if #kept == 0 then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], table.concat(kept)) end
 return 1`)
 
-// addToKeyScript adds a person under a blocking key. KEYS[1] = key hash,
-// KEYS[2] = persons, KEYS[3] = the key's lock; ARGV[1] = person, ARGV[2] =
-// cap, ARGV[3] = the token of a lock to release ("": none). A generic key is
-// left alone; a person new to the key raises its count and, past the cap,
-// makes it generic (without a version bump, as MemIndex); otherwise the
-// version is bumped. A create releases its lock on the key here, so that
-// the addition and the release are one step.
+// addToKeyScript adds a person under a blocking key. KEYS[1] = the key's
+// bucket, KEYS[2] = its overflow, KEYS[3] = its lock; ARGV[1] = the key's
+// field, ARGV[2] = person token, ARGV[3] = cap, ARGV[4] = the token of a
+// lock to release ("": none), ARGV[5] = the most bytes of an entry that
+// holds its persons. A generic key is left alone; a person new to the key
+// is appended and, past the cap, makes it generic (without a version bump,
+// as MemIndex); otherwise the version is bumped. A create releases its lock
+// on the key here, so that the addition and the release are one step. The
+// entry's encoding is decodeBlockEntry's.
 var addToKeyScript = redis.NewScript(`
-local r = 1
-if redis.call('HGET', KEYS[1], 'g') == '1' then
+local r, v, body = 1, 0, ''
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local c = string.find(cur, ',', 1, true)
+  v = tonumber(string.sub(cur, 1, c - 1))
+  body = string.sub(cur, c + 1)
+end
+local mark = string.byte(body, 1)
+if mark == 0 then
   r = 0
-elseif not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-  local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
-  if n > tonumber(ARGV[2]) then
-    redis.call('HSET', KEYS[1], 'g', '1')
-    redis.call('DEL', KEYS[2])
-    r = 2
-  else
-    redis.call('ZADD', KEYS[2], n, ARGV[1])
+else
+  local over = mark == 1
+  local list = body
+  if over then list = redis.call('GET', KEYS[2]) or '' end
+  local n, i, found = 0, 1, false
+  while i <= #list do
+    local l = string.byte(list, i)
+    if string.sub(list, i + 1, i + l) == ARGV[2] then found = true end
+    n = n + 1
+    i = i + 1 + l
+  end
+  if not found then
+    n = n + 1
+    if n > tonumber(ARGV[3]) then
+      redis.call('HSET', KEYS[1], ARGV[1], v .. ',' .. string.char(0) .. n)
+      if over then redis.call('DEL', KEYS[2]) end
+      r = 2
+    else
+      list = list .. string.char(#ARGV[2]) .. ARGV[2]
+      local head = (v + 1) .. ','
+      if not over and #head + #list <= tonumber(ARGV[5]) then
+        body = list
+      else
+        redis.call('SET', KEYS[2], list)
+        body = string.char(1) .. n
+      end
+    end
+  elseif over then
+    body = string.char(1) .. n
   end
 end
-if r == 1 then redis.call('HINCRBY', KEYS[1], 'v', 1) end
-if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
+if r == 1 then redis.call('HSET', KEYS[1], ARGV[1], (v + 1) .. ',' .. body) end
+if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
 return r`)
 
 // unlockScript deletes a lock if it still holds our token.
@@ -267,6 +310,45 @@ func (x *MatchIndex) loadScripts(ctx context.Context) error {
 	return nil
 }
 
+// errOldLayout refuses an index written in an older layout.
+var errOldLayout = errors.New("match index: the Redis prefix holds an identity index of an older layout")
+
+// checkLayout makes sure the index under the prefix is of this version's
+// layout (indexLayout), once per process: an empty index gets the marker,
+// one of another layout is refused with errOldLayout. Layout 1 had no marker,
+// so an index without one that already counts records is of layout 1. It is
+// not migrated: rebuild it by replaying the sources into a new prefix (see
+// the README's operations section).
+func (x *MatchIndex) checkLayout(ctx context.Context) error {
+	if x.layoutOK.Load() {
+		return nil
+	}
+	marker := x.keys.layout()
+	for range 2 {
+		got, err := x.rdb.Get(ctx, marker).Result()
+		switch {
+		case err == nil && got == indexLayout:
+			x.layoutOK.Store(true)
+			return nil
+		case err == nil:
+			return fmt.Errorf("%w: layout %q under %s, this version reads layout %s", errOldLayout, got, marker, indexLayout)
+		case !errors.Is(err, redis.Nil):
+			return fmt.Errorf("match index: read layout: %w", err)
+		}
+		n, err := x.rdb.Exists(ctx, x.keys.recordCount()).Result()
+		if err != nil {
+			return fmt.Errorf("match index: read layout: %w", err)
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: layout 1 (no marker under %s, records counted), this version reads layout %s", errOldLayout, marker, indexLayout)
+		}
+		if err := x.rdb.SetNX(ctx, marker, indexLayout, 0).Err(); err != nil {
+			return fmt.Errorf("match index: write layout: %w", err)
+		}
+	}
+	return fmt.Errorf("match index: layout marker %s could not be settled", marker)
+}
+
 // exec runs a pipeline and returns the first error of a command other than
 // redis.Nil (a missing key is an answer, not a failure).
 func (x *MatchIndex) exec(ctx context.Context, what string, fill func(p redis.Pipeliner)) error {
@@ -290,30 +372,38 @@ func (x *MatchIndex) exec(ctx context.Context, what string, fill func(p redis.Pi
 	return nil
 }
 
-// keyRead is the pipelined read of one blocking key.
+// keyRead is the pipelined read of one blocking key: its entry in its
+// bucket, then its overflow (read whether or not the entry points to it, to
+// keep the lookup at two round trips; a missing key costs Redis little).
 type keyRead struct {
-	meta    *redis.SliceCmd
-	persons *redis.StringSliceCmd
+	entry *redis.StringCmd
+	over  *redis.StringCmd
 }
 
-func (r keyRead) state() match.KeyState {
-	vals := r.meta.Val()
-	var ks match.KeyState
-	if len(vals) == 3 {
-		ks.Version = parseInt(vals[0])
-		ks.Persons = int(parseInt(vals[1]))
-		ks.Generic = vals[2] == "1"
+// decode returns the key's state and, unless it is generic, its persons in
+// arrival order. The entry is read before the overflow, so the persons can
+// only be newer than the version (see MatchIndex); an overflow found gone
+// was dropped by the key turning generic in between, and is taken as such.
+func (r keyRead) decode() (match.KeyState, []string, error) {
+	e, err := decodeBlockEntry(r.entry.Val())
+	if err != nil {
+		return match.KeyState{}, nil, err
 	}
-	return ks
-}
-
-func parseInt(v any) int64 {
-	s, ok := v.(string)
-	if !ok {
-		return 0
+	ks := match.KeyState{Version: e.version, Persons: e.persons, Generic: e.generic}
+	if !e.overflow {
+		return ks, e.list, nil
 	}
-	n, _ := strconv.ParseInt(s, 10, 64)
-	return n
+	over := r.over.Val()
+	if over == "" {
+		ks.Generic = true
+		return ks, nil, nil
+	}
+	list, err := decodePersonList(over)
+	if err != nil {
+		return match.KeyState{}, nil, err
+	}
+	ks.Persons = max(ks.Persons, len(list))
+	return ks, list, nil
 }
 
 // Lookup implements match.Index in two pipelined round trips for the whole
@@ -321,6 +411,9 @@ func parseInt(v any) int64 {
 func (x *MatchIndex) Lookup(ctx context.Context, queries []match.Query) ([]match.Found, error) {
 	if len(queries) == 0 {
 		return []match.Found{}, nil
+	}
+	if err := x.checkLayout(ctx); err != nil {
+		return nil, err
 	}
 	keyReads := map[string]keyRead{}
 	owners := map[string]*redis.StringCmd{}
@@ -336,15 +429,17 @@ func (x *MatchIndex) Lookup(ctx context.Context, queries []match.Query) ([]match
 			for _, k := range q.Keys {
 				if _, ok := keyReads[k]; !ok {
 					// Version before persons: see MatchIndex.
+					id := blockOf(k)
 					keyReads[k] = keyRead{
-						meta:    p.HMGet(ctx, x.keys.matchKey(k), "v", "n", "g"),
-						persons: p.ZRange(ctx, x.keys.matchKeyPersons(k), 0, -1),
+						entry: p.HGet(ctx, x.keys.blockBucket(id), string(id.field[:])),
+						over:  p.Get(ctx, x.keys.blockOverflow(id)),
 					}
 				}
 			}
 			for _, t := range q.Terms {
 				if _, ok := terms[t]; !ok {
-					terms[t] = p.Get(ctx, x.keys.termCount(t))
+					id := termOf(t)
+					terms[t] = p.HGet(ctx, x.keys.termBucket(id), string(id.field[:]))
 				}
 			}
 		}
@@ -354,8 +449,21 @@ func (x *MatchIndex) Lookup(ctx context.Context, queries []match.Query) ([]match
 		return nil, err
 	}
 
+	type keyFound struct {
+		state   match.KeyState
+		persons []string
+	}
+	keyFounds := make(map[string]keyFound, len(keyReads))
+	for k, kr := range keyReads {
+		state, persons, err := kr.decode()
+		if err != nil {
+			return nil, fmt.Errorf("match index lookup: blocking key %s: %w", k, err)
+		}
+		keyFounds[k] = keyFound{state, persons}
+	}
+
 	// The persons to fetch: under a non-generic key, or known.
-	members := map[string]*redis.MapStringStringCmd{}
+	members := map[string]*redis.StringCmd{}
 	var order []string
 	want := func(id string) {
 		if _, ok := members[id]; !ok {
@@ -363,11 +471,9 @@ func (x *MatchIndex) Lookup(ctx context.Context, queries []match.Query) ([]match
 			order = append(order, id)
 		}
 	}
-	for _, kr := range keyReads {
-		if !kr.state().Generic {
-			for _, id := range kr.persons.Val() {
-				want(id)
-			}
+	for _, kf := range keyFounds {
+		for _, id := range kf.persons {
+			want(id)
 		}
 	}
 	for _, c := range owners {
@@ -378,7 +484,7 @@ func (x *MatchIndex) Lookup(ctx context.Context, queries []match.Query) ([]match
 	slices.Sort(order)
 	err = x.exec(ctx, "lookup members", func(p redis.Pipeliner) {
 		for _, id := range order {
-			members[id] = p.HGetAll(ctx, x.keys.personMembers(id))
+			members[id] = p.Get(ctx, x.keys.personMembers(id))
 		}
 	})
 	if err != nil {
@@ -422,12 +528,9 @@ func (x *MatchIndex) Lookup(ctx context.Context, queries []match.Query) ([]match
 			f.KnownPerson, _ = parseOwner(owners[q.RecordID].Val())
 		}
 		for ki, k := range q.Keys {
-			kr := keyReads[k]
-			f.Keys[ki] = kr.state()
-			if f.Keys[ki].Generic {
-				continue
-			}
-			for _, id := range kr.persons.Val() {
+			kf := keyFounds[k]
+			f.Keys[ki] = kf.state
+			for _, id := range kf.persons {
 				addPerson(id, ki)
 			}
 		}
@@ -438,44 +541,6 @@ func (x *MatchIndex) Lookup(ctx context.Context, queries []match.Query) ([]match
 			f.TermCounts[ti], _ = terms[t].Int64()
 		}
 		out[qi] = f
-	}
-	return out, nil
-}
-
-func encodeMember(r match.Record) (string, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return "", fmt.Errorf("encode member: %w", err)
-	}
-	return string(b), nil
-}
-
-// decodeMembers turns a members hash into members in arrival order.
-func decodeMembers(h map[string]string) ([]match.Member, error) {
-	type seqMember struct {
-		seq int64
-		m   match.Member
-	}
-	list := make([]seqMember, 0, len(h))
-	for id, v := range h {
-		seqText, data, ok := strings.Cut(v, " ")
-		if !ok {
-			return nil, fmt.Errorf("member %q: malformed value", id)
-		}
-		seq, err := strconv.ParseInt(seqText, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("member %q: sequence: %w", id, err)
-		}
-		sm := seqMember{seq: seq, m: match.Member{RecordID: id}}
-		if err := json.Unmarshal([]byte(data), &sm.m.Record); err != nil {
-			return nil, fmt.Errorf("member %q: %w", id, err)
-		}
-		list = append(list, sm)
-	}
-	slices.SortFunc(list, func(a, b seqMember) int { return cmp.Compare(a.seq, b.seq) })
-	out := make([]match.Member, len(list))
-	for i, sm := range list {
-		out[i] = sm.m
 	}
 	return out, nil
 }
@@ -512,8 +577,9 @@ func (x *MatchIndex) Owners(ctx context.Context, recordIDs []string) ([]string, 
 type pending struct {
 	i           int
 	w           *match.Write
-	member      string // encoded record
-	fingerprint string // match.Fingerprint of the write's record, keys and terms
+	member      string // the member's entry (encodeMemberEntry)
+	person      string // the person's token (personToken)
+	fingerprint string // match.Fingerprint of the write's record
 	// Create only.
 	token    string
 	locks    []string // sorted lock keys
@@ -521,11 +587,9 @@ type pending struct {
 	checked  []int // indexes into w.Keys whose version is checked
 	verCmds  []*redis.StringCmd
 	owner    *redis.StringCmd
-	hlen     *redis.IntCmd
-	hexists  *redis.BoolCmd
+	members  *redis.StringCmd
 	lockedAt time.Time
 	// Link only.
-	present []*redis.FloatCmd // the person's score under each key (redis.Nil: absent)
 	// Both.
 	step *redis.Cmd // the result of the last conditional step
 	done bool       // finished (applied or conflicted)
@@ -535,18 +599,15 @@ type pending struct {
 // owner claim keeps the person and only drops the fingerprint.
 func (p *pending) refresh() bool { return !p.w.NewPerson && p.w.ExpectPerson == p.w.PersonID }
 
-// alreadyUnder says a link's person was under the write's ki-th key when the
-// write began.
-func (p *pending) alreadyUnder(ki int) bool {
-	return p.present != nil && p.present[ki].Err() == nil
-}
-
 // Commit implements match.Index: writes are applied in order, each seeing
 // the previous ones (see MatchIndex for how).
 func (x *MatchIndex) Commit(ctx context.Context, writes []match.Write) ([]error, error) {
 	errs := make([]error, len(writes))
 	if len(writes) == 0 {
 		return errs, nil
+	}
+	if err := x.checkLayout(ctx); err != nil {
+		return nil, err
 	}
 	if err := x.loadScripts(ctx); err != nil {
 		return nil, err
@@ -650,11 +711,17 @@ func (x *MatchIndex) applyWave(ctx context.Context, writes []match.Write, wave [
 	var sealed []*pending // applied writes whose owner is to be sealed
 	for _, i := range wave {
 		w := &writes[i]
-		member, err := encodeMember(w.Member.Record)
+		member, err := encodeMemberEntry(w.Member.RecordID, w.Member.Record)
 		if err != nil {
-			return nil, err
+			errs[i] = fmt.Errorf("match index: %w", err)
+			continue
 		}
-		p := &pending{i: i, w: w, member: member, fingerprint: match.Fingerprint(w.Member.Record)}
+		person, err := personToken(w.PersonID)
+		if err != nil {
+			errs[i] = fmt.Errorf("match index: %w", err)
+			continue
+		}
+		p := &pending{i: i, w: w, member: member, person: person, fingerprint: match.Fingerprint(w.Member.Record)}
 		if w.NewPerson {
 			p.token = newToken()
 			p.locks = append(p.locks, x.keys.recordLock(w.Member.RecordID))
@@ -687,10 +754,6 @@ func (x *MatchIndex) applyWave(ctx context.Context, writes []match.Write, wave [
 				// A refresh too: its claim drops the fingerprint before
 				// the member changes.
 				p.step = casOwnerScript.EvalSha(ctx, pl, []string{x.keys.recordOwner(w.Member.RecordID)}, w.ExpectPerson, w.PersonID)
-				p.present = make([]*redis.FloatCmd, len(w.Keys))
-				for ki, k := range w.Keys {
-					p.present[ki] = pl.ZScore(ctx, x.keys.matchKeyPersons(k), w.PersonID)
-				}
 				continue
 			}
 			p.lockedAt = time.Now()
@@ -698,11 +761,11 @@ func (x *MatchIndex) applyWave(ctx context.Context, writes []match.Write, wave [
 				p.lockCmds = append(p.lockCmds, pl.Do(ctx, "SET", l, p.token, "NX", "PX", ttl))
 			}
 			for _, ki := range p.checked {
-				p.verCmds = append(p.verCmds, pl.HGet(ctx, x.keys.matchKey(w.Keys[ki]), "v"))
+				id := blockOf(w.Keys[ki])
+				p.verCmds = append(p.verCmds, pl.HGet(ctx, x.keys.blockBucket(id), string(id.field[:])))
 			}
 			p.owner = pl.Get(ctx, x.keys.recordOwner(w.Member.RecordID))
-			p.hlen = pl.HLen(ctx, x.keys.personMembers(w.PersonID))
-			p.hexists = pl.HExists(ctx, x.keys.personMembers(w.PersonID), w.Member.RecordID)
+			p.members = pl.Get(ctx, x.keys.personMembers(w.PersonID))
 		}
 	}); err != nil {
 		return nil, err
@@ -836,15 +899,16 @@ func (p *pending) recheck(taken bool) string {
 	}
 	w := p.w
 	for j, ki := range p.checked {
-		v, _ := p.verCmds[j].Int64() // missing: 0
-		if v != w.KeyVersions[ki] {
+		e, err := decodeBlockEntry(p.verCmds[j].Val()) // missing: version 0
+		if err != nil || e.version != w.KeyVersions[ki] {
 			return "key version changed"
 		}
 	}
 	if owner, _ := parseOwner(p.owner.Val()); owner != w.ExpectPerson {
 		return "record owner changed"
 	}
-	if n := p.hlen.Val(); n > 1 || (n == 1 && !p.hexists.Val()) {
+	ids, err := memberRecordIDs(p.members.Val())
+	if err != nil || len(ids) > 1 || (len(ids) == 1 && ids[0] != w.Member.RecordID) {
 		return "person existence changed"
 	}
 	return ""
@@ -864,46 +928,36 @@ func (x *MatchIndex) fail(step string) error {
 }
 
 func (x *MatchIndex) addMember(ctx context.Context, pl redis.Pipeliner, w *match.Write, member, mode string) *redis.Cmd {
-	return addMemberScript.EvalSha(ctx, pl, []string{x.keys.personMembers(w.PersonID), x.keys.personSeq(w.PersonID)},
-		w.Member.RecordID, member, mode)
+	return addMemberScript.EvalSha(ctx, pl, []string{x.keys.personMembers(w.PersonID)}, w.Member.RecordID, member, mode)
 }
 
 func (x *MatchIndex) removeMember(ctx context.Context, pl redis.Pipeliner, personID, recordID string) {
-	removeMemberScript.EvalSha(ctx, pl, []string{x.keys.personMembers(personID), x.keys.personSeq(personID)}, recordID)
+	removeMemberScript.EvalSha(ctx, pl, []string{x.keys.personMembers(personID)}, recordID)
 }
 
 // finish makes an applied write visible under its keys: the person joins
 // every key, a record moved from another person leaves it, and the counters
 // of a record new to the index go up. A create releases its locks here: each
 // key's with the addition to the key, then the record's.
-//
-// A link whose person was already under a key (read in the write's first
-// step) only bumps the key's version: a person never leaves a key's persons
-// but when the key turns generic, so the script would do the same, except
-// after the key turned generic in between, where it would leave the version
-// alone. That version is never checked (the matcher writes AnyVersion for a
-// generic key), so the bump is harmless, and a plain HINCRBY costs Redis a
-// fraction of a script.
 func (x *MatchIndex) finish(ctx context.Context, pl redis.Pipeliner, p *pending) {
 	w := p.w
 	released := map[string]bool{}
-	for ki, k := range w.Keys {
-		if p.alreadyUnder(ki) {
-			pl.HIncrBy(ctx, x.keys.matchKey(k), "v", 1)
-			continue
-		}
+	for _, k := range w.Keys {
 		lock, token := x.keys.matchKeyLock(k), ""
 		if w.NewPerson && p.holds(lock) {
 			token, released[lock] = p.token, true
 		}
-		addToKeyScript.EvalSha(ctx, pl, []string{x.keys.matchKey(k), x.keys.matchKeyPersons(k), lock}, w.PersonID, x.keyCap(k), token)
+		id := blockOf(k)
+		addToKeyScript.EvalSha(ctx, pl, []string{x.keys.blockBucket(id), x.keys.blockOverflow(id), lock},
+			string(id.field[:]), p.person, x.keyCap(k), token, blockInlineBytes)
 	}
 	if w.ExpectPerson != "" && w.ExpectPerson != w.PersonID {
 		x.removeMember(ctx, pl, w.ExpectPerson, w.Member.RecordID)
 	}
 	if w.ExpectPerson == "" {
 		for _, t := range w.Terms {
-			pl.Incr(ctx, x.keys.termCount(t))
+			id := termOf(t)
+			pl.HIncrBy(ctx, x.keys.termBucket(id), string(id.field[:]), 1)
 		}
 		pl.Incr(ctx, x.keys.recordCount())
 	}

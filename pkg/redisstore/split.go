@@ -2,8 +2,11 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/contactsync/contactsync/pkg/match"
 )
@@ -15,7 +18,11 @@ import (
 
 // Members returns the record ids of a person's members, sorted.
 func (x *MatchIndex) Members(ctx context.Context, personID string) ([]string, error) {
-	ids, err := x.rdb.HKeys(ctx, x.keys.personMembers(personID)).Result()
+	s, err := x.rdb.Get(ctx, x.keys.personMembers(personID)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("members of %s: %w", personID, err)
+	}
+	ids, err := memberRecordIDs(s)
 	if err != nil {
 		return nil, fmt.Errorf("members of %s: %w", personID, err)
 	}
