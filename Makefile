@@ -135,6 +135,16 @@ bench: ## end-to-end benchmark on real Kafka and Redis (started if needed, like 
 	(cd pkg && BENCH=1 BENCH_OUT=$(CURDIR)/BENCHMARKS.md BENCH_COMMAND="$$command" \
 		go test -count=1 -timeout 90m -run '^TestBench$$' -v ./bench | grep --line-buffered -v '^=== ')
 
+.PHONY: bench-redis
+bench-redis: ## Redis memory per person: seeds BENCH_PERSONS persons (default 100000; 1000000 for the full run) through the real stores into the harness Redis; rewrites its section of BENCHMARKS.md
+	@session="make-bench-redis-$$$$"; \
+	trap 'HARNESS_SESSION=$$session HARNESS_SERVICES=redis $(HARNESS) down' EXIT; \
+	HARNESS_SESSION=$$session HARNESS_SERVICES=redis $(HARNESS) up; \
+	source $${HARNESS_STATE_DIR:-.harness}/env; \
+	command="make bench-redis $$(env | grep -E '^(BENCH_PERSONS|HARNESS_PORT_OFFSET)=' | sort | tr '\n' ' ')"; \
+	(cd pkg && BENCH=1 BENCH_OUT=$(CURDIR)/BENCHMARKS.md BENCH_COMMAND="$$command" \
+		go test -count=1 -timeout 120m -run '^TestBenchRedisMemory$$' -v ./bench | grep --line-buffered -v '^=== ')
+
 .PHONY: bench-baseline
 bench-baseline: ## contactsync baseline of N generated offline x N online persons, dry run, no services (BASELINE_N, default 100000): time and peak RSS
 	cd pkg && BENCH=1 BASELINE_N=$${BASELINE_N:-100000} go test -count=1 -timeout 120m -run '^TestBenchBaseline$$' -v ./baseline

@@ -612,6 +612,9 @@ func keyKind(prefix, key string) string {
 		suffix = ":memo"
 	case strings.HasPrefix(suffix, ":ev:"):
 		suffix = ":ev"
+	case strings.Count(suffix, ":") == 2:
+		// ":<key id>:p", ":<key id>:lock" of a blocking key
+		suffix = suffix[strings.LastIndexByte(suffix, ':'):]
 	}
 	return kind + suffix
 }
