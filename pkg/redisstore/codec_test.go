@@ -311,3 +311,30 @@ func TestRecordCodecCoversEveryField(t *testing.T) {
 		t.Fatalf("round trip of a record with every field set: %+v, %v", got, err)
 	}
 }
+
+// TestIndexFirstUseConcurrently: processes starting on an empty prefix at
+// once never take each other's first records for an index of layout 1.
+func TestIndexFirstUseConcurrently(t *testing.T) {
+	rdb, _ := testenv.Redis(t)
+	ctx := testenv.Context(t, time.Minute)
+	for round := range 10 {
+		_, keys := newRedisIndex(t, rdb, nil)
+		errs := make(chan error, 6)
+		for w := range cap(errs) {
+			go func() {
+				idx := NewMatchIndex(rdb, keys)
+				rid := fmt.Sprintf("a/%d", w)
+				_, err := idx.Commit(ctx, []match.Write{create(match.DefaultPersonID(rid), rid, rec("ann", "lee"), ks(fmt.Sprint("em:", w)), vs(0))})
+				if err == nil {
+					_, err = idx.Lookup(ctx, []match.Query{{RecordID: rid}})
+				}
+				errs <- err
+			}()
+		}
+		for range cap(errs) {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}

@@ -325,6 +325,13 @@ func (x *MatchIndex) checkLayout(ctx context.Context) error {
 	}
 	marker := x.keys.layout()
 	for range 2 {
+		// Records before the marker: a writer of this layout sets the
+		// marker before it counts any record, so records seen here with no
+		// marker seen after them were written by layout 1.
+		n, err := x.rdb.Exists(ctx, x.keys.recordCount()).Result()
+		if err != nil {
+			return fmt.Errorf("match index: read layout: %w", err)
+		}
 		got, err := x.rdb.Get(ctx, marker).Result()
 		switch {
 		case err == nil && got == indexLayout:
@@ -333,10 +340,6 @@ func (x *MatchIndex) checkLayout(ctx context.Context) error {
 		case err == nil:
 			return fmt.Errorf("%w: layout %q under %s, this version reads layout %s", errOldLayout, got, marker, indexLayout)
 		case !errors.Is(err, redis.Nil):
-			return fmt.Errorf("match index: read layout: %w", err)
-		}
-		n, err := x.rdb.Exists(ctx, x.keys.recordCount()).Result()
-		if err != nil {
 			return fmt.Errorf("match index: read layout: %w", err)
 		}
 		if n > 0 {
