@@ -239,7 +239,7 @@ func memberRecordIDs(s string) ([]string, error) {
 // only ever added at the end.
 func recordFields(r *match.Record) []*string {
 	return []*string{&r.Given, &r.Family, &r.EmailKey, &r.Phone, &r.HouseNumber, &r.Street,
-		&r.AddressLine2, &r.Locality, &r.Region, &r.Postcode, &r.DOB, &r.Organisation}
+		&r.AddressLine2, &r.Locality, &r.Region, &r.Postcode, &r.DOB, &r.Organisation, &r.NationalID}
 }
 
 // encodeRecord is a record as a count of fields, then each field as a
