@@ -195,13 +195,27 @@ launch() {
 	echo $!
 }
 
+# launched_alive SVC: true while a pid launch wrote for SVC still runs. The
+# start-up wait checks this, not svc_pid: in the first moments after launch
+# the pid is still the shell about to exec the service, whose command line
+# does not name it yet (a fast first health check raced it and took a
+# starting service for dead).
+launched_alive() {
+	local pid
+	[[ -f "$H/$1.pid" ]] || return 1
+	while read -r pid; do
+		[[ $pid =~ ^[0-9]+$ ]] && alive "$pid" && return 0
+	done <"$H/$1.pid"
+	return 1
+}
+
 # wait_ready SVC SECONDS CHECK...: poll CHECK until it succeeds; fail at the
 # deadline or as soon as the service's process has died.
 wait_ready() {
 	local svc=$1 secs=$2 deadline=$((SECONDS + $2))
 	shift 2
 	until "$@"; do
-		svc_pid "$svc" >/dev/null || { show_logs "$svc"; die "$svc: process exited while starting"; }
+		launched_alive "$svc" || { show_logs "$svc"; die "$svc: process exited while starting"; }
 		((SECONDS < deadline)) || { show_logs "$svc"; die "$svc: not ready within ${secs}s ($*)"; }
 		sleep 0.3
 	done
