@@ -15,21 +15,13 @@ import (
 
 	"github.com/contactsync/contactsync/pkg/avrocodec"
 	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/internal/routertest"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/pipeline/router"
 	"github.com/contactsync/contactsync/pkg/redisstore"
 	"github.com/contactsync/contactsync/pkg/rules"
 )
-
-// rulesEngine runs the real rules engine behind the router's port.
-type rulesEngine struct{ e *rules.Engine }
-
-func (r rulesEngine) Apply(state []byte, m contact.Matched) (router.Verdict, error) {
-	res, err := r.e.Apply(state, m)
-	return router.Verdict{State: res.State, Sinks: res.Sinks, Reviews: res.Reviews, KickOutReason: res.KickOutReason,
-		KickOutError: res.KickOutError, EchoSystems: res.EchoSystems, Fields: res.Trail}, err
-}
 
 // BenchmarkRouterOnRedis is the router stage alone, in process, with the
 // real rules, Avro codec and Redis state store: each op is a batch of
@@ -45,7 +37,7 @@ func BenchmarkRouterOnRedis(b *testing.B) {
 		b.Fatal(err)
 	}
 	topics := pipeline.DefaultTopics()
-	st := router.New(topics, codec, rulesEngine{rules.NewEngine(rules.Default())},
+	st := router.New(topics, codec, routertest.RulesEngine{E: rules.NewEngine(rules.Default())},
 		redisstore.NewStateStore(rdb, redisstore.Keys{Prefix: testenv.Unique("rb")}, time.Hour), nil)
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	batch := func(n int) []*kgo.Record {

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/internal/routertest"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/pipeline/router"
@@ -92,49 +92,6 @@ func TestStatesAndMemosAreCompressedAndOldOnesStillRead(t *testing.T) {
 	}
 }
 
-// jsonCodec stands in for Avro: the router only needs round trips.
-type jsonCodec struct{}
-
-func (jsonCodec) EncodeKickOut(k contact.KickOut) ([]byte, error)   { return json.Marshal(k) }
-func (jsonCodec) EncodeSink(s contact.SinkRecord) ([]byte, error)   { return json.Marshal(s) }
-func (jsonCodec) EncodeReview(r contact.ReviewItem) ([]byte, error) { return json.Marshal(r) }
-func (jsonCodec) EncodeAudit(a contact.Audit) ([]byte, error)       { return json.Marshal(a) }
-func (jsonCodec) DecodeMatched(b []byte) (m contact.Matched, err error) {
-	return m, json.Unmarshal(b, &m)
-}
-
-// countingEngine numbers each person's changes in its state and sends each
-// change on with its number.
-type countingEngine struct{ calls int }
-
-func (e *countingEngine) Apply(state []byte, m contact.Matched) (router.Verdict, error) {
-	e.calls++
-	n := 0
-	if len(state) > 0 {
-		if err := json.Unmarshal(state, &n); err != nil {
-			return router.Verdict{}, err
-		}
-	}
-	n++
-	next, _ := json.Marshal(n)
-	return router.Verdict{State: next, Sinks: []contact.SinkRecord{{
-		EventID: m.Change.EventID + "/offline", PersonID: m.Match.PersonID, TargetSystem: "offline",
-		Entity: contact.EntityContact, Op: contact.SinkUpdate, Reason: fmt.Sprintf("change %d", n),
-	}}}, nil
-}
-
-func matched(t *testing.T, person, event string, offset int64) *kgo.Record {
-	t.Helper()
-	b, err := json.Marshal(contact.Matched{
-		Change: contact.Change{EventID: event, SourceSystem: "online", SourceRecordID: "w1"},
-		Match:  contact.Match{PersonID: person, Decision: contact.DecisionKnown},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &kgo.Record{Topic: "matched", Partition: 1, Offset: offset, Key: []byte(person), Value: b}
-}
-
 // The router on the Redis store: a batch redone after its state and memos
 // were written (the Kafka commit failed) re-emits the same records, byte
 // for byte, without applying the rules again; a later event continues from
@@ -143,9 +100,9 @@ func TestRouterRedoAfterStateWriteReemitsTheSameOutputs(t *testing.T) {
 	rdb, _ := testenv.Redis(t)
 	ctx := testenv.Context(t, time.Minute)
 	store := redisstore.NewStateStore(rdb, redisstore.Keys{Prefix: testenv.Unique("t")}, time.Hour)
-	engine := &countingEngine{}
-	st := router.New(pipeline.DefaultTopics(), jsonCodec{}, engine, store, nil)
-	batch := []*kgo.Record{matched(t, "p-1", "e1", 0), matched(t, "p-2", "e2", 1), matched(t, "p-1", "e3", 2), matched(t, "p-1", "e4", 3)}
+	engine := &routertest.CountingEngine{}
+	st := router.New(pipeline.DefaultTopics(), routertest.JSONCodec{}, engine, store, nil)
+	batch := []*kgo.Record{routertest.Matched(t, "p-1", "e1", 1, 0), routertest.Matched(t, "p-2", "e2", 1, 1), routertest.Matched(t, "p-1", "e3", 1, 2), routertest.Matched(t, "p-1", "e4", 1, 3)}
 	first, err := st.Process(ctx, batch)
 	if err != nil {
 		t.Fatal(err)
@@ -154,15 +111,15 @@ func TestRouterRedoAfterStateWriteReemitsTheSameOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if engine.calls != 4 || len(first) != 4 || len(again) != len(first) {
-		t.Fatalf("%d engine calls, %d outputs then %d on redo; want 4, 4, 4", engine.calls, len(first), len(again))
+	if engine.Calls != 4 || len(first) != 4 || len(again) != len(first) {
+		t.Fatalf("%d engine calls, %d outputs then %d on redo; want 4, 4, 4", engine.Calls, len(first), len(again))
 	}
 	for i := range first {
 		if first[i].Topic != again[i].Topic || !bytes.Equal(first[i].Key, again[i].Key) || !bytes.Equal(first[i].Value, again[i].Value) {
 			t.Errorf("output %d differs on redo:\n first %s %s\n again %s %s", i, first[i].Topic, first[i].Value, again[i].Topic, again[i].Value)
 		}
 	}
-	next, err := st.Process(ctx, []*kgo.Record{matched(t, "p-1", "e5", 4)})
+	next, err := st.Process(ctx, []*kgo.Record{routertest.Matched(t, "p-1", "e5", 1, 4)})
 	if err != nil || len(next) != 1 {
 		t.Fatalf("next event: %d outputs, %v", len(next), err)
 	}

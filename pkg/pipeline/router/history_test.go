@@ -11,20 +11,12 @@ import (
 
 	"github.com/contactsync/contactsync/pkg/contact"
 	"github.com/contactsync/contactsync/pkg/history"
+	"github.com/contactsync/contactsync/pkg/internal/routertest"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/pipeline/router"
 	"github.com/contactsync/contactsync/pkg/rules"
 )
-
-// rulesEngine runs the real (pure) rules engine behind the router's port.
-type rulesEngine struct{ e *rules.Engine }
-
-func (r rulesEngine) Apply(state []byte, m contact.Matched) (router.Verdict, error) {
-	res, err := r.e.Apply(state, m)
-	return router.Verdict{State: res.State, Sinks: res.Sinks, Reviews: res.Reviews, KickOutReason: res.KickOutReason,
-		KickOutError: res.KickOutError, EchoSystems: res.EchoSystems, Fields: res.Trail}, err
-}
 
 // A sequence of changes from both systems leaves exactly the expected
 // history on the audit topic: accepted and sent, held for review, approved,
@@ -33,7 +25,7 @@ func (r rulesEngine) Apply(state []byte, m contact.Matched) (router.Verdict, err
 func TestAuditHistoryOfBothSystems(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	topics := pipeline.DefaultTopics()
-	st := router.New(topics, jsonCodec{}, rulesEngine{rules.NewEngine(rules.Default())}, newMemStore(), nil)
+	st := router.New(topics, routertest.JSONCodec{}, routertest.RulesEngine{E: rules.NewEngine(rules.Default())}, newMemStore(), nil)
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
 	links := map[string]string{"offline": "OFF-1", "online": "web-1"}
@@ -121,7 +113,7 @@ func TestAuditHistoryOfBothSystems(t *testing.T) {
 func TestChangesOfOnePersonInOneBatchAsInSeparateBatches(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	topics := pipeline.DefaultTopics()
-	engine := rulesEngine{rules.NewEngine(rules.Default())}
+	engine := routertest.RulesEngine{E: rules.NewEngine(rules.Default())}
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	change := func(id, person, system, record string, h int, v contact.Values, gift string) *kgo.Record {
 		m := contact.Matched{Change: contact.Change{EventID: id, SourceSystem: system, SourceRecordID: record, ReferenceSource: "online",
@@ -148,7 +140,7 @@ func TestChangesOfOnePersonInOneBatchAsInSeparateBatches(t *testing.T) {
 		r.Offset = int64(i)
 	}
 	oneStore := newMemStore()
-	oneBatch := router.New(topics, jsonCodec{}, engine, oneStore, nil)
+	oneBatch := router.New(topics, routertest.JSONCodec{}, engine, oneStore, nil)
 	together, err := oneBatch.Process(ctx, batch)
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +149,7 @@ func TestChangesOfOnePersonInOneBatchAsInSeparateBatches(t *testing.T) {
 		t.Errorf("one batch: %d reads and %d saves of the store, want one of each", oneStore.reads, oneStore.saves)
 	}
 	store := newMemStore()
-	apart := router.New(topics, jsonCodec{}, engine, store, nil)
+	apart := router.New(topics, routertest.JSONCodec{}, engine, store, nil)
 	var separate []*kgo.Record
 	for _, r := range batch {
 		out, err := apart.Process(ctx, []*kgo.Record{r})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/contactsync/contactsync/pkg/avrocodec"
 	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/internal/routertest"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/pipeline/router"
@@ -25,7 +26,7 @@ func TestSinkRecordsCarryTheHouseholdID(t *testing.T) {
 		t.Fatal(err)
 	}
 	topics := pipeline.DefaultTopics()
-	st := router.New(topics, codec, rulesEngine{rules.NewEngine(rules.Default())}, newMemStore(), nil)
+	st := router.New(topics, codec, routertest.RulesEngine{E: rules.NewEngine(rules.Default())}, newMemStore(), nil)
 	const household = "hh-0123456789abcdef01234567"
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	home := contact.Values{contact.FamilyName: "Rodriguez", contact.AddressLine1: "14 Acacia Ave", contact.Locality: "Bristol", contact.Postcode: "BS1 4DJ"}

@@ -11,66 +11,24 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/contactsync/contactsync/pkg/contact"
+	"github.com/contactsync/contactsync/pkg/internal/routertest"
 	"github.com/contactsync/contactsync/pkg/internal/testenv"
 	"github.com/contactsync/contactsync/pkg/pipeline"
 	"github.com/contactsync/contactsync/pkg/pipeline/router"
 )
 
-// jsonCodec stands in for Avro: the router only needs round trips.
-type jsonCodec struct{}
-
-func (jsonCodec) EncodeKickOut(k contact.KickOut) ([]byte, error)   { return json.Marshal(k) }
-func (jsonCodec) EncodeSink(s contact.SinkRecord) ([]byte, error)   { return json.Marshal(s) }
-func (jsonCodec) EncodeReview(r contact.ReviewItem) ([]byte, error) { return json.Marshal(r) }
-func (jsonCodec) EncodeAudit(a contact.Audit) ([]byte, error)       { return json.Marshal(a) }
-func (jsonCodec) DecodeMatched(b []byte) (m contact.Matched, err error) {
-	return m, json.Unmarshal(b, &m)
-}
-
-// countingEngine counts changes per person in its state and sends every
-// change to the offline system.
-type countingEngine struct{ calls int }
-
-func (e *countingEngine) Apply(state []byte, m contact.Matched) (router.Verdict, error) {
-	e.calls++
-	n := 0
-	if len(state) > 0 {
-		if err := json.Unmarshal(state, &n); err != nil {
-			return router.Verdict{}, err
-		}
-	}
-	n++
-	next, _ := json.Marshal(n)
-	return router.Verdict{State: next, Sinks: []contact.SinkRecord{{
-		EventID: m.Change.EventID + "/offline", PersonID: m.Match.PersonID, TargetSystem: "offline",
-		Entity: contact.EntityContact, Op: contact.SinkUpdate, Reason: fmt.Sprintf("change %d", n),
-	}}}, nil
-}
-
-func matchedRecord(t *testing.T, person, event string, offset int64) *kgo.Record {
-	t.Helper()
-	b, err := json.Marshal(contact.Matched{
-		Change: contact.Change{EventID: event, SourceSystem: "online", SourceRecordID: "w1"},
-		Match:  contact.Match{PersonID: person, Decision: contact.DecisionKnown},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &kgo.Record{Topic: "matched", Partition: 0, Offset: offset, Key: []byte(person), Value: b}
-}
-
 func TestRedoneBatchReemitsRememberedOutputs(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
-	engine := &countingEngine{}
-	st := router.New(pipeline.DefaultTopics(), jsonCodec{}, engine, newMemStore(), nil)
+	engine := &routertest.CountingEngine{}
+	st := router.New(pipeline.DefaultTopics(), routertest.JSONCodec{}, engine, newMemStore(), nil)
 
-	batch := []*kgo.Record{matchedRecord(t, "p-1", "e1", 0), matchedRecord(t, "p-1", "e2", 1), matchedRecord(t, "p-2", "e3", 2)}
+	batch := []*kgo.Record{routertest.Matched(t, "p-1", "e1", 0, 0), routertest.Matched(t, "p-1", "e2", 0, 1), routertest.Matched(t, "p-2", "e3", 0, 2)}
 	first, err := st.Process(ctx, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first) != 3 || engine.calls != 3 {
-		t.Fatalf("first pass: %d outputs, %d engine calls; want 3 and 3", len(first), engine.calls)
+	if len(first) != 3 || engine.Calls != 3 {
+		t.Fatalf("first pass: %d outputs, %d engine calls; want 3 and 3", len(first), engine.Calls)
 	}
 	// The Kafka commit "failed" after Redis was written: the same batch
 	// comes again. It must produce the same records without applying again.
@@ -78,8 +36,8 @@ func TestRedoneBatchReemitsRememberedOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if engine.calls != 3 {
-		t.Errorf("redone batch applied the rules again (%d calls)", engine.calls)
+	if engine.Calls != 3 {
+		t.Errorf("redone batch applied the rules again (%d calls)", engine.Calls)
 	}
 	if len(again) != len(first) {
 		t.Fatalf("redone batch emitted %d records, want %d", len(again), len(first))
@@ -90,7 +48,7 @@ func TestRedoneBatchReemitsRememberedOutputs(t *testing.T) {
 		}
 	}
 	// A new event for p-1 continues from the stored state (2 changes so far).
-	next, err := st.Process(ctx, []*kgo.Record{matchedRecord(t, "p-1", "e4", 3)})
+	next, err := st.Process(ctx, []*kgo.Record{routertest.Matched(t, "p-1", "e4", 0, 3)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,10 +66,10 @@ func TestRedoneBatchReemitsRememberedOutputs(t *testing.T) {
 func TestStoreConflictFailsTheBatch(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	store := newMemStore()
-	engine := &countingEngine{}
-	st := router.New(pipeline.DefaultTopics(), jsonCodec{}, engine, store, nil)
+	engine := &routertest.CountingEngine{}
+	st := router.New(pipeline.DefaultTopics(), routertest.JSONCodec{}, engine, store, nil)
 	store.failNextSave = fmt.Errorf("person p-1: %w", router.ErrStateConflict)
-	batch := []*kgo.Record{matchedRecord(t, "p-1", "e1", 0)}
+	batch := []*kgo.Record{routertest.Matched(t, "p-1", "e1", 0, 0)}
 	if _, err := st.Process(ctx, batch); !errors.Is(err, router.ErrStateConflict) {
 		t.Fatalf("batch with a conflicting save: %v, want ErrStateConflict", err)
 	}
@@ -125,20 +83,20 @@ func TestStoreConflictFailsTheBatch(t *testing.T) {
 // applied once and emitted once; only a redo of the same record re-emits.
 func TestDuplicateDeliveryEmitsNothing(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
-	engine := &countingEngine{}
-	st := router.New(pipeline.DefaultTopics(), jsonCodec{}, engine, newMemStore(), nil)
-	first, err := st.Process(ctx, []*kgo.Record{matchedRecord(t, "p-1", "e1", 10)})
+	engine := &routertest.CountingEngine{}
+	st := router.New(pipeline.DefaultTopics(), routertest.JSONCodec{}, engine, newMemStore(), nil)
+	first, err := st.Process(ctx, []*kgo.Record{routertest.Matched(t, "p-1", "e1", 0, 10)})
 	if err != nil || len(first) != 1 {
 		t.Fatalf("first delivery: %d records, %v", len(first), err)
 	}
-	second, err := st.Process(ctx, []*kgo.Record{matchedRecord(t, "p-1", "e1", 11)})
+	second, err := st.Process(ctx, []*kgo.Record{routertest.Matched(t, "p-1", "e1", 0, 11)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(second) != 0 || engine.calls != 1 {
-		t.Fatalf("second delivery emitted %d records after %d engine calls; want 0 and 1", len(second), engine.calls)
+	if len(second) != 0 || engine.Calls != 1 {
+		t.Fatalf("second delivery emitted %d records after %d engine calls; want 0 and 1", len(second), engine.Calls)
 	}
-	both, err := st.Process(ctx, []*kgo.Record{matchedRecord(t, "p-2", "e2", 12), matchedRecord(t, "p-2", "e2", 13)})
+	both, err := st.Process(ctx, []*kgo.Record{routertest.Matched(t, "p-2", "e2", 0, 12), routertest.Matched(t, "p-2", "e2", 0, 13)})
 	if err != nil || len(both) != 1 {
 		t.Fatalf("the same event twice in one batch: %d records, %v; want 1", len(both), err)
 	}
@@ -152,17 +110,17 @@ func TestMemoOfTheJSONFormIsStillHonoured(t *testing.T) {
 	store := newMemStore()
 	store.memos[router.EventRef{PersonID: "p-1", EventID: "e1"}] = []byte(
 		`{"in":"matched/0/5","out":[{"t":"contactsync.sink.offline","k":"cC0x","v":"c2luaw=="},{"t":"contactsync.audit","k":"cC0x","v":"YXVkaXQ="}]}`)
-	engine := &countingEngine{}
-	st := router.New(pipeline.DefaultTopics(), jsonCodec{}, engine, store, nil)
-	redo, err := st.Process(ctx, []*kgo.Record{matchedRecord(t, "p-1", "e1", 5)})
+	engine := &routertest.CountingEngine{}
+	st := router.New(pipeline.DefaultTopics(), routertest.JSONCodec{}, engine, store, nil)
+	redo, err := st.Process(ctx, []*kgo.Record{routertest.Matched(t, "p-1", "e1", 0, 5)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(redo) != 2 || string(redo[0].Value) != "sink" || string(redo[0].Key) != "p-1" || redo[1].Topic != "contactsync.audit" || string(redo[1].Value) != "audit" {
 		t.Fatalf("redo of a JSON memo emitted %+v", redo)
 	}
-	again, err := st.Process(ctx, []*kgo.Record{matchedRecord(t, "p-1", "e1", 6)})
-	if err != nil || len(again) != 0 || engine.calls != 0 {
-		t.Fatalf("another delivery: %d records, %v, %d engine calls; want none", len(again), err, engine.calls)
+	again, err := st.Process(ctx, []*kgo.Record{routertest.Matched(t, "p-1", "e1", 0, 6)})
+	if err != nil || len(again) != 0 || engine.Calls != 0 {
+		t.Fatalf("another delivery: %d records, %v, %d engine calls; want none", len(again), err, engine.Calls)
 	}
 }
