@@ -27,8 +27,14 @@ func TestHouseholdEndToEnd(t *testing.T) {
 		webhook("web-hh-2", `{"event_id":"evt-hh-2","type":"gift.created","system":"online","occurred_at":"2026-11-03T10:05:00Z","origin":"api",
 			"contact":{"id":"web-hh-2","reference_source":"online","first_name":"Elizabeth","last_name":"Rodriguez","date_of_birth":"1944-03-02",
 			"address":{"line1":"14 Acacia Avenue","city":"Bristol","postcode":"BS1 4DJ","country":"GB"}},
-			"gift":{"id":"g-hh-2","amount":"15.00","currency":"GBP"}}`),
-		// Melissa again, with no address: she keeps her household.
+			"gift":{"id":"g-hh-2","amount":"15.00","currency":"GBP"}}`))
+	// Melissa again, with no address: she keeps her household. Fed after
+	// Elizabeth's event is through: a known record's later values replace
+	// its indexed ones, so an event without an address that overtook
+	// Elizabeth's (another partition) would leave no shared address to
+	// find the household on (a limitation of the index, not of this test's
+	// subject, which is carrying the household id).
+	p.feed(topics.OnlineEvents,
 		webhook("web-hh-1", `{"event_id":"evt-hh-3","type":"gift.created","system":"online","occurred_at":"2026-11-04T10:00:00Z","origin":"api",
 			"contact":{"id":"web-hh-1","reference_source":"online","first_name":"Melissa","last_name":"Rodriguez"},
 			"gift":{"id":"g-hh-3","amount":"5.00","currency":"GBP"}}`))
