@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
@@ -96,16 +97,7 @@ func TestPairStore(t *testing.T) {
 // On the Redis index, a cannot-link keeps a record from its person, and a
 // must-link takes it to another.
 func TestMatchResolverHonoursPairs(t *testing.T) {
-	rdb, _ := testenv.Redis(t)
-	ctx := testenv.Context(t, time.Minute)
-	keys := redisstore.Keys{Prefix: testenv.Unique("pairsr")}
-	pairs := redisstore.NewPairStore(rdb, keys)
-	r := newResolver(rdb, keys, defaultMatcher(t))
-	r.WithPairs(pairs)
-	ann := contact.Values{contact.GivenName: "Ann", contact.FamilyName: "Lee", contact.Email: "ann.lee@lee-family.net",
-		contact.DateOfBirth: "1980-04-12", contact.Country: "AU"}
-	bob := contact.Values{contact.GivenName: "Boris", contact.FamilyName: "Novak", contact.Email: "boris@novak.example",
-		contact.DateOfBirth: "1961-11-02", contact.Country: "AU"}
+	ctx, pairs, r, ann, bob := pairsOnRedis(t, "pairsr")
 	up := func(system, id string, v contact.Values) contact.Change {
 		return contact.Change{EventID: "ev-" + id, SourceSystem: system, SourceRecordID: id, Op: contact.OpUpsert, Values: v}
 	}
@@ -138,16 +130,7 @@ func TestMatchResolverHonoursPairs(t *testing.T) {
 // held (never a new person) until a decision drops the mark, and the
 // replays then flow. A mark is dropped only by its own event settling.
 func TestMatchResolverHoldsRecordsAwaitingADecision(t *testing.T) {
-	rdb, _ := testenv.Redis(t)
-	ctx := testenv.Context(t, time.Minute)
-	keys := redisstore.Keys{Prefix: testenv.Unique("pending")}
-	pairs := redisstore.NewPairStore(rdb, keys)
-	r := newResolver(rdb, keys, defaultMatcher(t))
-	r.WithPairs(pairs)
-	ann := contact.Values{contact.GivenName: "Ann", contact.FamilyName: "Lee", contact.Email: "ann.lee@lee-family.net",
-		contact.DateOfBirth: "1980-04-12", contact.Country: "AU"}
-	bob := contact.Values{contact.GivenName: "Boris", contact.FamilyName: "Novak", contact.Email: "boris@novak.example",
-		contact.DateOfBirth: "1961-11-02", contact.Country: "AU"}
+	ctx, pairs, r, ann, bob := pairsOnRedis(t, "pending")
 	ev := func(system, id, event string, v contact.Values) contact.Change {
 		return contact.Change{EventID: event, SourceSystem: system, SourceRecordID: id, Op: contact.OpUpsert, Values: v}
 	}
@@ -194,4 +177,22 @@ func TestMatchResolverHoldsRecordsAwaitingADecision(t *testing.T) {
 	if p, err := pairs.Pairs(ctx, []string{"online/w9"}); err != nil || p[0].Pending != "" {
 		t.Fatalf("after its event settled: %+v %v", p, err)
 	}
+}
+
+// pairsOnRedis is what the pair tests on Redis share: a resolver on a fresh
+// key prefix that honours the pair store's decisions, and two unrelated
+// people.
+func pairsOnRedis(t *testing.T, prefix string) (ctx context.Context, pairs *redisstore.PairStore, r resolverUnderTest, ann, bob contact.Values) {
+	t.Helper()
+	rdb, _ := testenv.Redis(t)
+	ctx = testenv.Context(t, time.Minute)
+	keys := redisstore.Keys{Prefix: testenv.Unique(prefix)}
+	pairs = redisstore.NewPairStore(rdb, keys)
+	r = newResolver(rdb, keys, defaultMatcher(t))
+	r.WithPairs(pairs)
+	ann = contact.Values{contact.GivenName: "Ann", contact.FamilyName: "Lee", contact.Email: "ann.lee@lee-family.net",
+		contact.DateOfBirth: "1980-04-12", contact.Country: "AU"}
+	bob = contact.Values{contact.GivenName: "Boris", contact.FamilyName: "Novak", contact.Email: "boris@novak.example",
+		contact.DateOfBirth: "1961-11-02", contact.Country: "AU"}
+	return ctx, pairs, r, ann, bob
 }
